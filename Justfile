@@ -1,0 +1,45 @@
+# nasarena: the commands users type. Data is looked up in $NASARENA_DATA (set to ../shared/data when present).
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+export NASARENA_DATA := env_var_or_default("NASARENA_DATA", if path_exists(justfile_directory() / "../shared/data") == "true" { justfile_directory() / "../shared/data" } else { "" })
+export JAX_PLATFORMS := env_var_or_default("JAX_PLATFORMS", "cpu")
+
+python := if path_exists(justfile_directory() / ".venv/bin/python") == "true" { justfile_directory() / ".venv/bin/python" } else { "python3" }
+
+# list the commands
+default:
+    @just --list
+
+# install into .venv (with the dev and optuna extras)
+install:
+    test -x .venv/bin/python || python3 -m venv .venv
+    .venv/bin/pip install -q -e '.[dev,optuna]'
+
+# fast tests (slow and GPU tests are marked and skipped)
+test *ARGS:
+    {{python}} -m pytest -q {{ARGS}}
+
+# every test, slow ones included
+test-all *ARGS:
+    {{python}} -m pytest -q -m "not gpu" {{ARGS}}
+
+# ruff and mypy
+lint:
+    {{python}} -m ruff check nasbench strategies experiments tests bench
+    {{python}} -m mypy nasbench strategies experiments --ignore-missing-imports
+
+# speed and memory benchmarks, written to bench/results.json
+bench:
+    {{python}} -m bench.run
+
+# the default suite: every strategy on every benchmark whose data is found; regenerates results/
+run-all:
+    {{python}} -m experiments.cli run default --out results
+
+# a look in minutes
+quick:
+    {{python}} -m experiments.cli run quick --out results/runs/quick
+
+# under a minute
+smoke:
+    {{python}} -m experiments.cli run smoke --out results/runs/smoke

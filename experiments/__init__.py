@@ -1,0 +1,1 @@
+"""The harness: suites, runner, executors, metrics, statistics, plots, reports and the CLI."""

@@ -1,0 +1,136 @@
+"""The ``nasarena`` command.
+
+    nasarena benchmarks [--json]          every benchmark: size, table size, metric, optimum
+    nasarena strategies [--json]          every registered strategy: name, paper, summary
+    nasarena suites                       the named suites
+    nasarena run SUITE [--out DIR] [--executor inprocess|process|ray] [--workers N] [--no-report]
+    nasarena report DIR [--json]          figures and tables of a results folder (or JSON summary)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+
+from nasbench.data import DataNotFound
+
+
+def _benchmarks(args: argparse.Namespace) -> int:
+    from nasbench.registry import available_benchmarks, entry, get_benchmark
+
+    rows, missing = [], []
+    for name in available_benchmarks():
+        try:
+            info = get_benchmark(name, args.data_dir).info()
+        except DataNotFound:
+            missing.append((name, entry(name).how_to_get))
+            continue
+        rows.append({k: info[k] for k in ("name", "n_space", "n_table", "metric", "optimum")})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        w = max((len(r["name"]) for r in rows), default=10)
+        print(f"{'name':<{w}}  {'n_space':>8}  {'n_table':>8}  {'optimum':>9}  metric")
+        for r in rows:
+            print(f"{r['name']:<{w}}  {r['n_space']:>8}  {r['n_table']:>8}  {r['optimum']:>9.4f}  {r['metric']}")
+    for name, how in missing:
+        print(f"skipped {name}: data not found. {how}", file=sys.stderr)
+    return 0
+
+
+def _strategies(args: argparse.Namespace) -> int:
+    from strategies.registry import describe
+
+    rows = describe()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['name']:<24} {r['summary']}\n{'':<24} {r['paper']}")
+    return 0
+
+
+def _suites(args: argparse.Namespace) -> int:
+    from experiments.suite import available_suites, load_suite
+
+    for name in available_suites():
+        s = load_suite(name)
+        print(f"{name:<12} {len(s.benchmarks)} benchmarks x {len(s.strategies)} strategies x "
+              f"{len(s.seeds)} seeds, budget {s.budget}: {s.description}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from experiments.execute import run_suite
+    from experiments.suite import SuiteError, load_suite
+
+    try:
+        suite = load_suite(args.suite)
+    except SuiteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out = args.out or os.path.join("results", "runs", suite.name)
+
+    def on_skip(name: str, how: str) -> None:
+        print(f"skipped benchmark {name}: its data was not found. {how}", file=sys.stderr)
+
+    res = run_suite(suite, out, executor=args.executor, workers=args.workers, data_dir=args.data_dir,
+                    progress=not args.quiet, ray_address=args.address, on_skip=on_skip)
+    print(f"{res['trials']} trials in {out} ({res['ran']} run now, the rest already finished)")
+    if not args.no_report:
+        from experiments.report import write_report
+
+        write_report(out)
+        print(f"report written to {os.path.join(out, 'README.md')}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from experiments.report import summary, write_report
+
+    if args.json:
+        for row in summary(args.dir):
+            print(json.dumps(row))
+    else:
+        write_report(args.dir)
+        print(f"report written to {os.path.join(args.dir, 'README.md')}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="nasarena", description="NAS strategies on real NAS benchmarks.")
+    parser.add_argument("--data-dir", default=None, help="folder with benchmark data (else $NASARENA_DATA)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("benchmarks", help="list benchmarks")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=_benchmarks)
+    p = sub.add_parser("strategies", help="list strategies")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=_strategies)
+    p = sub.add_parser("suites", help="list named suites")
+    p.set_defaults(fn=_suites)
+    p = sub.add_parser("run", help="run a suite (resumes: finished trials are skipped)")
+    p.add_argument("suite", help="a named suite (see `nasarena suites`) or a TOML file")
+    p.add_argument("--out", default=None, help="results folder (default results/runs/SUITE)")
+    p.add_argument("--executor", default="inprocess", choices=["inprocess", "process", "ray"])
+    p.add_argument("--workers", type=int, default=None, help="processes for --executor process")
+    p.add_argument("--address", default=None, help="Ray cluster address for --executor ray")
+    p.add_argument("--no-report", action="store_true", help="do not write figures and tables")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(fn=_run)
+    p = sub.add_parser("report", help="figures and tables of a results folder")
+    p.add_argument("dir")
+    p.add_argument("--json", action="store_true", help="print one JSON object per benchmark x strategy x target")
+    p.set_defaults(fn=_report)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    return int(args.fn(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,241 @@
+"""Execute a suite: resolve benchmarks, skip finished trials, run the rest, write records atomically.
+
+Layout of an output folder ``OUT``::
+
+    OUT/meta.json                                  versions, git revision, suite, seeds, checksums
+    OUT/benchmarks/<benchmark>.json                N, optimum and targets (ground truth summary)
+    OUT/data/<benchmark>/<strategy>/seed-SSSS.json one finished trial (written when it finishes)
+    OUT/skipped.json                               benchmarks whose data was not found, and how to get it
+
+Executors: ``inprocess`` (pure-JAX strategies vectorised over seeds, others one by one), and
+``process`` (a local process pool; records are written by the driver, so resuming works across
+executors). ``ray`` lives in ``experiments.ray_executor`` when Ray is installed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from experiments.runner import TrialSpec, make_strategy, run_trial, run_vectorized
+from experiments.suite import Suite
+from nasbench.benchmark import Benchmark
+from nasbench.data import DataNotFound, atomic_write_text
+from nasbench.registry import entry, get_benchmark
+from strategies.base import JaxStrategy
+
+log = logging.getLogger(__name__)
+
+TARGETS: dict[str, float | None] = {"optimum": None, "top-0.1%": 0.001, "top-1%": 0.01}
+EXECUTORS = ("inprocess", "process", "ray")
+VECTOR_CHUNK = 50  # seeds per vmapped call (resume granularity)
+
+
+def trial_path(out: Path, spec: TrialSpec) -> Path:
+    return out / "data" / spec.benchmark / spec.name / f"seed-{spec.seed:04d}.json"
+
+
+def is_done(out: Path, spec: TrialSpec) -> bool:
+    """A finished record exists for exactly this trial (same budget, strategy and config)."""
+    p = trial_path(out, spec)
+    if not p.is_file():
+        return False
+    try:
+        rec = json.loads(p.read_text())
+    except (OSError, json.JSONDecodeError):
+        log.warning("unreadable trial record %s; rerunning it", p)
+        return False
+    return (
+        rec.get("budget") == spec.budget
+        and rec.get("strategy_spec") == spec.strategy
+        and rec.get("config", {}) == spec.config
+        and len(rec.get("arch", [])) == spec.budget
+    )
+
+
+def write_record(out: Path, spec: TrialSpec, record: dict[str, Any]) -> None:
+    atomic_write_text(trial_path(out, spec), json.dumps(record))
+
+
+def benchmark_summary(bench: Benchmark) -> dict[str, Any]:
+    targets = {}
+    for name, top in TARGETS.items():
+        thr, k = bench.truth.target(top)
+        targets[name] = {"threshold": thr, "K": k}
+    return {
+        "name": bench.name,
+        "n": bench.truth.n_valid,
+        "n_space": bench.n_space,
+        "n_table": bench.n_table,
+        "metric": bench.metric,
+        "truth_metric": bench.truth.metric,
+        "optimum": bench.truth.optimum,
+        "maximize": bench.maximize,
+        "noise": bench.noise,
+        "targets": targets,
+        "sources": list(bench.sources),
+        "checksums": bench.checksums,
+    }
+
+
+def _git_revision() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        ).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def environment() -> dict[str, Any]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for pkg in ("nasarena", "jax", "jaxlib", "flax", "optax", "numpy", "pandas", "scipy", "matplotlib", "seaborn", "optuna", "ray"):
+        try:
+            versions[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "versions": versions,
+        "git_revision": _git_revision(),
+    }
+
+
+class Progress:
+    """Trials done and time left, on stderr (one line, rewritten)."""
+
+    def __init__(self, total: int, enabled: bool = True):
+        self.total, self.done, self.t0 = total, 0, time.perf_counter()
+        self.enabled = enabled and total > 0
+
+    def update(self, n: int = 1, what: str = "") -> None:
+        self.done += n
+        if not self.enabled:
+            return
+        el = time.perf_counter() - self.t0
+        eta = el / self.done * (self.total - self.done) if self.done else float("nan")
+        bar = "#" * int(30 * self.done / self.total)
+        sys.stderr.write(
+            f"\r[{bar:<30}] {self.done}/{self.total} trials  {el:6.0f}s elapsed  ~{eta:6.0f}s left  {what[:40]:<40}"
+        )
+        if self.done >= self.total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _worker(spec: TrialSpec, data_dir: str | None) -> dict[str, Any]:
+    bench = get_benchmark(spec.benchmark, data_dir, noise=spec.noise)
+    return run_trial(spec, bench)
+
+
+def resolve_benchmarks(names: Iterable[str], data_dir: str | None) -> tuple[dict[str, Benchmark], dict[str, str]]:
+    """Load what can be loaded; for the rest, the reason and how to get the data."""
+    found, skipped = {}, {}
+    for name in names:
+        try:
+            found[name] = get_benchmark(name, data_dir)
+        except DataNotFound as exc:
+            skipped[name] = f"{exc}"
+        except KeyError as exc:
+            raise SystemExit(f"suite names an unknown benchmark: {exc}") from None
+    for name, why in skipped.items():
+        log.warning("skipping benchmark %s: data not found. %s", name, entry(name).how_to_get)
+    return found, skipped
+
+
+def run_suite(
+    suite: Suite,
+    out: str | os.PathLike[str],
+    executor: str = "inprocess",
+    workers: int | None = None,
+    data_dir: str | None = None,
+    progress: bool = True,
+    ray_address: str | None = None,
+    on_skip: Callable[[str, str], None] | None = None,
+) -> dict[str, Any]:
+    """Run every unfinished trial of ``suite`` into ``out``; returns counts."""
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    benches, skipped = resolve_benchmarks(suite.benchmarks, data_dir)
+    for name, why in skipped.items():
+        if on_skip:
+            on_skip(name, entry(name).how_to_get)
+    atomic_write_text(out / "skipped.json", json.dumps(
+        {n: {"reason": why, "how_to_get": entry(n).how_to_get} for n, why in skipped.items()}, indent=2))
+    checksums = {}
+    for name, bench in benches.items():
+        b = bench if suite.noise is None else bench.with_noise(suite.noise)
+        atomic_write_text(out / "benchmarks" / f"{name}.json", json.dumps(benchmark_summary(b), indent=2))
+        checksums.update(bench.checksums)
+    meta = {"suite": suite.as_dict(), "environment": environment(), "data_checksums": checksums,
+            "executor": executor, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    atomic_write_text(out / "meta.json", json.dumps(meta, indent=2))
+
+    specs = suite.trials([b for b in suite.benchmarks if b in benches])
+    todo = [s for s in specs if not is_done(out, s)]
+    log.info("%d trials, %d already finished, %d to run", len(specs), len(specs) - len(todo), len(todo))
+    bar = Progress(len(todo), progress)
+    if executor == "inprocess":
+        _run_inprocess(todo, benches, out, bar)
+    elif executor == "process":
+        _run_pool(todo, out, bar, workers or os.cpu_count() or 1, data_dir)
+    else:
+        from experiments.ray_executor import run_ray  # optional extra
+
+        run_ray(todo, out, bar, data_dir=data_dir, address=ray_address, write=write_record)
+    return {"trials": len(specs), "ran": len(todo), "skipped_benchmarks": sorted(skipped)}
+
+
+def _run_inprocess(todo: list[TrialSpec], benches: dict[str, Benchmark], out: Path, bar: Progress) -> None:
+    groups: dict[tuple, list[TrialSpec]] = defaultdict(list)
+    for s in todo:
+        groups[(s.benchmark, s.name, s.strategy, s.budget, json.dumps(s.config, sort_keys=True), s.noise)].append(s)
+    for (bname, label, *_), specs in groups.items():
+        bench = benches[bname]
+        if specs[0].noise is not None:
+            bench = bench.with_noise(specs[0].noise)
+        if isinstance(make_strategy(specs[0], bench), JaxStrategy):
+            for i in range(0, len(specs), VECTOR_CHUNK):
+                chunk = specs[i : i + VECTOR_CHUNK]
+                for spec, rec in zip(chunk, run_vectorized(chunk, bench)):
+                    write_record(out, spec, rec)
+                bar.update(len(chunk), f"{label} on {bname}")
+        else:
+            for spec in specs:
+                write_record(out, spec, run_trial(spec, bench))
+                bar.update(1, f"{label} on {bname}")
+
+
+def _run_pool(todo: list[TrialSpec], out: Path, bar: Progress, workers: int, data_dir: str | None) -> None:
+    if not todo:
+        return
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        pending = {pool.submit(_worker, s, data_dir): s for s in todo}
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    spec = pending.pop(fut)
+                    write_record(out, spec, fut.result())
+                    bar.update(1, f"{spec.name} on {spec.benchmark}")
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            raise

@@ -1,0 +1,153 @@
+"""Run trials: one strategy on one benchmark for one seed and budget.
+
+A trial's randomness comes from its seed only: ``key = jax.random.key(seed)``; the oracle's noise
+key is ``fold_in(key, 0)`` and the strategy's ``fold_in(key, 1)``. Every strategy therefore sees
+the same noise realisation for the same architecture under the same seed (common random numbers,
+which makes paired tests across strategies sharper).
+
+The budget counts unique in-table architectures. The ask/tell loop spends it on the first new
+architectures of each batch and tells the strategy only what the oracle answered; a strategy that
+asks ``max_idle_asks`` times in a row without proposing anything new is stopped with an error
+(it would otherwise loop forever).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nasbench.benchmark import Benchmark
+from strategies.base import JaxStrategy, Strategy
+from strategies.registry import resolve
+
+log = logging.getLogger(__name__)
+
+
+class StrategyError(RuntimeError):
+    """A strategy broke the protocol (asked nothing, or stalled)."""
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    benchmark: str
+    strategy: str  # "name" or "name:preset"
+    seed: int
+    budget: int
+    label: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+    noise: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.label or self.strategy
+
+
+def trial_keys(seed: int) -> tuple[jax.Array, jax.Array]:
+    """(strategy key, noise key) of a trial."""
+    key = jax.random.key(seed)
+    return jax.random.fold_in(key, 1), jax.random.fold_in(key, 0)
+
+
+def make_strategy(spec: TrialSpec, bench: Benchmark) -> Strategy:
+    cls, config = resolve(spec.strategy, spec.config)
+    return cls(bench.space, config)
+
+
+def _record(spec: TrialSpec, bench: Benchmark, arch: np.ndarray, observed: np.ndarray,
+            wall: float, n_asks: int) -> dict[str, Any]:
+    arch = np.asarray(arch, dtype=np.int64)
+    return {
+        "benchmark": spec.benchmark,
+        "strategy": spec.name,
+        "strategy_spec": spec.strategy,
+        "config": spec.config,
+        "seed": spec.seed,
+        "budget": spec.budget,
+        "noise": bench.noise,
+        "arch": arch.tolist(),
+        "observed": [float(v) for v in observed],
+        "truth": [float(v) for v in bench.truth.truth[arch]],
+        "cost": [float(v) for v in bench.cost[arch]],
+        "wall_time": wall,
+        "n_asks": int(n_asks),
+    }
+
+
+def run_trial(spec: TrialSpec, bench: Benchmark, max_idle_asks: int = 10_000) -> dict[str, Any]:
+    """Run one trial through the ask/tell protocol; returns its record."""
+    if spec.budget < 1:
+        raise ValueError(f"budget must be at least 1, got {spec.budget}")
+    if spec.budget > bench.n_table:
+        raise ValueError(f"budget {spec.budget} exceeds the {bench.n_table} architectures of {bench.name}")
+    strategy = make_strategy(spec, bench)
+    k_strategy, k_noise = trial_keys(spec.seed)
+    oracle = bench.oracle(k_noise)
+    t0 = time.perf_counter()
+    if isinstance(strategy, JaxStrategy):
+        state = strategy.init(k_strategy, budget=spec.budget)
+    else:
+        state = strategy.init(k_strategy)
+    asks = idle = 0
+    while oracle.budget_used < spec.budget:
+        left = spec.budget - oracle.budget_used
+        state, idx = strategy.ask(state, left)
+        idx = np.asarray(idx, dtype=np.int64).reshape(-1)
+        asks += 1
+        if idx.size == 0:
+            raise StrategyError(f"{spec.strategy} asked for nothing with {left} budget left")
+        charges = oracle.charges(idx)
+        if charges.sum() > left:  # spend the budget on the first `left` new ones, drop the rest
+            idx = idx[: int(np.searchsorted(np.cumsum(charges), left, side="left")) + 1]
+        res = oracle.query(idx)
+        state = strategy.tell(state, idx, res.values, res.status)
+        idle = 0 if charges.any() else idle + 1
+        if idle >= max_idle_asks:
+            raise StrategyError(
+                f"{spec.strategy} asked {idle} times in a row without a new architecture "
+                f"({oracle.budget_used}/{spec.budget} spent) on {bench.name}"
+            )
+    wall = time.perf_counter() - t0
+    return _record(spec, bench, np.asarray(oracle.evaluated), np.asarray(oracle.observed), wall, asks)
+
+
+def run_vectorized(specs: list[TrialSpec], bench: Benchmark) -> list[dict[str, Any]]:
+    """Run trials of one :class:`JaxStrategy` (same strategy, config and budget, several seeds)
+    as one vmapped, jitted computation. Gives the same trajectories as :func:`run_trial`."""
+    first = specs[0]
+    if any((s.strategy, s.budget, s.config, s.benchmark) != (first.strategy, first.budget, first.config, first.benchmark) for s in specs):
+        raise ValueError("run_vectorized needs one strategy, config, budget and benchmark")
+    strategy = make_strategy(first, bench)
+    if not isinstance(strategy, JaxStrategy):
+        raise TypeError(f"{first.strategy} is not a JaxStrategy")
+    budget = first.budget
+    if budget > bench.n_table:
+        raise ValueError(f"budget {budget} exceeds the {bench.n_table} architectures of {bench.name}")
+    s_arrays = strategy.space_arrays()
+    b_arrays = bench.arrays()
+    observe = bench.observe_fn()
+
+    def one(seed):
+        key = jax.random.key(seed)
+        k_strategy, k_noise = jax.random.fold_in(key, 1), jax.random.fold_in(key, 0)
+        state = strategy.init_fn(s_arrays, k_strategy, budget)
+
+        def step(state, _):
+            state, i = strategy.ask_fn(s_arrays, state)
+            v = observe(b_arrays, k_noise, jnp.reshape(i, (1,)))[0]
+            return strategy.tell_fn(s_arrays, state, i, v), (i, v)
+
+        _, (idx, vals) = jax.lax.scan(step, state, None, length=budget)
+        return idx, vals
+
+    t0 = time.perf_counter()
+    seeds = jnp.asarray([s.seed for s in specs], dtype=jnp.uint32)
+    idx, vals = jax.jit(jax.vmap(one))(seeds)
+    idx, vals = np.asarray(idx), np.asarray(vals, dtype=np.float64)
+    wall = (time.perf_counter() - t0) / len(specs)
+    return [_record(s, bench, idx[k], vals[k], wall, budget) for k, s in enumerate(specs)]

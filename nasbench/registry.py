@@ -1,0 +1,83 @@
+"""Benchmarks by name.
+
+A table module registers each benchmark it provides with :func:`register`; the registry imports
+those modules lazily so that ``available_benchmarks()`` is cheap and a missing data file only
+matters for the benchmark that needs it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from nasbench.benchmark import Benchmark
+
+# Modules that register benchmarks when imported (one per table family).
+TABLE_MODULES = (
+    "nasbench.tables.nb101",
+    "nasbench.tables.nb201",
+    "nasbench.tables.macro",
+    "nasbench.tables.graph",
+)
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    load: Callable[[str | os.PathLike[str] | None], Benchmark]
+    description: str
+    how_to_get: str
+
+
+_REGISTRY: dict[str, Entry] = {}
+_loaded = False
+_cache: dict[tuple[str, str, str], Benchmark] = {}
+
+
+def register(name: str, description: str, how_to_get: str):
+    """Decorator: register ``load(data_dir) -> Benchmark`` under ``name``."""
+
+    def deco(load: Callable[[str | os.PathLike[str] | None], Benchmark]):
+        _REGISTRY[name] = Entry(name, load, description, how_to_get)
+        return load
+
+    return deco
+
+
+def _load_modules() -> None:
+    global _loaded
+    if _loaded:
+        return
+    for mod in TABLE_MODULES:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
+    _loaded = True
+
+
+def available_benchmarks() -> list[str]:
+    """Names of every registered benchmark (whether or not its data is present)."""
+    _load_modules()
+    return sorted(_REGISTRY)
+
+
+def entry(name: str) -> Entry:
+    _load_modules()
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def get_benchmark(
+    name: str, data_dir: str | os.PathLike[str] | None = None, noise: str | None = None
+) -> Benchmark:
+    """Load benchmark ``name`` (cached in memory for the process), with an optional noise model."""
+    key = (name, str(data_dir), os.environ.get("NASARENA_DATA", ""))
+    if key not in _cache:
+        _cache[key] = entry(name).load(data_dir)
+    bench = _cache[key]
+    return bench if noise is None or noise == bench.noise else bench.with_noise(noise)

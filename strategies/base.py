@@ -1,0 +1,122 @@
+"""The strategy protocol: ``init`` from a config and a PRNG key, ``ask`` a batch, ``tell`` results.
+
+A strategy sees only the public :class:`~nasbench.space.Space` (its enumeration, genotypes,
+encodings and mutation neighbours) and the answers to what it asked. It never sees the table.
+
+Two kinds of strategy share the protocol:
+
+* :class:`Strategy` — general. ``ask(state, budget_left)`` returns a batch of indices (numpy or
+  JAX int array). It may repeat an index (answered from the cache, free) or name one the table
+  does not hold (answered ``OUT_OF_TABLE``, free); the runner spends the budget on the first
+  ``budget_left`` new architectures of the batch and tells the strategy only what was answered.
+  State is any Python object the strategy owns (a dataclass, a pytree), never hidden in ``self``:
+  ``self`` holds only the space and the config, so the same instance can run many trials.
+* :class:`JaxStrategy` — pure JAX. ``init``/``ask``/``tell`` are jittable pure functions of a
+  pytree state; ``ask`` returns exactly one *new* in-table index per call (the strategy tracks
+  what it has seen). The harness can then ``vmap`` a whole trial over seeds and ``jit`` it
+  (``experiments.vectorized``); the ask/tell runner gives bit-identical trajectories.
+
+A new strategy is one module in ``strategies/`` with a subclass decorated by :func:`register`;
+see ``strategies/template.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+import jax
+import numpy as np
+
+from nasbench.space import Space
+
+
+@dataclasses.dataclass(frozen=True)
+class EmptyConfig:
+    """A strategy with no settings."""
+
+
+class ConfigError(ValueError):
+    """A strategy config names an unknown setting or gives a bad value."""
+
+
+def make_config(cls: type, values: dict[str, Any] | Any | None) -> Any:
+    """Build a config dataclass of type ``cls`` from a dict (unknown keys are an error)."""
+    if values is None:
+        return cls()
+    if isinstance(values, cls):
+        return values
+    if not isinstance(values, dict):
+        raise ConfigError(f"config must be a table of settings for {cls.__name__}, got {values!r}")
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - fields)
+    if unknown:
+        raise ConfigError(
+            f"{cls.__name__} has no setting(s) {unknown}; valid settings: {sorted(fields)}"
+        )
+    return cls(**values)
+
+
+class Strategy:
+    """Base class of every search strategy (see the module docstring for the protocol)."""
+
+    name: ClassVar[str] = ""
+    paper: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    Config: ClassVar[type] = EmptyConfig
+    #: named config presets, e.g. ``{"oneshot": {...}}``; selected as ``"lanas:oneshot"``.
+    presets: ClassVar[dict[str, dict[str, Any]]] = {}
+    #: whether the strategy can answer on spaces with out-of-table architectures
+    handles_out_of_table: ClassVar[bool] = True
+
+    def __init__(self, space: Space, config: Any = None):
+        self.space = space
+        self.config = make_config(self.Config, config)
+
+    def init(self, key: jax.Array) -> Any:
+        raise NotImplementedError
+
+    def ask(self, state: Any, budget_left: int) -> tuple[Any, np.ndarray]:
+        raise NotImplementedError
+
+    def tell(self, state: Any, idx: np.ndarray, values: np.ndarray, status: np.ndarray) -> Any:
+        raise NotImplementedError
+
+
+class JaxStrategy(Strategy):
+    """A pure-JAX strategy: one new in-table index per ``ask``; vmappable over seeds.
+
+    Subclasses implement :meth:`init_fn`, :meth:`ask_fn` and :meth:`tell_fn` as pure functions
+    of JAX arrays (closing over ``self`` only for static settings and space arrays, built once by
+    :meth:`space_arrays`) and may use ``budget`` (static) to size their state.
+    """
+
+    def space_arrays(self) -> dict[str, jax.Array]:
+        """Device arrays of the space the pure functions need (default: none)."""
+        return {}
+
+    def init_fn(self, arrays: dict[str, jax.Array], key: jax.Array, budget: int) -> Any:
+        raise NotImplementedError
+
+    def ask_fn(self, arrays: dict[str, jax.Array], state: Any) -> tuple[Any, jax.Array]:
+        raise NotImplementedError
+
+    def tell_fn(self, arrays: dict[str, jax.Array], state: Any, idx: jax.Array, value: jax.Array) -> Any:
+        raise NotImplementedError
+
+    # The general protocol, in terms of the pure functions (used by the ask/tell runner).
+    def init(self, key: jax.Array, budget: int | None = None) -> Any:
+        self._arrays = getattr(self, "_arrays", None) or self.space_arrays()
+        if budget is None:
+            raise ValueError(f"{self.name}: a JaxStrategy needs the budget at init (static state size)")
+        if not hasattr(self, "_jit"):
+            self._jit = (jax.jit(self.ask_fn), jax.jit(self.tell_fn))
+        return self.init_fn(self._arrays, key, budget)
+
+    def ask(self, state: Any, budget_left: int) -> tuple[Any, np.ndarray]:
+        state, idx = self._jit[0](self._arrays, state)
+        return state, np.asarray(idx).reshape(1)
+
+    def tell(self, state: Any, idx: np.ndarray, values: np.ndarray, status: np.ndarray) -> Any:
+        assert idx.shape == (1,), f"{self.name}: a JaxStrategy is told one result at a time"
+        return self._jit[1](self._arrays, state, jax.numpy.asarray(idx[0]), jax.numpy.asarray(values[0], dtype=jax.numpy.float32))

@@ -1,0 +1,1 @@
+"""Speed and memory benchmarks (`just bench`); results go to bench/results.json."""

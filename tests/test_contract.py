@@ -1,0 +1,141 @@
+"""The contract every registered strategy must pass (a new strategy is checked here automatically).
+
+Each test runs the strategy through the ask/tell runner on small synthetic benchmarks whose
+answers are known, and checks the protocol, not the strategy's quality.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from experiments.runner import TrialSpec, make_strategy, run_trial, trial_keys
+from nasbench.benchmark import Benchmark
+from nasbench.space import INVALID
+from nasbench.synthetic import synthetic_benchmark
+from strategies.base import JaxStrategy
+from strategies.registry import available_strategies, strategy_class
+
+STRATEGIES = available_strategies()
+BUDGET = 24
+
+
+def _spec(name: str, bench: Benchmark, seed: int = 0, budget: int = BUDGET) -> TrialSpec:
+    cls = strategy_class(name)
+    preset = "test" if "test" in cls.presets else ""
+    return TrialSpec(bench.name, f"{name}:{preset}" if preset else name, seed, budget)
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return synthetic_benchmark(positions=4, choices=4, repeats=3, seed=0)
+
+
+@pytest.fixture(scope="module")
+def partial():
+    return synthetic_benchmark(positions=4, choices=4, repeats=1, keep=0.4, seed=1, name="synthetic-partial")
+
+
+class Spy:
+    """Wraps a strategy to record what it asks and what it is told."""
+
+    def __init__(self, inner):
+        self.inner, self.asked, self.told = inner, [], []
+
+    def __getattr__(self, item):
+        return getattr(self.inner, item)
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_registered_with_metadata(name):
+    cls = strategy_class(name)
+    assert cls.name == name and cls.paper and cls.summary
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_spends_exactly_the_budget_on_unique_architectures(name, bench):
+    rec = run_trial(_spec(name, bench), bench)
+    assert len(rec["arch"]) == BUDGET
+    assert len(set(rec["arch"])) == BUDGET
+    assert all(0 <= a < bench.n_space for a in rec["arch"])
+    # what was recorded is what the oracle answered for those architectures
+    np.testing.assert_allclose(rec["truth"], bench.truth.truth[rec["arch"]])
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_deterministic_for_a_seed(name, bench):
+    a = run_trial(_spec(name, bench, seed=3), bench)
+    b = run_trial(_spec(name, bench, seed=3), bench)
+    c = run_trial(_spec(name, bench, seed=4), bench)
+    assert a["arch"] == b["arch"] and a["observed"] == b["observed"]
+    assert a["arch"] != c["arch"]
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_never_asks_for_an_invalid_architecture(name, partial, monkeypatch):
+    asked: list[np.ndarray] = []
+    cls = strategy_class(name)
+    orig = cls.ask
+
+    def spy_ask(self, state, budget_left):
+        state, idx = orig(self, state, budget_left)
+        asked.append(np.asarray(idx).reshape(-1))
+        return state, idx
+
+    monkeypatch.setattr(cls, "ask", spy_ask)
+    rec = run_trial(_spec(name, partial), partial)
+    allidx = np.concatenate(asked)
+    assert (allidx != INVALID).all() and (allidx < partial.n_space).all() and (allidx >= -1).all()
+    assert len(set(rec["arch"])) == BUDGET  # handles out-of-table answers and still spends the budget
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_never_sees_more_than_it_queried(name, bench):
+    """Change the table everywhere the strategy did not look: its trajectory must not change."""
+    rec = run_trial(_spec(name, bench, seed=5), bench)
+    seen = np.zeros(bench.n_space, bool)
+    seen[rec["arch"]] = True
+    rng = np.random.default_rng(0)
+    values = bench.values.copy()
+    values[~seen] = rng.permutation(values[~seen].ravel()).reshape(values[~seen].shape) + 0.01
+    truth = bench.truth.truth.copy()
+    truth[~seen] += 0.01
+    from nasbench.benchmark import GroundTruth
+
+    other = Benchmark(bench.name, bench.space, bench.metric, values, bench.cost, GroundTruth(truth, "t"), bench.noise)
+    rec2 = run_trial(_spec(name, other, seed=5), other)
+    assert rec2["arch"] == rec["arch"]
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_survives_a_budget_of_one(name, bench):
+    rec = run_trial(_spec(name, bench, budget=1), bench)
+    assert len(rec["arch"]) == 1
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_state_lives_outside_the_strategy_object(name, bench):
+    """Two trials interleaved on one strategy object give the same results as run separately."""
+    spec = _spec(name, bench, seed=7, budget=6)
+    alone = run_trial(spec, bench)["arch"]
+    strat = make_strategy(spec, bench)
+    k1, _ = trial_keys(7)
+    k2, _ = trial_keys(8)
+    init = (lambda k: strat.init(k, budget=6)) if isinstance(strat, JaxStrategy) else strat.init
+    s1, s2 = init(k1), init(k2)
+    oracle = bench.oracle(trial_keys(7)[1])
+    oracle2 = bench.oracle(trial_keys(8)[1])
+    while oracle.budget_used < 6:
+        s1, idx = strat.ask(s1, 6 - oracle.budget_used)
+        idx = np.asarray(idx).reshape(-1)
+        ch = oracle.charges(idx)
+        if ch.sum() > 6 - oracle.budget_used:
+            idx = idx[: int(np.searchsorted(np.cumsum(ch), 6 - oracle.budget_used)) + 1]
+        r = oracle.query(idx)
+        s1 = strat.tell(s1, idx, r.values, r.status)
+        if oracle2.budget_used < 6:  # interleave a second trial on the same object
+            s2, j = strat.ask(s2, 6 - oracle2.budget_used)
+            j = np.asarray(j).reshape(-1)[:1]
+            r2 = oracle2.query(j)
+            s2 = strat.tell(s2, j, r2.values, r2.status)
+    assert oracle.evaluated == alone

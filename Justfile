@@ -3,6 +3,8 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 export NASARENA_DATA := env_var_or_default("NASARENA_DATA", if path_exists(justfile_directory() / "../shared/data") == "true" { justfile_directory() / "../shared/data" } else { "" })
 export JAX_PLATFORMS := env_var_or_default("JAX_PLATFORMS", "cpu")
+# one BLAS thread: JAX hands small triangular solves to OpenBLAS, whose thread start-up dominates them
+export OPENBLAS_NUM_THREADS := env_var_or_default("OPENBLAS_NUM_THREADS", "1")
 
 python := if path_exists(justfile_directory() / ".venv/bin/python") == "true" { justfile_directory() / ".venv/bin/python" } else { "python3" }
 

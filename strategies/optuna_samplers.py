@@ -38,7 +38,7 @@ class OptunaConfig:
     n_startup_trials: int = 10  # TPE's random start-up trials (Optuna's default)
     multivariate: bool = False  # TPE's multivariate option (Optuna's default: off)
     max_repeats: int = 100  # non-new suggestions in a row before a random architecture is enqueued
-    max_invalid: int = 10_000  # failed suggestions in a row before the same fallback
+    max_invalid: int = 100  # failed (invalid or out-of-table) suggestions in a row before the same fallback
 
 
 @dataclass

@@ -1,0 +1,465 @@
+"""AlphaX: Monte Carlo tree search over architecture-building actions, with a Meta-DNN.
+
+Wang, Zhao, Jinnai, Tian, Fonseca: "AlphaX: eXploring Neural Architectures with Deep Neural
+Networks and Monte Carlo Tree Search", arXiv 1903.11059 (2019); AAAI 2020 as "Neural Architecture
+Search using Deep Neural Networks and Monte Carlo Tree Search". Follows the official NAS-Bench-101
+code (linnanwang/AlphaX-NASBench101: ``MCTS.py``, ``MCTS_metaDNN.py``, ``arch_generator.py``,
+``net_predictor.py``).
+
+Algorithm (one *episode* per loop, as ``MCTS.search``):
+
+* The tree's nodes are states of an action design (:mod:`strategies.actions`: partial cells on
+  NAS-Bench-101, partly filled genotypes elsewhere), keyed by state; each stores the mean value
+  ``xbar``, the visit count ``n`` and the parent that created it.
+* Selection from the root: pick the child maximising
+  ``UCT = xbar + 2 * Cp * sqrt(2 * ln n(s) / n(child))`` (``Cp = 2``, the code's default), an
+  unseen child scoring ``+inf``, ties broken at random.
+* Expansion of the first unseen child met, one per episode. Its value: for a terminal state, the
+  oracle's answer for its architecture (0 when the table does not hold it); otherwise one random
+  *rollout* (uniformly random legal actions to a terminal state) whose architecture is evaluated,
+  retried (up to ``rollout_tries`` = 1000 times, without charging budget) while the architecture
+  is not in the table, and valued ``0.1`` when every try fails. The new node gets ``n = 1``,
+  ``xbar = value``; when the value is positive its ancestors (along parent links) get ``n += 1``
+  and the running mean of the value.
+* Re-selecting a terminal node already in the tree counts one more visit and backs its ``xbar``
+  up again (no new evaluation).
+* Meta-DNN (``meta_dnn``, the ``MCTS_metaDNN.py`` variant): a rollout's value is
+  ``(real accuracy + mean of 10 predicted rollouts) / 2``, where each predicted rollout is one more
+  random rollout from the new node valued by the Meta-DNN, or by its real accuracy when it was
+  evaluated before (the real value alone when a predicted rollout fails). The Meta-DNN is the
+  paper's MLP (56 -> 512 -> 2048 -> 2048 -> 512 -> 1, ReLU, sigmoid output, MSE, Adam 2e-4,
+  batch 128, 20 epochs; :mod:`strategies.predictors`), on the space's ``"metadnn"`` encoding
+  (AlphaX's 56 floats on NAS-Bench-101) or its one-hot encoding, retrained (warm-started) on every
+  evaluated architecture each time ``refit_every`` (100) more have been evaluated (at the
+  next ``ask``, so that a trial's last answer triggers no fit that nothing would use).
+
+``ask`` runs episodes until ``batch`` (default 1) of them wait on an architecture not yet
+evaluated, and returns those architectures; episodes whose value is already known (a rollout that
+ends on an evaluated architecture, a revisited terminal) complete inside ``ask`` without charging
+budget. With ``batch > 1`` the waiting episodes are *virtual visits*: their node enters the tree
+with value 0 and ``n = 1`` (ancestors ``n += 1``) until ``tell`` replaces the 0 by the answer, so
+the episodes of one batch spread over the tree (the usual virtual-loss parallel MCTS). With
+``batch = 1`` the search is exactly sequential.
+
+Departures from the official code, and why:
+
+* Table membership is ``space.lookup`` (pruning and the official module hash, so isomorphic cells
+  are one architecture); the official code tests the exact JSON of the unpruned cell against its
+  preprocessed dataset. An architecture the space indexes but the oracle answers out-of-table is
+  treated like one not in the dataset (the rollout is retried).
+* Actions that break a limit are not offered (the official code offers them and scores their
+  ``None`` result 0 in UCT, so they are never taken while another action exists: the same search).
+* The vertex limit defaults to the space's (7 on NAS-Bench-101, the full space); the official code
+  searches at most 6 vertices. Preset ``six-vertices`` restores that.
+* The Meta-DNN values rollouts only after its first fit; before it, values are the real rollouts
+  alone (the official code averages in the output of the untrained network, a near-constant that
+  only halves the value scale). Flax's default initialisation replaces Keras' ``RandomUniform``,
+  and Adam's moments restart at each refit (Keras keeps them across ``fit`` calls); the weights are
+  warm-started as in the official code. Refits happen at multiples of ``refit_every`` *new*
+  evaluations (the official counter also counted repeats).
+* Values are fractions: a benchmark whose first answer exceeds 1 (accuracy in percent, as
+  NAS-Bench-201) is scaled by 1/100 (``value_scale`` overrides), so UCT's ``Cp`` and the sigmoid
+  output mean what they mean in the official code.
+* After ``max_episodes`` episodes without an unevaluated architecture (a tiny space whose tree is
+  exhausted), ``ask`` falls back to a random unevaluated architecture, logged as such.
+
+State: the tree and every table of the search live in :class:`AlphaXState`; ``ask`` and ``tell``
+update it in place and return it (copy it with ``copy.deepcopy`` to checkpoint).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Hashable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nasbench.benchmark import Status
+from nasbench.space import INVALID
+from strategies.actions import ActionDesign, design_for, random_terminal
+from strategies.base import Strategy
+from strategies.predictors import fit_ensemble, init_ensemble, predict_ensemble
+from strategies.registry import register
+
+log = logging.getLogger(__name__)
+
+META_DNN_HIDDEN: tuple[int, ...] = (512, 2048, 2048, 512)
+
+
+@dataclass(frozen=True)
+class AlphaXConfig:
+    cp: float = 2.0  # UCT exploration constant (MCTS.Cp)
+    batch: int = 1  # architectures per ask (episodes waiting on the oracle at once)
+    rollout_tries: int = 1000  # rollouts retried while not in the table
+    failed_rollout_value: float = 0.1  # value when every try failed (official 0.1)
+    meta_dnn: bool = True
+    dyna_rollouts: int = 10  # predicted rollouts per expansion (num_dyna_sim)
+    refit_every: int = 100  # new evaluations between Meta-DNN refits
+    hidden: tuple[int, ...] = META_DNN_HIDDEN
+    epochs: int = 20
+    batch_size: int = 128
+    lr: float = 2e-4
+    encoding: str = "auto"  # "auto": the space's "metadnn" encoding if any, else "onehot"
+    value_scale: float = 0.0  # 0: auto (1/100 when the first answer exceeds 1)
+    max_vertices: int = 0  # cell spaces: 0 = the space's limit (7 on NB101; official code 6)
+    max_edges: int = 0  # cell spaces: 0 = the space's limit (9 on NB101)
+    max_episodes: int = 100_000  # episodes per ask without a new architecture before falling back
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if self.cp < 0 or self.batch < 1 or self.rollout_tries < 1 or self.max_episodes < 1:
+            raise ValueError("cp must be >= 0; batch, rollout_tries and max_episodes >= 1")
+        if self.meta_dnn and (self.refit_every < 1 or self.dyna_rollouts < 1 or self.epochs < 1):
+            raise ValueError("with meta_dnn, refit_every, dyna_rollouts and epochs must be >= 1")
+
+
+class _Node:
+    """A tree node: visit count, sum of backed-up values (``xbar = total / n``), creator parent."""
+
+    __slots__ = ("total", "n", "parent", "children")
+
+    def __init__(self, total: float, n: int, parent: Hashable | None):
+        self.total, self.n, self.parent = total, n, parent
+        self.children: tuple[Hashable, ...] | None = None  # the states of its actions, once selected from
+
+    @property
+    def xbar(self) -> float:
+        return self.total / self.n
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """An episode waiting for the oracle's answer on architecture ``idx``."""
+
+    idx: int
+    node: Hashable  # the expanded state
+    terminal: bool  # value = the answer itself (else a rollout value, Meta-DNN mixed)
+    tries: int  # rollout tries used so far
+    dyna: tuple[int | None, ...] | None  # predicted rollouts (None: no Meta-DNN mixing)
+
+
+@dataclass
+class AlphaXState:
+    rng: np.random.Generator  # tie breaks and rollouts
+    key: jax.Array  # Meta-DNN training
+    tree: dict[Hashable, _Node] = field(default_factory=dict)
+    values: dict[int, float] = field(default_factory=dict)  # evaluated index -> scaled value
+    failed: set[int] = field(default_factory=set)  # indices the oracle answered out of table
+    pending: list[_Pending] = field(default_factory=list)
+    scale: float | None = None
+    params: Any = None  # Meta-DNN parameters (a 1-member ensemble)
+    fits: int = 0
+    n_new: int = 0  # NEW evaluations told
+    stats: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
+        ("episodes", "expansions", "revisits", "rollouts", "rollout_retries", "failed_rollouts", "fallbacks"), 0))
+
+
+def uct(xbar: float, n_child: int, n_parent: int, cp: float) -> float:
+    """AlphaX's UCT score ``xbar + 2 Cp sqrt(2 ln n_parent / n_child)``; ``+inf`` when unseen."""
+    if n_child <= 0:
+        return math.inf
+    return xbar + 2.0 * cp * math.sqrt(2.0 * math.log(n_parent) / n_child)
+
+
+def _backup(tree: dict[Hashable, _Node], key: Hashable, value: float, visits: int) -> None:
+    """Add ``visits`` visits and ``value`` to every ancestor of ``key`` (along creator links)."""
+    p = tree[key].parent
+    while p is not None:
+        node = tree[p]
+        node.n += visits
+        node.total += value
+        p = node.parent
+
+
+@register
+class AlphaX(Strategy):
+    name = "alphax"
+    paper = (
+        "Wang, Zhao, Jinnai, Tian, Fonseca: AlphaX: eXploring Neural Architectures with Deep Neural "
+        "Networks and Monte Carlo Tree Search, arXiv 1903.11059, 2019 (AAAI 2020)"
+    )
+    summary = "MCTS over architecture-building actions (UCT, random rollouts) with a Meta-DNN value mix."
+    Config = AlphaXConfig
+    presets = {
+        "test": {"hidden": (16, 16), "epochs": 2, "refit_every": 8, "dyna_rollouts": 3, "batch_size": 16},
+        "no-metadnn": {"meta_dnn": False},
+        "six-vertices": {"max_vertices": 6},
+    }
+
+    def __init__(self, space, config=None):
+        super().__init__(space, config)
+        cfg = self.config
+        self.design: ActionDesign = design_for(space, cfg.max_vertices or None, cfg.max_edges or None)
+        self._memo: dict[Hashable, int] = {}  # terminal state -> index (a pure function of the space)
+        self._x: np.ndarray | None = None
+
+    # ---------------------------------------------------------------- protocol
+    def init(self, key: jax.Array) -> AlphaXState:
+        seed = np.asarray(jax.random.bits(jax.random.fold_in(key, 0), (4,), jnp.uint32))
+        state = AlphaXState(rng=np.random.default_rng(seed.tolist()), key=jax.random.fold_in(key, 1))
+        if self.config.meta_dnn:
+            state.params = init_ensemble(jax.random.fold_in(key, 2), 1, self._inputs().shape[1],
+                                         self.config.hidden, "sigmoid")
+        return state
+
+    def ask(self, state: AlphaXState, budget_left: int) -> tuple[AlphaXState, np.ndarray]:
+        cfg = self.config
+        if cfg.meta_dnn and state.n_new // cfg.refit_every > state.fits:
+            self._refit(state)  # due since the last tell; done here so a trial's last tell fits nothing
+        want = max(1, min(cfg.batch, int(budget_left)))
+        batch = list(dict.fromkeys(p.idx for p in state.pending))  # answers still owed
+        idle = 0
+        while len(batch) < want:
+            if idle >= cfg.max_episodes:
+                i = self._fallback(state, batch)
+                if i is None:
+                    break
+                batch.append(i)
+                continue
+            p = self._episode(state)
+            if p is None:
+                idle += 1
+            elif p.idx not in batch:
+                batch.append(p.idx)
+                idle = 0
+        if not batch:  # everything evaluated: re-ask a known one (free)
+            batch = [next(iter(state.values))] if state.values else [0]
+        return state, np.asarray(batch, dtype=np.int64)
+
+    def tell(self, state: AlphaXState, idx: np.ndarray, values: np.ndarray, status: np.ndarray) -> AlphaXState:
+        for i, v, st in zip(np.asarray(idx).reshape(-1), np.asarray(values).reshape(-1), np.asarray(status).reshape(-1)):
+            i, v = int(i), float(v)
+            if st in (Status.NEW, Status.CACHED) and math.isfinite(v):
+                if state.scale is None:
+                    state.scale = self.config.value_scale or (0.01 if abs(v) > 1.0 else 1.0)
+                if st == Status.NEW and i not in state.values:
+                    state.n_new += 1
+                state.values[i] = v * state.scale
+            else:
+                state.failed.add(i)
+        self._settle(state)
+        return state
+
+    # ----------------------------------------------------------------- episodes
+    def _episode(self, state: AlphaXState) -> _Pending | None:
+        """One selection-expansion-backup episode; the pending answer it waits on, if any."""
+        state.stats["episodes"] += 1
+        tree, design = state.tree, self.design
+        s = design.root()
+        if s not in tree:
+            return self._expand(state, s, None)
+        while True:
+            c = self._select(state, s)
+            if c not in tree:
+                return self._expand(state, c, s)
+            if design.is_terminal(c):  # a terminal already in the tree: one more visit
+                node = tree[c]
+                v = node.xbar
+                node.n += 1
+                node.total += v
+                _backup(tree, c, v, 1)
+                state.stats["revisits"] += 1
+                return None
+            s = c
+
+    def _select(self, state: AlphaXState, s: Hashable) -> Hashable:
+        tree, design, cp = state.tree, self.design, self.config.cp
+        here = tree[s]
+        if here.children is None:
+            here.children = tuple(design.apply(s, a) for a in design.actions(s))
+        log_n = math.log(max(here.n, 1))
+        best, ties = -math.inf, []
+        for c in here.children:
+            node = tree.get(c)
+            u = math.inf if node is None else node.total / node.n + 2.0 * cp * math.sqrt(2.0 * log_n / node.n)
+            if u > best:
+                best, ties = u, [c]
+            elif u == best:
+                ties.append(c)
+        return ties[0] if len(ties) == 1 else ties[int(state.rng.integers(len(ties)))]
+
+    def _expand(self, state: AlphaXState, c: Hashable, parent: Hashable | None) -> _Pending | None:
+        state.stats["expansions"] += 1
+        state.tree[c] = _Node(0.0, 1, parent)
+        if self.design.is_terminal(c):
+            idx = self._index(c)
+            if idx < 0 or idx in state.failed:
+                return None  # not in the table: value 0, nothing backed up (official)
+            if idx in state.values:
+                self._finish(state, c, state.values[idx])
+                return None
+            p = _Pending(idx, c, True, 0, None)
+        else:
+            idx, tries = self._rollout(state, c, 0)
+            if idx is None:
+                self._finish(state, c, self.config.failed_rollout_value)
+                return None
+            dyna = self._dyna(state, c)
+            if idx in state.values:
+                self._finish(state, c, self._mix(state, state.values[idx], dyna, {}))
+                return None
+            p = _Pending(idx, c, False, tries, dyna)
+        _backup(state.tree, c, 0.0, 1)  # a virtual visit until the answer comes
+        state.pending.append(p)
+        return p
+
+    def _finish(self, state: AlphaXState, c: Hashable, value: float) -> None:
+        """Give a freshly expanded node its value and back it up when positive (official)."""
+        state.tree[c].total += value
+        if value > 0:
+            _backup(state.tree, c, value, 1)
+
+    def _settle(self, state: AlphaXState) -> None:
+        """Complete the pending episodes whose architecture the oracle has answered."""
+        ready, still = [], []
+        for p in state.pending:
+            while p.idx in state.failed and not p.terminal:  # out of table: roll out again
+                idx, tries = self._rollout(state, p.node, p.tries + 1)
+                if idx is None:
+                    self._resolve(state, p, self.config.failed_rollout_value)
+                    p = None
+                    break
+                p = replace(p, idx=idx, tries=tries)
+            if p is None:
+                continue
+            if p.idx in state.values:
+                ready.append(p)
+            elif p.idx in state.failed:  # a terminal the table does not hold
+                self._resolve(state, p, 0.0)
+            else:
+                still.append(p)
+        state.pending = still
+        preds = self._predictions(state, [p.dyna for p in ready if not p.terminal])
+        for p in ready:
+            v = state.values[p.idx]
+            self._resolve(state, p, v if p.terminal else self._mix(state, v, p.dyna, preds))
+
+    def _resolve(self, state: AlphaXState, p: _Pending, value: float) -> None:
+        """Replace a pending episode's virtual 0 by its value (undo the visit if not positive)."""
+        state.tree[p.node].total += value
+        if value > 0:
+            _backup(state.tree, p.node, value, 0)
+        else:
+            _backup(state.tree, p.node, 0.0, -1)
+
+    # ----------------------------------------------------------------- rollouts
+    def _indices(self, states: list[Hashable]) -> list[int]:
+        """Indices of terminal states (``INVALID`` when no architecture), memoised, one
+        ``space.lookup`` call for the new ones."""
+        memo = self._memo
+        todo = [t for t in dict.fromkeys(states) if t not in memo]
+        if todo:
+            geno = [self.design.genotype(t) for t in todo]
+            rows = [k for k, g in enumerate(geno) if g is not None]
+            found = self.space.lookup(np.stack([geno[k] for k in rows])) if rows else []
+            if len(memo) > 2_000_000:
+                memo.clear()
+            for t in todo:
+                memo[t] = INVALID
+            for k, i in zip(rows, found):
+                memo[todo[k]] = int(i)
+        return [memo[t] for t in states]
+
+    def _index(self, s: Hashable) -> int:
+        return self._indices([s])[0]
+
+    def _rollout(self, state: AlphaXState, s: Hashable, tries: int) -> tuple[int | None, int]:
+        """A random completion of ``s`` (uniformly random legal actions) whose architecture is in
+        the table, retried up to ``rollout_tries`` times in all; ``(index or None, tries used)``."""
+        out, tries = self._rollouts(state, s, 1, tries)
+        return out[0], tries
+
+    def _rollouts(self, state: AlphaXState, s: Hashable, count: int, tries: int = 0) -> tuple[list[int | None], int]:
+        """``count`` successive rollouts from ``s``, stopping at the first that fails (``None``,
+        after ``rollout_tries`` tries in all); returns them and the tries of the last one.
+
+        Tries are independent, so successive rollouts are the successes of one sequence of tries
+        (a rollout's tries being the failures since the previous success). The tries are drawn in
+        chunks (first the expected number still needed, then growing 4x) so that the space looks
+        up many cells at once; the answers are the same, in law, as one try at a time.
+        """
+        rng, failed, st, limit = state.rng, state.failed, state.stats, self.config.rollout_tries
+        out: list[int | None] = []
+        mean_tries = 1.0 + st["rollout_retries"] / max(st["rollouts"], 1)
+        chunk = max(1, min(256 * count, round(count * mean_tries)))
+        while True:
+            k = min(chunk, (count - len(out) - 1) * limit + limit - tries)
+            ends = [random_terminal(self.design, s, rng) for _ in range(k)]
+            for i in self._indices(ends):
+                if i >= 0 and i not in failed:
+                    out.append(i)
+                    st["rollouts"] += 1
+                    if len(out) == count:
+                        return out, tries
+                    tries = 0
+                    continue
+                tries += 1
+                st["rollout_retries"] += 1
+                if tries >= limit:
+                    st["rollouts"] += 1
+                    st["failed_rollouts"] += 1
+                    out.append(None)
+                    return out, tries
+            chunk = min(4 * chunk, 256 * count)
+
+    # ----------------------------------------------------------------- Meta-DNN
+    def _inputs(self) -> np.ndarray:
+        if self._x is None:
+            enc = self.config.encoding
+            if enc == "auto":
+                enc = "metadnn" if "metadnn" in self.space.features else "onehot"
+            self._x = np.asarray(self.space.encode(enc), dtype=np.float32)
+        return self._x
+
+    def _dyna(self, state: AlphaXState, c: Hashable) -> tuple[int | None, ...] | None:
+        """The predicted rollouts of a new node (``None`` before the Meta-DNN's first fit); stops
+        at the first failed rollout, whose ``None`` then cancels the mixing (official)."""
+        if not self.config.meta_dnn or state.fits == 0:
+            return None
+        return tuple(self._rollouts(state, c, self.config.dyna_rollouts)[0])
+
+    def _predictions(self, state: AlphaXState, dynas: list[tuple[int | None, ...] | None]) -> dict[int, float]:
+        """Meta-DNN predictions of the not-yet-evaluated architectures of these rollouts."""
+        todo = sorted({i for d in dynas if d and None not in d for i in d if i not in state.values})
+        if not todo:
+            return {}
+        cfg = self.config
+        pred = predict_ensemble(state.params, self._inputs()[np.asarray(todo)], hidden=cfg.hidden, out_activation="sigmoid")
+        return dict(zip(todo, np.asarray(pred[0], dtype=np.float64).tolist()))
+
+    def _mix(self, state: AlphaXState, real: float, dyna: tuple[int | None, ...] | None, preds: dict[int, float]) -> float:
+        """``(real + mean of the predicted rollouts) / 2``, or ``real`` without them."""
+        if not dyna or None in dyna:
+            return real
+        missing = [i for i in dyna if i not in state.values and i not in preds]
+        if missing:
+            preds = {**preds, **self._predictions(state, [tuple(missing)])}
+        sim = [state.values[i] if i in state.values else preds[i] for i in dyna]
+        return (real + sum(sim) / len(sim)) / 2.0
+
+    def _refit(self, state: AlphaXState) -> None:
+        cfg = self.config
+        idx = np.fromiter(state.values.keys(), dtype=np.int64, count=len(state.values))
+        y = np.fromiter(state.values.values(), dtype=np.float32, count=len(state.values))
+        state.params = fit_ensemble(jax.random.fold_in(state.key, state.fits), state.params, self._inputs()[idx], y,
+                                    hidden=cfg.hidden, out_activation="sigmoid", epochs=cfg.epochs,
+                                    batch_size=cfg.batch_size, lr=cfg.lr)
+        state.fits += 1
+        log.debug("alphax: Meta-DNN fit %d on %d architectures", state.fits, len(y))
+
+    # ----------------------------------------------------------------- fallback
+    def _fallback(self, state: AlphaXState, batch: list[int]) -> int | None:
+        seen = np.zeros(self.space.n, bool)
+        known = list(state.values) + [i for i in state.failed if i >= 0] + batch
+        seen[np.asarray(known, dtype=np.int64)] = True
+        free = np.flatnonzero(~seen)
+        state.stats["fallbacks"] += 1
+        if free.size == 0:
+            return None
+        log.info("alphax: %d episodes found no new architecture; taking a random one", self.config.max_episodes)
+        return int(free[int(state.rng.integers(free.size))])

@@ -1,0 +1,208 @@
+"""predictor-subsets: candidate sets have the right sizes and members, and the search learns."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from experiments.runner import TrialSpec, run_trial
+from nasbench.benchmark import Status
+from nasbench.space import INVALID, OUT_OF_TABLE
+from nasbench.synthetic import synthetic_benchmark
+from strategies.base import ConfigError
+from strategies.predictor_subsets import (
+    PredictorSubsets,
+    PredictorSubsetsConfig,
+    mutation_candidates,
+    random_candidates,
+    ridge_scores,
+    subset_size,
+)
+from strategies.predictors import fit_predictor, predict_predictor
+
+TINY = {"members": 2, "hidden": (8, 8), "epochs": 5}  # the contract preset's predictor: shared compiles
+
+
+@pytest.fixture(scope="module")
+def bench():
+    """4**5 = 1024 architectures, additive truth (the optimum is the per-position argmax)."""
+    return synthetic_benchmark(positions=5, choices=4, repeats=1, noise_sd=0.0, seed=2)
+
+
+def _state_after(strategy: PredictorSubsets, bench, evaluated: np.ndarray):
+    state = strategy.init(jax.random.key(0))
+    vals = bench.truth.truth[evaluated]
+    return strategy.tell(state, evaluated, vals, np.full(len(evaluated), Status.NEW))
+
+
+def test_subset_size_counts_and_fractions():
+    assert subset_size(100, 15625) == 100
+    assert subset_size(0.05, 15625) == 781
+    assert subset_size(1.0, 30001) == 30001
+    assert subset_size(1e-9, 10) == 1
+
+
+def test_config_is_checked():
+    with pytest.raises(ConfigError, match="candidates"):
+        PredictorSubsetsConfig(candidates="everything")
+    with pytest.raises(ConfigError, match="fraction"):
+        PredictorSubsetsConfig(subset=1.5)
+    with pytest.raises(ConfigError, match="count"):
+        PredictorSubsetsConfig(subset=0)
+    assert PredictorSubsetsConfig(hidden=[4, 4]).hidden == (4, 4)  # TOML lists become tuples
+    spec = PredictorSubsetsConfig(predictor="gnn").predictor_spec()
+    assert spec.hidden == (64, 64, 64) and spec.lr == 1e-3
+    spec = PredictorSubsetsConfig().predictor_spec()  # BANANAS' meta neural network
+    assert spec.hidden == (20,) * 10 and spec.lr == 0.01 and spec.epochs == 200 and spec.loss == "mae"
+
+
+def test_random_candidates_are_distinct_and_unseen():
+    rng = np.random.default_rng(0)
+    seen = np.zeros(50, bool)
+    seen[::3] = True
+    c = random_candidates(rng, seen, 20)
+    assert c.size == 20 and np.unique(c).size == 20 and not seen[c].any()
+    assert np.array_equal(np.sort(random_candidates(rng, seen, 1000)), np.flatnonzero(~seen))
+
+
+def test_mutation_candidates_grow_a_ball_around_the_best():
+    # a ring of 10: i's neighbours are i-1 and i+1, plus padding and an out-of-table code
+    n = 10
+    nb = np.stack([(np.arange(n) - 1) % n, (np.arange(n) + 1) % n,
+                   np.full(n, INVALID), np.full(n, OUT_OF_TABLE)], axis=1)
+    seen = np.zeros(n, bool)
+    seen[[0, 5]] = True
+    rng = np.random.default_rng(0)
+    assert set(mutation_candidates(rng, nb, seen, np.array([0, 5]), 2)) == {1, 9}  # the best parent first
+    assert set(mutation_candidates(rng, nb, seen, np.array([0, 5]), 4)) == {1, 9, 4, 6}
+    # two hops: neighbours of what was collected
+    # two hops: neighbours of the collected set, in the order it was collected (1, 9 before 4, 6)
+    assert set(mutation_candidates(rng, nb, seen, np.array([0, 5]), 6)) == {1, 9, 4, 6, 2, 8}
+    assert set(mutation_candidates(rng, nb, seen, np.array([0]), 4, fill=False)) == {1, 9, 2, 8}
+    everything = mutation_candidates(rng, nb, seen, np.array([0]), 100, fill=False)
+    assert np.array_equal(np.sort(everything), np.flatnonzero(~seen))
+    # an isolated parent: filled at random to the requested size, still unseen and distinct
+    iso = np.full((n, 2), OUT_OF_TABLE)
+    filled = mutation_candidates(rng, iso, seen, np.array([0]), 5)
+    assert filled.size == 5 and np.unique(filled).size == 5 and not seen[filled].any()
+
+
+def test_ridge_recovers_a_linear_function():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 5))
+    y = x @ np.array([1.0, -2.0, 0.5, 0.0, 3.0]) + 7.0
+    xt = rng.normal(size=(10, 5))
+    np.testing.assert_allclose(ridge_scores(x, y, xt, 1e-9), xt @ np.array([1.0, -2.0, 0.5, 0.0, 3.0]) + 7.0,
+                               rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["full", "random", "mutation", "evolution", "prefilter"])
+def test_candidate_sets_have_the_right_size_and_are_unevaluated(kind, bench):
+    strat = PredictorSubsets(bench.space, {**TINY, "candidates": kind, "subset": 0.1})
+    evaluated = np.random.default_rng(1).choice(bench.space.n, 24, replace=False)
+    state = _state_after(strat, bench, evaluated)
+    params = fit_predictor(jax.random.key(0), strat.spec, strat.inputs, state.arch, state.values)
+    cand, preds = strat.candidates(np.random.default_rng(0), state, params)
+    m = subset_size(0.1, bench.space.n)  # 102
+    expected = {"full": bench.space.n - 24, "evolution": m // (strat.config.generations + 1)}.get(kind, m)
+    assert cand.size == expected
+    assert np.unique(cand).size == cand.size
+    assert not np.isin(cand, evaluated).any() and (cand >= 0).all() and (cand < bench.space.n).all()
+    assert preds.shape == (2, cand.size)
+    if kind == "mutation":  # 102 candidates: the whole 1-hop ball of the best (15 neighbours) is in
+        best = evaluated[np.argmax(bench.truth.truth[evaluated])]
+        nb = bench.space.neighbors[best]
+        assert set(nb[(nb >= 0) & ~np.isin(nb, evaluated)]) <= set(cand)
+    if kind == "prefilter":  # the first stage keeps the top tenth of a random pool of 1020 by a linear fit
+        assert np.mean(bench.truth.truth[cand]) > np.quantile(bench.truth.truth, 0.7)
+
+
+def test_evolution_pool_improves_on_its_start(bench):
+    """The evolved pool's predicted scores beat the pool it started from (selection works)."""
+    strat = PredictorSubsets(bench.space, {**TINY, "candidates": "evolution", "subset": 200, "generations": 3})
+    evaluated = np.random.default_rng(2).choice(bench.space.n, 24, replace=False)
+    state = _state_after(strat, bench, evaluated)
+    params = fit_predictor(jax.random.key(0), strat.spec, strat.inputs, state.arch, state.values)
+    start = mutation_candidates(np.random.default_rng(0), strat.neighbors, state.seen, strat._ranked(state), 50)
+    pool, preds = strat.candidates(np.random.default_rng(0), state, params)
+    assert pool.size == 50
+    start_mean = np.asarray(predict_predictor(strat.spec, params, strat.inputs, start)).mean(0)
+    assert preds.mean(0).mean() >= start_mean.mean()
+    np.testing.assert_allclose(preds, np.asarray(predict_predictor(strat.spec, params, strat.inputs, pool)),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_tell_skips_out_of_table_answers(bench):
+    strat = PredictorSubsets(bench.space, TINY)
+    state = strat.init(jax.random.key(0))
+    state = strat.tell(state, np.array([3, 4, 3, 7]), np.array([0.5, np.nan, 0.5, 0.9]),
+                       np.array([Status.NEW, Status.OUT_OF_TABLE, Status.CACHED, Status.NEW]))
+    assert state.arch.tolist() == [3, 7] and state.values.tolist() == [0.5, 0.9]
+    assert state.seen[[3, 4, 7]].all() and state.seen.sum() == 3
+    state = strat.tell(state, np.array([3]), np.array([0.5]), np.array([Status.CACHED]))
+    assert state.arch.tolist() == [3, 7]  # a cached repeat is not a new sample
+
+
+def test_first_asks_are_the_random_initial_design(bench):
+    strat = PredictorSubsets(bench.space, {**TINY, "initial": 7, "batch": 5})
+    state, idx = strat.ask(strat.init(jax.random.key(0)), budget_left=100)
+    assert idx.size == 7 and np.unique(idx).size == 7
+    state, idx = strat.ask(strat.init(jax.random.key(0)), budget_left=3)
+    assert idx.size == 3  # never more than the budget left
+
+
+def test_full_space_search_beats_random_search_on_an_additive_space(bench):
+    """The optimum of 1,024 is found within 60 samples in every seed; random search needs 512.5
+    in expectation and finds it within 60 with probability 60/1024."""
+    opt = int(np.argmax(bench.truth.truth))
+    for seed in range(3):
+        rec = run_trial(TrialSpec(bench.name, "predictor-subsets", seed, 60,
+                                  config={**TINY, "epochs": 60, "candidates": "full", "acquisition": "mean"}),
+                        bench)
+        assert opt in rec["arch"], f"seed {seed}: optimum not found in 60 samples"
+
+
+def _fake_results(root, hits_by_label: dict[str, tuple[dict, list[int]]], n: int = 99, budget: int = 20):
+    """A results folder as the runner writes it: one benchmark of ``n`` architectures whose
+    optimum (score 1.0, K = 1) each trial hits at the given step (0 = never)."""
+    import json
+
+    (root / "benchmarks").mkdir(parents=True)
+    (root / "benchmarks" / "toy.json").write_text(json.dumps({
+        "name": "toy", "n": n, "optimum": 1.0,
+        "targets": {"optimum": {"threshold": 1.0, "K": 1}, "top-0.1%": {"threshold": 1.0, "K": 1}},
+    }))
+    for label, (config, hits) in hits_by_label.items():
+        folder = root / "data" / "toy" / label
+        folder.mkdir(parents=True)
+        for seed, h in enumerate(hits):
+            truth = [0.5] * budget
+            if h:
+                truth[h - 1] = 1.0
+            folder.joinpath(f"seed-{seed:04d}.json").write_text(json.dumps({
+                "benchmark": "toy", "strategy": label, "strategy_spec": "predictor-subsets", "config": config,
+                "seed": seed, "budget": budget, "arch": list(range(budget)), "observed": truth, "truth": truth,
+                "cost": [1.0] * budget, "wall_time": 2.0 + seed,
+            }))
+
+
+def test_subsets_experiment_gains_and_files(tmp_path):
+    from experiments.subsets import subset_rows, write
+
+    _fake_results(tmp_path, {
+        "full": ({"candidates": "full"}, [5, 15]),  # aRT 10 -> gain (99+1)/(1+1)/10 = 5
+        "random-10pct": ({"candidates": "random", "subset": 0.1}, [0, 10]),  # (20 + 10) / 1 = 30
+        "mutation-20": ({"candidates": "mutation", "subset": 20}, [0, 0]),  # no success: gain 0
+    })
+    rows = {(r["label"], r["target"]): r for r in subset_rows([tmp_path], n_boot=50)}
+    full, rnd, mut = rows["full", "optimum"], rows["random-10pct", "optimum"], rows["mutation-20", "optimum"]
+    assert (full["kind"], full["m_fraction"], full["art"], full["gain"]) == ("full", 1.0, 10.0, 5.0)
+    assert (rnd["kind"], rnd["m_count"], rnd["art"]) == ("random", 10, 30.0)
+    assert rnd["gain"] == pytest.approx(50 / 30)
+    assert (mut["kind"], mut["m_fraction"], mut["gain"], mut["successes"]) == ("mutation", pytest.approx(20 / 99), 0.0, 0)
+    assert full["sec_per_trial_median"] == 2.5 and full["acquisition"] == "thompson"
+    paths = write([tmp_path], tmp_path / "out", n_boot=50)
+    names = {p.name for p in paths}
+    assert {"subsets.pdf", "subsets.png", "subsets.md", "subsets.csv"} <= names
+    assert "Mauch et al. (2020) formula" in (tmp_path / "out" / "subsets.md").read_text()

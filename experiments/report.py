@@ -10,7 +10,7 @@ and writes::
 
     DIR/figures/<benchmark>/*.{pdf,png}   curves, samples-to-target ECDF and boxplots, ranks, CD diagram
     DIR/figures/cd-diagram.{pdf,png}      across benchmarks (when there are at least two)
-    DIR/tables/*.{md,tex,csv}             gains, summary, ranks, Wilcoxon, Friedman
+    DIR/tables/*.{md,tex,csv}             gains, summary, ranks, Wilcoxon, Friedman, reproduction
     DIR/README.md                         all of it, with the definitions and data sources
 
 Every number is computed from ``DIR`` alone; CSV tables hold full precision, Markdown and LaTeX
@@ -267,6 +267,7 @@ class Analysis:
     skipped: dict[str, Any] | None
     n_boot: int
     seed: int
+    trials: pd.DataFrame | None = None  # the tidy trials (load_results)
 
     @property
     def strategies(self) -> list[str]:
@@ -298,7 +299,7 @@ def analyse(root: str | Path, n_boot: int = 2000, seed: int = 0) -> Analysis:
     meta = _read_json(root / "meta.json") if (root / "meta.json").is_file() else None
     skipped = _read_json(root / "skipped.json") if (root / "skipped.json").is_file() else None
     return Analysis(root, benchmarks, runs, gain_rows(runs, benchmarks, n_boot, seed), per,
-                    _across_benchmarks(per), meta, skipped, n_boot, seed)
+                    _across_benchmarks(per), meta, skipped, n_boot, seed, trials=trials)
 
 
 # ----------------------------------------------------------------------------- tables
@@ -694,18 +695,32 @@ def section_provenance(ctx: ReportContext) -> str:
                       "", "```json", json.dumps(meta, indent=2, sort_keys=True), "```"])
 
 
+def section_reproduction(ctx: ReportContext) -> str:
+    """Published claims of the seed papers next to this folder's numbers (:mod:`experiments.reproduction`)."""
+    from experiments import reproduction
+
+    return reproduction.section(ctx.tables["reproduction"])
+
+
 def readme_sections(ctx: ReportContext, extra_sections: Sequence[str] = ()) -> list[str]:
     """The README's sections in order, each a Markdown string; ``extra_sections`` go before the data
     sources and provenance."""
     a = ctx.analysis
     return [section_title(ctx), section_definitions(ctx), section_summary(ctx),
-            *(section_benchmark(ctx, b) for b in a.runs), *extra_sections,
+            *(section_benchmark(ctx, b) for b in a.runs), section_reproduction(ctx), *extra_sections,
             section_sources(ctx), section_provenance(ctx)]
+
+
+def reproduction_table(a: Analysis) -> Table:
+    from experiments import reproduction
+
+    finals = reproduction.final_regret_rows(a.trials, a.benchmarks) if a.trials is not None else []
+    return reproduction.reproduction_table(a.gains, finals)
 
 
 def build_tables(a: Analysis) -> dict[str, Table]:
     tables = {f"gain-{b}": gain_table(a, b) for b in a.runs}
-    for t in (summary_table(a), rank_table(a), wilcoxon_table(a), friedman_table(a)):
+    for t in (summary_table(a), rank_table(a), wilcoxon_table(a), friedman_table(a), reproduction_table(a)):
         tables[t.name] = t
     return tables
 

@@ -4,6 +4,7 @@
     nasarena strategies [--json]          every registered strategy: name, paper, summary
     nasarena suites                       the named suites
     nasarena run SUITE [--out DIR] [--executor inprocess|process|ray] [--workers N] [--no-report]
+                 [--address HEAD:6379] [--cpus-per-trial C] [--gpus-per-trial G] [--max-retries R]
     nasarena report DIR [--json]          figures and tables of a results folder (or JSON summary)
 """
 
@@ -77,9 +78,27 @@ def _run(args: argparse.Namespace) -> int:
     def on_skip(name: str, how: str) -> None:
         print(f"skipped benchmark {name}: its data was not found. {how}", file=sys.stderr)
 
-    res = run_suite(suite, out, executor=args.executor, workers=args.workers, data_dir=args.data_dir,
-                    progress=not args.quiet, ray_address=args.address, on_skip=on_skip)
+    ray_options = {k: v for k, v in (("num_cpus", args.cpus_per_trial), ("num_gpus", args.gpus_per_trial),
+                                     ("max_retries", args.max_retries)) if v is not None}
+    try:
+        res = run_suite(suite, out, executor=args.executor, workers=args.workers, data_dir=args.data_dir,
+                        progress=not args.quiet, ray_address=args.address, on_skip=on_skip,
+                        ray_options=ray_options)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished trials are kept in {out}; rerun the same command to resume",
+              file=sys.stderr)
+        return 130
+    except ImportError as exc:
+        from experiments.ray_executor import RayUnavailable
+
+        if not isinstance(exc, RayUnavailable):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"{res['trials']} trials in {out} ({res['ran']} run now, the rest already finished)")
+    if res.get("failed"):
+        print(f"{len(res['failed'])} trials failed after retries (see {os.path.join(out, 'failed.json')}); "
+              "rerun to retry them", file=sys.stderr)
     if not args.no_report:
         from experiments.report import write_report
 
@@ -117,8 +136,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("suite", help="a named suite (see `nasarena suites`) or a TOML file")
     p.add_argument("--out", default=None, help="results folder (default results/runs/SUITE)")
     p.add_argument("--executor", default="inprocess", choices=["inprocess", "process", "ray"])
-    p.add_argument("--workers", type=int, default=None, help="processes for --executor process")
-    p.add_argument("--address", default=None, help="Ray cluster address for --executor ray")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes for --executor process; CPUs of the local Ray runtime for --executor ray")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster address for --executor ray (HEAD:6379, ray://HEAD:10001, auto); "
+                        "default: a local Ray runtime")
+    p.add_argument("--cpus-per-trial", type=float, default=None, help="Ray: CPUs each trial asks for (default 1)")
+    p.add_argument("--gpus-per-trial", type=float, default=None,
+                   help="Ray: GPUs each trial asks for (default: 1 for live benchmarks on a cluster with GPUs, else 0)")
+    p.add_argument("--max-retries", type=int, default=None,
+                   help="Ray: retries of a trial whose task raises or whose worker dies (default 2)")
     p.add_argument("--no-report", action="store_true", help="do not write figures and tables")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(fn=_run)

@@ -71,7 +71,10 @@ def write_record(out: Path, spec: TrialSpec, record: dict[str, Any]) -> None:
 def benchmark_summary(bench: Benchmark) -> dict[str, Any]:
     targets = {}
     for name, top in TARGETS.items():
-        thr, k = bench.truth.target(top)
+        t = bench.truth.target(top)
+        if t is None:  # a live benchmark (nasbench.train.live) has no table, so no known target
+            continue
+        thr, k = t
         targets[name] = {"threshold": thr, "K": k}
     return {
         "name": bench.name,
@@ -167,8 +170,13 @@ def run_suite(
     progress: bool = True,
     ray_address: str | None = None,
     on_skip: Callable[[str, str], None] | None = None,
+    ray_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Run every unfinished trial of ``suite`` into ``out``; returns counts."""
+    """Run every unfinished trial of ``suite`` into ``out``; returns counts.
+
+    ``ray_options``: keyword arguments of :func:`experiments.ray_executor.run_ray` (``num_cpus``,
+    ``num_gpus``, ``max_retries``); ``workers`` is the CPU count of a local Ray runtime.
+    """
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
     out = Path(out)
@@ -199,7 +207,10 @@ def run_suite(
     else:
         from experiments.ray_executor import run_ray  # optional extra
 
-        run_ray(todo, out, bar, data_dir=data_dir, address=ray_address, write=write_record)
+        res = run_ray(todo, out, bar, data_dir=data_dir, address=ray_address, write=write_record,
+                      benches=benches, local_cpus=workers, **(ray_options or {}))
+        return {"trials": len(specs), "ran": len(todo), "skipped_benchmarks": sorted(skipped),
+                "failed": res["failed"]}
     return {"trials": len(specs), "ran": len(todo), "skipped_benchmarks": sorted(skipped)}
 
 
@@ -211,7 +222,7 @@ def _run_inprocess(todo: list[TrialSpec], benches: dict[str, Benchmark], out: Pa
         bench = benches[bname]
         if specs[0].noise is not None:
             bench = bench.with_noise(specs[0].noise)
-        if isinstance(make_strategy(specs[0], bench), JaxStrategy):
+        if getattr(bench, "vectorizable", True) and isinstance(make_strategy(specs[0], bench), JaxStrategy):
             for i in range(0, len(specs), VECTOR_CHUNK):
                 chunk = specs[i : i + VECTOR_CHUNK]
                 for spec, rec in zip(chunk, run_vectorized(chunk, bench)):

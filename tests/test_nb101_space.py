@@ -391,3 +391,14 @@ def test_features_and_tokens_shapes(tiny):
     assert tiny.tokens.shape == (6, 27) and tiny.vocab == 7
     assert tiny.graph[0].shape == (6, 7, 7) and tiny.graph[1].shape == (6, 7, 5)
     assert tiny.info()["n"] == 6
+
+
+def test_lookup_memo_bound_never_drops_a_batch_half_way():
+    """Regression: the memo used to be cleared *inside* a batch when it reached its bound, so the
+    batch's first rows were gone when the answers were gathered (a KeyError mid-search)."""
+    space = S.NB101Space.from_cells(CELLS, name="tiny-memo")
+    space._cache.update({i.to_bytes(4, "little"): 0 for i in range((1 << 20) - 1)})  # crosses mid-batch
+    np.testing.assert_array_equal(space.lookup(space.genotypes), np.arange(6))
+    assert len(space._cache) == (1 << 20) - 1 + 6
+    np.testing.assert_array_equal(space.lookup(space.genotypes[:2]), [0, 1])  # over the bound: cleared first
+    assert len(space._cache) == 2

@@ -972,6 +972,8 @@ class NB101Space(Space):
             return out
         rows = np.flatnonzero(in_range)
         g8 = g[rows].astype(np.int8)
+        if len(self._cache) > 1 << 20:  # bound the memo; cleared between batches, never inside one
+            self._cache.clear()
         todo = [k for k, row in enumerate(g8) if row.tobytes() not in self._cache]
         if todo:
             batch = prune_batch(g8[todo])
@@ -988,8 +990,6 @@ class NB101Space(Space):
                     lab = tuple(int(x) for x in comp.labels[t, :nv])
                     official = (-1, *lab[1:-1], -2)
                     res = index.get(_cached_fingerprint(nv, succ, official), OUT_OF_TABLE)
-                if len(self._cache) > 1 << 20:
-                    self._cache.clear()
                 self._cache[g8[k].tobytes()] = res
         out[rows] = [self._cache[row.tobytes()] for row in g8]
         return out

@@ -557,14 +557,17 @@ def write_figures(a: Analysis, logx: bool = True) -> dict[str, dict[str, Path]]:
         figs["best-so-far"] = plots.curves_figure(
             bands, f"best {metric} so far (truth)", f"{bench}: best-so-far, median and 95% band", logx=logx,
             colors=colors, steps=steps)
-        regret = {s: (opt - m, opt - hi, opt - lo) for s, (m, lo, hi) in bands.items()}
-        figs["regret"] = plots.curves_figure(
-            regret, "simple regret", f"{bench}: simple regret, median and 95% band", logx=logx, logy=True,
-            colors=colors, steps=steps)
-        hits = {t: {s: metrics.samples_to_target(r.truth, float(v["threshold"])) for s, r in by_strat.items()}
-                for t, v in b["targets"].items()}
-        figs["ecdf"] = plots.ecdf_figure(hits, budget, f"{bench}: samples to target", logx=logx, colors=colors)
-        figs["samples-to-target"] = plots.boxplot_figure(hits, budget, f"{bench}: samples to target", colors=colors)
+        if np.isfinite(opt):  # a live benchmark (no table) has no known optimum, so no regret
+            regret = {s: (opt - m, opt - hi, opt - lo) for s, (m, lo, hi) in bands.items()}
+            figs["regret"] = plots.curves_figure(
+                regret, "simple regret", f"{bench}: simple regret, median and 95% band", logx=logx, logy=True,
+                colors=colors, steps=steps)
+        if b["targets"]:  # ... and no targets
+            hits = {t: {s: metrics.samples_to_target(r.truth, float(v["threshold"])) for s, r in by_strat.items()}
+                    for t, v in b["targets"].items()}
+            figs["ecdf"] = plots.ecdf_figure(hits, budget, f"{bench}: samples to target", logx=logx, colors=colors)
+            figs["samples-to-target"] = plots.boxplot_figure(hits, budget, f"{bench}: samples to target",
+                                                             colors=colors)
         ba = a.per_benchmark[bench]
         if ba.ranks.size:
             figs["average-rank"] = plots.rank_figure(

@@ -36,7 +36,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nasbench.spaces.nb101 import CONV1X1, CONV3X3, MAXPOOL3X3, canonical_cell
+from nasbench.spaces.nb101 import (
+    CONV1X1,
+    CONV3X3,
+    MAX_VERTICES,
+    MAXPOOL3X3,
+    OPS,
+    canonical_cell,
+    cell_to_genotype,
+    genotype_to_cell,
+)
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +205,112 @@ def nb101_network(
         cells_per_stack=cells_per_stack,
         num_classes=num_classes,
         dtype=default_dtype() if dtype is None else dtype,
+    )
+
+
+class NB101MaskedCell(nn.Module):
+    """The masked NB-101 cell: one program for every cell, the cell passed as traced arrays.
+
+    ``adjacency`` is the ``[7, 7]`` 0/1 matrix of the *embedded pruned* cell (see
+    :func:`masked_arrays`; vertex 6 is the output) and ``ops`` the ``[7, 3]`` one-hot op of each
+    vertex (rows 0 and 6 unused). **An approximation of the official cell**: channel counts in
+    NB-101 depend on the matrix (:func:`compute_vertex_channels`) and the output concatenates a
+    variable number of tensors, neither of which a fixed-shape program can follow. Here every
+    interior vertex has the cell's full ``channels``, every vertex gets its own 1x1 projection of
+    the cell input (used where ``adjacency[0, t]`` is 1), and the output *sums* the vertices
+    feeding it (plus the input projection when the input feeds the output) instead of
+    concatenating narrower ones. When exactly one interior vertex feeds the output the official
+    rules give every interior vertex the full width too, and this cell computes exactly the
+    official one (same module names, so the same weights; tested). Otherwise it is a wider
+    variant (``fan_in`` times the channels at each output-feeding vertex), with more FLOPs and
+    parameters. Every vertex computes all three ops, weighted by ``ops``.
+    """
+
+    channels: int
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jax.Array, adjacency: jax.Array, ops: jax.Array, train: bool) -> jax.Array:
+        c = self.channels
+        a = adjacency.astype(self.dtype)
+        o = ops.astype(self.dtype)
+        out_v = MAX_VERTICES - 1
+        tensors: list[jax.Array] = [x]
+        out = None
+        for t in range(1, out_v):
+            # sums in the official order: interior predecessors first, then the input projection
+            proj = a[0, t] * ConvBNReLU(c, 1, self.dtype, name=f"vertex_{t}_projection")(x, train)
+            h = None
+            for s in range(1, t):
+                h = a[s, t] * tensors[s] if h is None else h + a[s, t] * tensors[s]
+            h = proj if h is None else h + proj
+            y = o[t, 0] * ConvBNReLU(c, 3, self.dtype, name=f"vertex_{t}_conv3x3")(h, train)
+            y = y + o[t, 1] * ConvBNReLU(c, 1, self.dtype, name=f"vertex_{t}_conv1x1")(h, train)
+            y = y + o[t, 2] * nn.max_pool(h, (3, 3), strides=(1, 1), padding="SAME")
+            tensors.append(y)
+            out = a[t, out_v] * y if out is None else out + a[t, out_v] * y
+        assert out is not None
+        return out + a[0, out_v] * ConvBNReLU(c, 1, self.dtype, name="output_projection")(x, train)
+
+
+class NB101MaskedNetwork(nn.Module):
+    """:class:`NB101Network` with masked cells: ``apply(variables, x, (adjacency, ops), train=...)``."""
+
+    channels: int = 128
+    stacks: int = 3
+    cells_per_stack: int = 3
+    num_classes: int = 10
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jax.Array, arch: tuple[jax.Array, jax.Array], train: bool = False) -> jax.Array:
+        adjacency, ops = arch
+        x = x.astype(self.dtype)
+        x = ConvBNReLU(self.channels, 3, self.dtype, name="stem")(x, train)
+        ch = self.channels
+        for s in range(self.stacks):
+            if s > 0:
+                x = nn.max_pool(x, (2, 2), strides=(2, 2), padding="SAME")
+                ch *= 2
+            for c in range(self.cells_per_stack):
+                x = NB101MaskedCell(ch, self.dtype, name=f"stack{s}_cell{c}")(x, adjacency, ops, train)
+        x = jnp.mean(x, axis=(1, 2))
+        x = nn.Dense(
+            self.num_classes, dtype=self.dtype, kernel_init=nn.initializers.glorot_uniform(), name="classifier"
+        )(x)
+        return x.astype(jnp.float32)
+
+
+def masked_arrays(matrix: Any, ops: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(adjacency [7, 7], ops one-hot [7, 3])`` float32 of a cell for :class:`NB101MaskedNetwork`:
+    the cell is validated and pruned, then embedded (vertices ``0..V-2`` keep their index, the
+    output becomes vertex 6), so vertex ``t`` of the pruned cell is vertex ``t`` of the masks."""
+    m, pops = canonical_cell(matrix, ops)
+    em, eops = genotype_to_cell(cell_to_genotype(m, pops))
+    onehot = np.zeros((MAX_VERTICES, len(OPS)), np.float32)
+    present = np.zeros(MAX_VERTICES, bool)
+    present[: len(pops) - 1] = True
+    for t in range(1, MAX_VERTICES - 1):
+        if present[t]:
+            onehot[t, OPS.index(eops[t])] = 1.0
+    return em.astype(np.float32), onehot
+
+
+def nb101_masked_network(
+    channels: int = 128,
+    stacks: int = 3,
+    cells_per_stack: int = 3,
+    num_classes: int = 10,
+    dtype: Any = None,
+) -> NB101MaskedNetwork:
+    """The masked NB-101 network (see :class:`NB101MaskedCell` for how it departs from NB-101)."""
+    if channels < 1 or stacks < 1 or cells_per_stack < 1 or num_classes < 1:
+        raise ValueError(
+            f"NB101 network: channels, stacks, cells_per_stack and num_classes must be >= 1, got "
+            f"{channels}, {stacks}, {cells_per_stack}, {num_classes}"
+        )
+    return NB101MaskedNetwork(
+        channels, stacks, cells_per_stack, num_classes, default_dtype() if dtype is None else dtype
     )
 
 

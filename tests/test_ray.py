@@ -1,4 +1,5 @@
-"""The Ray executor on a real local Ray runtime (2 CPUs), with small synthetic benchmarks.
+"""The Ray executor on a real local Ray runtime (2 CPUs), with small synthetic benchmarks (and a live
+benchmark on a tiny fake CIFAR-10 for `parallel=ray`).
 
 Skipped with the reason when Ray is not installed (``pip install -e '.[ray]'``), except the test of
 that message itself.
@@ -16,8 +17,10 @@ import sys
 import jax
 import numpy as np
 import pytest
+from test_train_live import TINY, make_fake_cifar
 
 import experiments.execute as execute
+import experiments.ray_executor as rx
 from experiments.execute import is_done, run_suite, trial_path
 from experiments.ray_executor import (
     FAILED_FILE,
@@ -31,8 +34,9 @@ from experiments.ray_executor import (
 )
 from experiments.runner import trial_keys
 from experiments.suite import load_suite
-from nasbench.benchmark import Benchmark
+from nasbench.benchmark import Benchmark, Status
 from nasbench.synthetic import synthetic_benchmark
+from nasbench.train import live, trainer
 
 pytestmark = pytest.mark.ray
 
@@ -221,6 +225,66 @@ def test_evaluate_batch_retries_and_reports_failures(ray_runtime, tmp_path):
     assert evaluate_batch_ray(fn, []) == []
 
 
+def test_live_benchmark_trains_a_query_as_ray_tasks(ray_runtime, tmp_path, monkeypatch):
+    """parallel=ray: a query's new architectures train on the workers, into the shared disk cache,
+    with the values, order and costs of local training; a later query trains nothing."""
+    cifar = make_fake_cifar(tmp_path / "cifar")
+    tiny = {**TINY, "compile_mode": "per_arch"}  # for 2 tiny cells, faster than one masked compile per worker
+    monkeypatch.delenv(live.ENV_PRESET, raising=False)
+    monkeypatch.delenv(live.ENV_OVERRIDES, raising=False)
+    query = [40, 1234, 40]
+    local = live.live_benchmark("train-nb201", cifar, preset="proxy", cache_folder=str(tmp_path / "local"), **tiny)
+    ref = local.oracle(jax.random.key(0)).query(query)
+
+    shared = tmp_path / "shared"
+    monkeypatch.setenv(live.ENV_OVERRIDES, f"parallel=ray,cache_folder={shared}")
+    bench = live.live_benchmark("train-nb201", cifar, preset="proxy", **tiny)
+    assert bench.config.parallel == "ray"
+
+    def no_training(*a, **k):
+        pytest.fail("trained in the driver")
+
+    monkeypatch.setattr(trainer, "train_and_evaluate", no_training)  # the workers train, not this process
+    res = bench.oracle(jax.random.key(0)).query(query)
+    assert res.status.tolist() == [Status.NEW, Status.NEW, Status.CACHED] == ref.status.tolist()
+    np.testing.assert_array_equal(res.values, ref.values)
+    recs = [bench._results[i][0]["record"] for i in (40, 1234)]
+    for i, rec in zip((40, 1234), recs):  # the same training runs (seed, data, steps) as in this process
+        assert not rec["cached"] and rec["final_loss"] == local._results[i][0]["record"]["final_loss"]
+    assert len(list(shared.glob("*.json"))) == 2
+    assert res.cost.tolist() == [recs[0]["wall_time"], recs[1]["wall_time"], 0.0] and (res.cost[:2] > 0).all()
+
+    # a fresh benchmark (another trial): every answer from the cache, no Ray batch, nothing trained
+    monkeypatch.setattr(rx, "evaluate_batch_ray", lambda *a, **k: pytest.fail("submitted a Ray batch"))
+    again = live.live_benchmark("train-nb201", cifar, preset="proxy", **tiny)
+    r2 = again.oracle(jax.random.key(1)).query([1234, 40])
+    assert r2.status.tolist() == [Status.NEW, Status.NEW]
+    assert r2.values.tolist() == res.values[[1, 0]].tolist() and r2.cost.tolist() == res.cost[[1, 0]].tolist()
+
+
+def _ray_live(tmp_path, monkeypatch):
+    """A parallel=ray train-nb201 on a fake CIFAR-10 under ``tmp_path``, caching in ``tmp_path / "train"``."""
+    monkeypatch.delenv(live.ENV_OVERRIDES, raising=False)
+    cifar = make_fake_cifar(tmp_path / "cifar")
+    return live.live_benchmark(
+        "train-nb201", cifar, preset="proxy", parallel="ray", cache_folder=str(tmp_path / "train"), **TINY
+    )
+
+
+def test_live_training_failure_after_retries_is_an_error(ray_runtime, tmp_path, monkeypatch):
+    bench = _ray_live(tmp_path, monkeypatch)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "cifar-10-python.tar.gz").write_bytes(b"not a tarball")
+    bench.data_dir = str(bad)  # what the workers read: every attempt fails
+    with pytest.raises(
+        live.LiveTrainingError,
+        match=r"(?s)1 of 1 training runs failed on Ray.*architecture 3 .*3 attempts: .*ReadError",
+    ):
+        bench.oracle(jax.random.key(0)).query([3])
+    assert not list((tmp_path / "train").glob("*.json"))
+
+
 # ------------------------------------------------------------------ without Ray
 def test_missing_ray_says_how_to_install(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "ray", None)
@@ -228,6 +292,15 @@ def test_missing_ray_says_how_to_install(monkeypatch, tmp_path):
         require_ray()
     with pytest.raises(ImportError, match=r"pip install -e '\.\[ray\]'"):
         run_ray([], tmp_path, None)
+
+
+def test_live_parallel_ray_without_ray_says_how_to_install(monkeypatch, tmp_path):
+    bench = _ray_live(tmp_path, monkeypatch)
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(RayUnavailable, match=r"parallel=ray .*pip install -e '\.\[ray\]'"):
+        bench.oracle(jax.random.key(0)).query([3])
+    with pytest.raises(ValueError, match="parallel must be one of local, ray"):
+        live.live_config("nb201", preset="proxy", parallel="dask")
 
 
 def test_live_benchmarks_are_recognised(toy):

@@ -41,10 +41,9 @@ def _add(tar, name, payload):
     tar.addfile(info, io.BytesIO(payload))
 
 
-@pytest.fixture(scope="module")
-def fake_cifar(tmp_path_factory):
-    """A folder holding a CIFAR-10 python release of 5 x 12 training and 12 test images."""
-    folder = tmp_path_factory.mktemp("cifar")
+def make_fake_cifar(folder):
+    """``folder`` (created) holding a CIFAR-10 python release of 5 x 12 training and 12 test images."""
+    folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     with tarfile.open(folder / "cifar-10-python.tar.gz", "w:gz") as tar:
         for name in [f"data_batch_{k}" for k in range(1, 6)] + ["test_batch"]:
@@ -52,6 +51,11 @@ def fake_cifar(tmp_path_factory):
             data = rng.integers(0, 256, (12, 3072), dtype=np.uint8)
             _add(tar, f"cifar-10-batches-py/{name}", pickle.dumps({b"data": data, b"labels": labels.tolist()}))
     return folder
+
+
+@pytest.fixture(scope="module")
+def fake_cifar(tmp_path_factory):
+    return make_fake_cifar(tmp_path_factory.mktemp("cifar"))
 
 
 @pytest.fixture
@@ -177,10 +181,11 @@ def test_live_benchmark_runs_in_the_harness(fake_cifar, cache, monkeypatch):
         registry._cache.clear()
 
 
-def test_live_nb101_trains_a_subset_cell(fake_cifar, cache):
-    from conftest import require_data
+def test_live_nb101_trains_a_subset_cell(fake_cifar, cache, monkeypatch):
+    from conftest import data_dir, require_data
 
     require_data("nasbench101-subset/nb101_subset_30k.csv.gz")
+    monkeypatch.setenv("NASARENA_DATA", str(data_dir()))  # the folder conftest found it in
     bench = live.live_benchmark(
         "train-nb101",
         fake_cifar,

@@ -34,7 +34,21 @@ Configuration (environment, or keyword arguments of :func:`live_benchmark`):
   :class:`~nasbench.train.trainer.TrainConfig` field (``epochs=2,channels=16,compile_mode=masked``)
   or of :class:`LiveConfig`'s ``n_train``, ``n_valid``, ``n_test`` (``all`` for the whole split),
   ``seed``, ``repeats``, ``vmap`` (train up to that many new architectures of one query at once
-  with :func:`~nasbench.train.trainer.train_many`) and ``cache_folder``.
+  with :func:`~nasbench.train.trainer.train_many`), ``cache_folder`` and ``parallel``.
+
+Parallel training (``NASARENA_TRAIN="parallel=ray"``, or ``parallel="ray"``; needs the ``ray``
+extra, ``pip install -e '.[ray]'``): the new, uncached training runs of one query (a strategy's
+whole ``ask`` batch) are trained at once as Ray tasks, one GPU each where the cluster has GPUs
+(:func:`experiments.ray_executor.evaluate_batch_ray`: Ray is started if it is not yet, on the
+cluster ``$RAY_ADDRESS`` names or locally). Each task runs
+:func:`~nasbench.train.trainer.cached_train_and_evaluate`, so the worker writes the result into the
+disk cache, and a query's answers keep their order and their cost (that run's measured training
+wall time), as with ``parallel=local`` (the default, training in this process). The cache folder
+must therefore be on a filesystem every worker shares, at the same path (``cache_folder`` or
+``$NASARENA_CACHE`` as the driver resolves it), and every worker must find the same CIFAR-10 file
+(the driver's ``data_dir``, else the worker's ``$NASARENA_DATA``). A run that still fails after
+Ray's retries raises :class:`LiveTrainingError`; the runs of that query that did finish are cached.
+``vmap`` > 1 is for local training only.
 
 There is no ground truth: the harness's targets are unknown. :class:`LiveTruth` says so
 (``known`` is false, :meth:`LiveTruth.target` returns ``None``, the optimum is NaN), and its
@@ -48,6 +62,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import logging
 import os
 from pathlib import Path
@@ -67,7 +82,12 @@ ENV_PRESET = "NASARENA_TRAIN_PRESET"
 ENV_OVERRIDES = "NASARENA_TRAIN"
 #: live benchmark name -> space family
 LIVE: dict[str, str] = {"train-nb201": "nb201", "train-nb101": "nb101"}
-LIVE_FIELDS = ("n_train", "n_valid", "n_test", "seed", "repeats", "vmap", "cache_folder")
+LIVE_FIELDS = ("n_train", "n_valid", "n_test", "seed", "repeats", "vmap", "cache_folder", "parallel")
+PARALLEL = ("local", "ray")
+
+
+class LiveTrainingError(RuntimeError):
+    """Training runs of a query that failed on every attempt (``parallel=ray``)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,12 +103,19 @@ class LiveConfig:
     repeats: int = 1
     vmap: int = 1
     cache_folder: str | None = None
+    parallel: str = "local"  # "local": train in this process; "ray": a query's new runs as Ray tasks
 
     def __post_init__(self) -> None:
         if self.repeats < 1:
             raise ValueError(f"repeats must be >= 1, got {self.repeats}")
         if self.vmap < 1:
             raise ValueError(f"vmap must be >= 1, got {self.vmap}")
+        if self.parallel not in PARALLEL:
+            raise ValueError(f"parallel must be one of {', '.join(PARALLEL)}, got {self.parallel!r}")
+        if self.parallel == "ray" and self.vmap > 1:
+            raise ValueError(
+                "vmap > 1 trains in this process: use it with parallel=local (parallel=ray: one run a task)"
+            )
 
 
 def default_preset() -> str:
@@ -381,7 +408,9 @@ class LiveBenchmark:
                 out[(i, seed)] = self._store(i, seed, hit)
             else:
                 todo.append((i, seed))
-        if todo:
+        if todo and c.parallel == "ray":
+            out.update(self._train_ray(todo))
+        elif todo:
             data = load_data(c, self.data_dir)
             for start in range(0, len(todo), c.vmap):
                 chunk = todo[start : start + c.vmap]
@@ -396,6 +425,36 @@ class LiveBenchmark:
                 for (i, seed), r in zip(chunk, results):
                     rec = trainer.write_cached(self._cache_path(i, seed), r, self.cell(i), c.train, seed, self.data_id)
                     out[(i, seed)] = self._store(i, seed, rec)
+        return out
+
+    def _train_ray(self, todo: list[tuple[int, int]]) -> dict[tuple[int, int], dict[str, Any]]:
+        """Train ``todo`` as one batch of Ray tasks (each worker writes its result to the disk cache)
+        and store the results; raises :class:`LiveTrainingError` naming the runs that failed."""
+        from experiments.ray_executor import EvalFailure, RayUnavailable, evaluate_batch_ray, require_ray
+        from nasbench.train import trainer
+
+        try:
+            require_ray()
+        except RayUnavailable as exc:
+            raise RayUnavailable(
+                f"{ENV_OVERRIDES} parallel=ray trains on Ray, an optional extra: pip install -e '.[ray]'"
+            ) from exc
+        c = self.config
+        folder = str(Path(c.cache_folder) if c.cache_folder is not None else trainer.cache_dir() / "train")
+        job = functools.partial(_train_job, c, self.data_dir, self.data_id, folder)
+        results = evaluate_batch_ray(job, [(self.cell(i), seed) for i, seed in todo])
+        out, failed = {}, []
+        for (i, seed), r in zip(todo, results):
+            if isinstance(r, EvalFailure):
+                arch = trainer.arch_id(self.cell(i), c.train)
+                failed.append(f"architecture {i} ({arch}), seed {seed}, {r.attempts} attempts: {r.error}")
+            else:
+                out[(i, seed)] = self._store(i, seed, r)
+        if failed:
+            raise LiveTrainingError(
+                f"{self.name}: {len(failed)} of {len(todo)} training runs failed on Ray after retries "
+                f"(the others are stored and cached; a rerun trains only these):\n  " + "\n  ".join(failed)
+            )
         return out
 
     def _cache_path(self, i: int, seed: int) -> Path:
@@ -470,6 +529,14 @@ class LiveOracle:
         return QueryResult(values=values, status=status, cost=cost)
 
 
+def _train_job(cfg: LiveConfig, data_dir: str | None, data_id: str, folder: str, job: tuple[Any, int]) -> dict:
+    """One Ray task of ``parallel=ray``: train ``job = (cell, seed)`` through the disk cache."""
+    from nasbench.train import trainer
+
+    cell, seed = job
+    return trainer.cached_train_and_evaluate(cell, load_data(cfg, data_dir), cfg.train, seed, data_id, folder)
+
+
 # ------------------------------------------------------------------------------ construction
 def _space(family: str, data_dir: str | os.PathLike[str] | None) -> Space:
     if family == "nb201":
@@ -530,6 +597,7 @@ __all__ = [
     "LiveBenchmark",
     "LiveConfig",
     "LiveOracle",
+    "LiveTrainingError",
     "LiveTruth",
     "live_benchmark",
     "live_config",

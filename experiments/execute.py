@@ -156,7 +156,7 @@ def resolve_benchmarks(names: Iterable[str], data_dir: str | None) -> tuple[dict
             skipped[name] = f"{exc}"
         except KeyError as exc:
             raise SystemExit(f"suite names an unknown benchmark: {exc}") from None
-    for name, why in skipped.items():
+    for name in skipped:
         log.warning("skipping benchmark %s: data not found. %s", name, entry(name).how_to_get)
     return found, skipped
 
@@ -182,7 +182,7 @@ def run_suite(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     benches, skipped = resolve_benchmarks(suite.benchmarks, data_dir)
-    for name, why in skipped.items():
+    for name in skipped:
         if on_skip:
             on_skip(name, entry(name).how_to_get)
     atomic_write_text(out / "skipped.json", json.dumps(

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
-
 import numpy as np
 
 from nasbench.space import INVALID, OUT_OF_TABLE

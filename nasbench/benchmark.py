@@ -170,14 +170,13 @@ class Benchmark:
         return observe
 
 
-class Oracle:
-    """The per-trial oracle: answers queries, caches answers, counts budget and simulated time."""
+class OracleLedger:
+    """What every oracle keeps for one trial: the answers seen, the unique architectures evaluated
+    in order, their observed values and costs, and which queries of a batch spend budget."""
 
-    def __init__(self, benchmark: Benchmark, noise_key: jax.Array):
+    def __init__(self, benchmark: Any, noise_key: jax.Array):
         self._bench = benchmark
         self._key = noise_key
-        self._arrays = benchmark.arrays()
-        self._observe = benchmark.observe_jit()  # compiled once per benchmark, not per trial
         self._seen: dict[int, float] = {}
         self.evaluated: list[int] = []  # unique indices in evaluation order
         self.observed: list[float] = []
@@ -191,17 +190,33 @@ class Oracle:
     def time_used(self) -> float:
         return float(sum(self.costs))
 
+    def _answerable(self, i: int) -> bool:
+        """Whether index ``i`` (inside the space) has an answer; tables override with ``in_table``."""
+        return True
+
     def charges(self, idx: np.ndarray | list[int]) -> np.ndarray:
         """``[m]`` bool: which queries of a batch would each spend one unit of budget (a new,
-        in-table architecture, counted once however often it appears in the batch)."""
+        answerable architecture, counted once however often it appears in the batch)."""
         idx = np.asarray(idx, dtype=np.int64).reshape(-1)
         out = np.zeros(idx.size, dtype=bool)
         first: set[int] = set()
         for k, i in enumerate(int(v) for v in idx):
-            if 0 <= i < self._bench.n_space and self._bench.in_table[i] and i not in self._seen and i not in first:
+            if 0 <= i < self._bench.n_space and self._answerable(i) and i not in self._seen and i not in first:
                 first.add(i)
                 out[k] = True
         return out
+
+
+class Oracle(OracleLedger):
+    """The per-trial oracle: answers queries, caches answers, counts budget and simulated time."""
+
+    def __init__(self, benchmark: Benchmark, noise_key: jax.Array):
+        super().__init__(benchmark, noise_key)
+        self._arrays = benchmark.arrays()
+        self._observe = benchmark.observe_jit()  # compiled once per benchmark, not per trial
+
+    def _answerable(self, i: int) -> bool:
+        return bool(self._bench.in_table[i])
 
     def query(self, idx: np.ndarray | list[int]) -> QueryResult:
         """Answer a batch of indices (see :class:`Status` for what each answer costs)."""

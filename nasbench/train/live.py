@@ -71,7 +71,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from nasbench.benchmark import NOISE_MODELS, QueryResult, Status
+from nasbench.benchmark import NOISE_MODELS, OracleLedger, QueryResult, Status
 from nasbench.data import find_data, source_checksum
 from nasbench.registry import register
 from nasbench.space import OUT_OF_TABLE, Space
@@ -468,34 +468,9 @@ class LiveBenchmark:
         return res
 
 
-class LiveOracle:
-    """The per-trial oracle of a live benchmark: the same protocol as :class:`nasbench.benchmark.Oracle`."""
-
-    def __init__(self, benchmark: LiveBenchmark, noise_key: jax.Array):
-        self._bench = benchmark
-        self._key = noise_key
-        self._seen: dict[int, float] = {}
-        self.evaluated: list[int] = []
-        self.observed: list[float] = []
-        self.costs: list[float] = []
-
-    @property
-    def budget_used(self) -> int:
-        return len(self.evaluated)
-
-    @property
-    def time_used(self) -> float:
-        return float(sum(self.costs))
-
-    def charges(self, idx: np.ndarray | list[int]) -> np.ndarray:
-        idx = np.asarray(idx, dtype=np.int64).reshape(-1)
-        out = np.zeros(idx.size, dtype=bool)
-        first: set[int] = set()
-        for k, i in enumerate(int(v) for v in idx):
-            if 0 <= i < self._bench.n_space and i not in self._seen and i not in first:
-                first.add(i)
-                out[k] = True
-        return out
+class LiveOracle(OracleLedger):
+    """The per-trial oracle of a live benchmark: the same protocol as :class:`nasbench.benchmark.Oracle`;
+    every architecture of the space is answerable (it is trained when first asked for)."""
 
     def query(self, idx: np.ndarray | list[int]) -> QueryResult:
         """Answer a batch of indices, training the new ones (see :class:`Status`)."""

@@ -225,13 +225,9 @@ def nb201_network(
     dtype: Any = None,
 ) -> NB201Network:
     """The network of ``cell`` (see :func:`as_genotype`), or the masked supernet when ``None``."""
-    from nasbench.train.networks import default_dtype
+    from nasbench.train.networks import check_sizes, default_dtype
 
-    if channels < 1 or stages < 1 or cells_per_stage < 1 or num_classes < 1:
-        raise ValueError(
-            f"NB201 network: channels, stages, cells_per_stage and num_classes must be >= 1, got "
-            f"{channels}, {stages}, {cells_per_stage}, {num_classes}"
-        )
+    check_sizes("NB201", channels=channels, stages=stages, cells_per_stage=cells_per_stage, num_classes=num_classes)
     return NB201Network(
         genotype=None if cell is None else as_genotype(cell),
         channels=channels,

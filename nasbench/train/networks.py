@@ -181,6 +181,14 @@ class NB101Network(nn.Module):
         return x.astype(jnp.float32)
 
 
+def check_sizes(network: str, **sizes: int) -> None:
+    """Raise a ``ValueError`` naming every size of a network below 1."""
+    if any(v < 1 for v in sizes.values()):
+        names = ", ".join(sizes)
+        got = ", ".join(str(v) for v in sizes.values())
+        raise ValueError(f"{network} network: {names} must be >= 1, got {got}")
+
+
 def nb101_network(
     matrix: Any,
     ops: Sequence[str],
@@ -191,11 +199,7 @@ def nb101_network(
     dtype: Any = None,
 ) -> NB101Network:
     """The network of a cell: validates and prunes the cell first (raises ``InvalidArchitecture``)."""
-    if channels < 1 or stacks < 1 or cells_per_stack < 1 or num_classes < 1:
-        raise ValueError(
-            f"NB101 network: channels, stacks, cells_per_stack and num_classes must be >= 1, got "
-            f"{channels}, {stacks}, {cells_per_stack}, {num_classes}"
-        )
+    check_sizes("NB101", channels=channels, stacks=stacks, cells_per_stack=cells_per_stack, num_classes=num_classes)
     m, pops = canonical_cell(matrix, ops)
     return NB101Network(
         matrix=tuple(tuple(int(x) for x in row) for row in m),
@@ -304,11 +308,7 @@ def nb101_masked_network(
     dtype: Any = None,
 ) -> NB101MaskedNetwork:
     """The masked NB-101 network (see :class:`NB101MaskedCell` for how it departs from NB-101)."""
-    if channels < 1 or stacks < 1 or cells_per_stack < 1 or num_classes < 1:
-        raise ValueError(
-            f"NB101 network: channels, stacks, cells_per_stack and num_classes must be >= 1, got "
-            f"{channels}, {stacks}, {cells_per_stack}, {num_classes}"
-        )
+    check_sizes("NB101", channels=channels, stacks=stacks, cells_per_stack=cells_per_stack, num_classes=num_classes)
     return NB101MaskedNetwork(
         channels, stacks, cells_per_stack, num_classes, default_dtype() if dtype is None else dtype
     )

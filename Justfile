@@ -36,7 +36,7 @@ bench:
 
 # the default suite: every strategy on every benchmark whose data is found; regenerates results/
 run-all:
-    {{python}} -m experiments.cli run default --out results
+    {{python}} -m experiments.cli run default --out results --executor process
 
 # a look in minutes
 quick:

@@ -64,3 +64,34 @@ def test_seed_maps_to_sampler_seed():
     b = run_trial(TrialSpec("s", "optuna-tpe", 11, 12), bench)["arch"]
     c = run_trial(TrialSpec("s", "optuna-tpe", 12, 12), bench)["arch"]
     assert a == b and a != c
+
+
+def test_a_miss_is_projected_to_the_nearest_unevaluated_architecture_in_the_table():
+    bench = synthetic_benchmark(positions=4, choices=3, repeats=1, keep=0.3, seed=5, name="sparse")
+    spec = TrialSpec("sparse", "optuna-tpe", 2, 15, config={"n_startup_trials": 3})
+    strat = make_strategy(spec, bench)
+    from experiments.runner import trial_keys
+
+    state = strat.init(trial_keys(2)[0])
+    oracle = bench.oracle(trial_keys(2)[1])
+    while oracle.budget_used < 15:
+        state, idx = strat.ask(state, 15 - oracle.budget_used)
+        r = oracle.query(idx)
+        state = strat.tell(state, idx, r.values, r.status)
+    genotypes = bench.space.genotypes
+    trials = state.study.get_trials(deepcopy=False)
+    seen: set[int] = set()
+    n_fail = 0
+    for t, nxt in zip(trials, trials[1:] + [None]):
+        g = np.array([t.params[f"x{p}"] for p in range(4)])
+        if t.state.name == "FAIL":
+            n_fail += 1
+            assert nxt is not None and nxt.state.name == "COMPLETE"
+            h = np.array([nxt.params[f"x{p}"] for p in range(4)])
+            unseen = [i for i in range(bench.n_table) if i not in seen]
+            best = min(int((genotypes[i] != g).sum()) for i in unseen)
+            assert int((h != g).sum()) == best  # the projection is a nearest unevaluated one
+        elif t.state.name == "COMPLETE":
+            seen.add(int(bench.space.lookup(g[None])[0]))
+    assert n_fail > 0  # 70% of the 81 genotypes are missing from the table: TPE must have missed
+    assert len(seen) == 15 == oracle.budget_used

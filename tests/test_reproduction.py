@@ -120,7 +120,7 @@ def test_ratio_art_and_regret_claims(rows, gains):
     rs = rows["Random search: test error of the best architecture after 150 queries"]
     assert rs["value"] == pytest.approx(100 * (0.999 - 0.1))
     assert rs["measured"] == f"{fmt(rs['value'])} pp (mean of 3 trials at 10 queries)"
-    la = rows["BANANAS (ours: predictor-subsets, full space): test error of the best architecture after 150 queries"]
+    la = rows["BANANAS (ours: predictor-subsets:bananas): test error of the best architecture after 150 queries"]
     assert la["measured"] == reproduction.NOT_RUN
 
 

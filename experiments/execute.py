@@ -14,9 +14,15 @@ executors). ``ray`` lives in ``experiments.ray_executor`` when Ray is installed.
 Compiled programs are kept in JAX's persistent compilation cache (``$JAX_COMPILATION_CACHE_DIR``,
 default ``$NASARENA_CACHE/jax``), so the model-based strategies compile once per machine rather
 than once per process and run: a pool worker or a resumed run loads them from disk (BO's first
-trial on NB-201 drops from about 29 s to 10 s). ``process`` workers run XLA single-threaded
-(unless ``XLA_FLAGS`` says otherwise): the strategies' models are small, XLA's intra-op threads
-barely speed one process up, and with one process per core they only contend.
+trial on NB-201 drops from about 29 s to 10 s).
+
+Trajectories are reproducible for a given machine, executor and XLA configuration. XLA's CPU
+results depend on how it threads its kernels, so a model-based strategy (the GP of BO above all,
+whose Cholesky amplifies the last bits) can take a different path under another executor or thread
+setting. ``process`` workers therefore always run with the same XLA setting,
+``--xla_cpu_multi_thread_eigen=false`` (added to ``XLA_FLAGS`` unless the variable is set), the
+setting the committed ``results/`` were computed with: without it BO took a different path on 5
+of 8 Macro seeds. (Pinning each worker to one CPU changed trajectories too, and was 1.7x slower.)
 """
 
 from __future__ import annotations
@@ -148,7 +154,7 @@ class Progress:
         sys.stderr.flush()
 
 
-SINGLE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+POOL_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 
 def enable_compilation_cache() -> Path:
@@ -270,7 +276,7 @@ def _run_pool(todo: list[TrialSpec], out: Path, bar: Progress, workers: int, dat
         return
     saved = os.environ.get("XLA_FLAGS")
     if saved is None:  # workers are spawned at submit and inherit the environment then
-        os.environ["XLA_FLAGS"] = SINGLE_THREAD_XLA
+        os.environ["XLA_FLAGS"] = POOL_XLA_FLAGS
     try:
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
         pending = {pool.submit(_worker, s, data_dir): s for s in todo}

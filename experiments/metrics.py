@@ -116,6 +116,16 @@ def art(hits: ArrayLike, lengths: ArrayLike) -> float:
     return float(np.where(ok, h, n).sum() / successes)
 
 
+def art_at_budget(hits: ArrayLike, lengths: ArrayLike, budget: int) -> float:
+    """:func:`art` of the same trials cut after their first ``budget`` samples (a hit later than
+    ``budget`` becomes a failure, and a failure is charged ``min(length, budget)``)."""
+    if budget < 1:
+        raise ValueError(f"budget must be >= 1, got {budget}")
+    h = np.asarray(hits, dtype=np.float64).reshape(-1)
+    n = np.minimum(np.broadcast_to(np.asarray(lengths, dtype=np.float64), h.shape), budget)
+    return art(np.where(h <= budget, h, np.inf), n)
+
+
 def art_random_exact(n: int, k: int) -> float:
     """Expected samples of random search without replacement to first hit one of ``k`` targets
     among ``n`` architectures: ``(n + 1) / (k + 1)``."""

@@ -473,6 +473,45 @@ def summary_table(a: Analysis) -> Table:
     return Table("summary", caption, rows, display)
 
 
+GAIN_BUDGETS = (50, 150, 300, 1000)  # budgets of the gain-by-budget table (those a trial reached)
+
+
+def budget_gain_table(a: Analysis) -> Table:
+    """Point gains of every strategy at budgets ``B`` in :data:`GAIN_BUDGETS` (and the trials' own
+    budget), from the first ``B`` samples of each trial."""
+    targets = [t for t in ("top-0.1%", "top-1%") if any(r["target"] == t for r in a.gains)]
+    rows, shown = [], set()
+    for bench, by_strat in a.runs.items():
+        b = a.benchmarks[bench]
+        n = int(b["n"])
+        for strat, r in by_strat.items():
+            full = int(r.lengths.max())
+            budgets = sorted({x for x in GAIN_BUDGETS if x <= full} | {full})
+            row: dict[str, Any] = {"benchmark": bench, "strategy": strat, "n_trials": int(r.seeds.size)}
+            for t in targets:
+                tgt = b["targets"][t]
+                hits = metrics.samples_to_target(r.truth, float(tgt["threshold"]))
+                art_rs = metrics.art_random_exact(n, int(tgt["K"]))
+                for x in budgets:
+                    row[f"gain_{t}@{x}"] = metrics.gain(metrics.art_at_budget(hits, r.lengths, x), art_rs)
+                    shown.add(x)
+            rows.append(row)
+    caption = (
+        "Sample-efficiency gain by budget: the gain of each strategy's trials cut after their first B "
+        "samples (a target reached later counts as a failure; a strategy that plans around its total "
+        f"budget might do better when given B). {GAIN_DEFINITION} Intervals for the full budget are in "
+        "the per-benchmark gain tables."
+    )
+
+    def cell(key: str) -> Cell:
+        return lambda r: fmt(r.get(key))
+
+    display: list[tuple[str, Cell]] = [("benchmark", lambda r: r["benchmark"]), ("strategy", lambda r: r["strategy"]),
+                                       ("trials", lambda r: fmt(r["n_trials"]))]
+    display += [(f"gain {t} @{x}", cell(f"gain_{t}@{x}")) for t in targets for x in sorted(shown)]
+    return Table("gain-by-budget", caption, rows, display)
+
+
 def _checkpoints(budget: int) -> list[int]:
     return sorted({max(1, int(round(budget * f))) for f in (0.1, 0.25, 0.5, 1.0)}) if budget else []
 
@@ -646,6 +685,7 @@ def section_summary(ctx: ReportContext) -> str:
     parts += ["", "### Statistical tests", "", _table_md(ctx, "friedman")]
     if ctx.tables["wilcoxon"].rows:
         parts += ["", _table_md(ctx, "wilcoxon")]
+    parts += ["", "### Gain by budget", "", _table_md(ctx, "gain-by-budget")]
     parts += ["", "### Average rank over the budget", "", _table_md(ctx, "ranks")]
     return "\n".join(parts)
 
@@ -723,7 +763,8 @@ def reproduction_table(a: Analysis) -> Table:
 
 def build_tables(a: Analysis) -> dict[str, Table]:
     tables = {f"gain-{b}": gain_table(a, b) for b in a.runs}
-    for t in (summary_table(a), rank_table(a), wilcoxon_table(a), friedman_table(a), reproduction_table(a)):
+    for t in (summary_table(a), budget_gain_table(a), rank_table(a), wilcoxon_table(a), friedman_table(a),
+              reproduction_table(a)):
         tables[t.name] = t
     return tables
 

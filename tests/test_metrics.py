@@ -50,6 +50,16 @@ def test_art_hand_computed():
         metrics.art([12], 10)
 
 
+def test_art_at_budget_cuts_trials_after_b_samples():
+    # hits at 2 and 4 and a failure, 10 samples each: cut at 3 -> hits [2, -, -], each charged 3 -> 8 / 1
+    assert metrics.art_at_budget([2, 4, INF], 10, 3) == 8.0
+    assert metrics.art_at_budget([2, 4, INF], 10, 4) == (2 + 4 + 4) / 2
+    assert metrics.art_at_budget([2, 4, INF], [10, 10, 3], 10) == metrics.art([2, 4, INF], [10, 10, 3])
+    assert metrics.art_at_budget([5, 6], 10, 4) == INF
+    with pytest.raises(ValueError, match="budget"):
+        metrics.art_at_budget([1], 10, 0)
+
+
 def _enumerated_art(n: int, k: int, budget: int) -> Fraction:
     """COCO aRT of random search by enumerating every placement of the k targets (all equally
     likely under a uniform random order): first hit T = 1 + the smallest target position."""

@@ -238,3 +238,17 @@ def test_curve_steps():
     np.testing.assert_array_equal(report.curve_steps(5), [1, 2, 3, 4, 5])
     s = report.curve_steps(1000)
     assert s[0] == 1 and s[-1] == 1000 and len(s) <= 300 and np.all(np.diff(s) > 0)
+
+
+def test_gain_by_budget_cuts_each_trial(results, monkeypatch):
+    monkeypatch.setattr(report, "GAIN_BUDGETS", (2, 50))  # 50 exceeds the toy budgets: not shown
+    a = report.analyse(results, n_boot=10)
+    table = report.budget_gain_table(a)
+    row = next(r for r in table.rows if r["benchmark"] == "toy" and r["strategy"] == "designed")
+    art_rs = 1001 / 11  # N = 1000, K = 10 architectures in the top 1%
+    # top-1% hits at steps 2, 3 and never: cut at 2 -> (2 + 2 + 2) / 1; full budget 10 -> (2 + 3 + 10) / 2
+    assert row["gain_top-1%@2"] == pytest.approx(art_rs / 6)
+    assert row["gain_top-1%@10"] == pytest.approx(art_rs / 7.5)
+    assert "gain_top-1%@50" not in row
+    rs = next(r for r in table.rows if r["benchmark"] == "toy2" and r["strategy"] == "random-search")
+    assert rs["gain_top-1%@5"] == 0.0  # best 0.54 < the top-1% threshold 0.99

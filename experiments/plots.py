@@ -9,6 +9,7 @@ its colour across figures.
 from __future__ import annotations
 
 import logging
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -99,7 +100,7 @@ def curves_figure(
             ax.set_yscale("symlog", linthresh=linthresh)
             ax.set_ylim(bottom=0)
         ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
+        ax.set_ylabel(textwrap.fill(ylabel, 38))  # long metric names would be cut off
         if title:
             ax.set_title(title)
         ax.legend(loc="best")

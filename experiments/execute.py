@@ -19,9 +19,9 @@ trial on NB-201 drops from about 29 s to 10 s).
 Trajectories are reproducible for a given machine, executor and XLA configuration. XLA's CPU
 results depend on how it threads its kernels, so a model-based strategy (the GP of BO above all,
 whose Cholesky amplifies the last bits) can take a different path under another executor or thread
-setting. ``process`` workers therefore always run with the same XLA setting,
-``--xla_cpu_multi_thread_eigen=false`` (added to ``XLA_FLAGS`` unless the variable is set), the
-setting the committed ``results/`` were computed with: without it BO took a different path on 5
+setting. ``process`` workers therefore always run with the same XLA setting, ``POOL_XLA_FLAGS``
+(as ``XLA_FLAGS``, unless that variable is set), the setting the committed ``results/`` were
+computed with: without it BO took a different path on 5
 of 8 Macro seeds. (Pinning each worker to one CPU changed trajectories too, and was 1.7x slower.)
 """
 

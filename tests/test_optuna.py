@@ -11,29 +11,31 @@ from nasbench.synthetic import synthetic_benchmark
 optuna = pytest.importorskip("optuna")
 
 
+def _replay(strat, bench, seed: int, budget: int):
+    """Run a trial's ask/tell loop by hand; returns the strategy's state (its study) and the oracle."""
+    from experiments.runner import trial_keys
+
+    state = strat.init(trial_keys(seed)[0])
+    oracle = bench.oracle(trial_keys(seed)[1])
+    while oracle.budget_used < budget:
+        state, idx = strat.ask(state, budget - oracle.budget_used)
+        r = oracle.query(idx)
+        state = strat.tell(state, idx, r.values, r.status)
+    return state, oracle
+
+
 def test_invalid_and_out_of_table_are_failed_trials_that_cost_nothing():
     bench = synthetic_benchmark(positions=3, choices=3, repeats=1, keep=0.5, seed=2, name="p")
     spec = TrialSpec("p", "optuna-random", 0, bench.n_table)
     strat = make_strategy(spec, bench)
     rec = run_trial(spec, bench)
     assert sorted(rec["arch"]) == list(range(bench.n_table))  # the whole table, each once
-    # replay the same trial to inspect the study Optuna saw
-    import jax
-
-    from experiments.runner import trial_keys
-
-    state = strat.init(trial_keys(0)[0])
-    oracle = bench.oracle(trial_keys(0)[1])
-    while oracle.budget_used < 5:
-        state, idx = strat.ask(state, 5 - oracle.budget_used)
-        r = oracle.query(idx)
-        state = strat.tell(state, idx, r.values, r.status)
+    state, oracle = _replay(strat, bench, 0, 5)  # the same trial, to inspect the study Optuna saw
     trials = state.study.get_trials(deepcopy=False)
     states = [t.state.name for t in trials]
     complete = [t for t in trials if t.state.name == "COMPLETE"]
     assert "FAIL" in states  # 27 genotypes, ~half out of table: some suggestions failed
     assert len({tuple(t.params.values()) for t in complete}) == 5 == oracle.budget_used
-    assert jax is not None
 
 
 def test_repeats_return_the_cached_value_and_the_cap_prevents_endless_loops():
@@ -42,15 +44,7 @@ def test_repeats_return_the_cached_value_and_the_cap_prevents_endless_loops():
     spec = TrialSpec("tiny", "optuna-tpe", 1, 4, config={"n_startup_trials": 1, "max_repeats": 3})
     rec = run_trial(spec, bench)
     assert sorted(rec["arch"]) == [0, 1, 2, 3]
-    strat = make_strategy(spec, bench)
-    from experiments.runner import trial_keys
-
-    state = strat.init(trial_keys(1)[0])
-    oracle = bench.oracle(trial_keys(1)[1])
-    while oracle.budget_used < 4:
-        state, idx = strat.ask(state, 4 - oracle.budget_used)
-        r = oracle.query(idx)
-        state = strat.tell(state, idx, r.values, r.status)
+    state, oracle = _replay(make_strategy(spec, bench), bench, 1, 4)
     values = {int(i): v for i, v in zip(oracle.evaluated, oracle.observed)}
     for t in state.study.get_trials(deepcopy=False):
         if t.state.name == "COMPLETE":
@@ -69,15 +63,7 @@ def test_seed_maps_to_sampler_seed():
 def test_a_miss_is_projected_to_the_nearest_unevaluated_architecture_in_the_table():
     bench = synthetic_benchmark(positions=4, choices=3, repeats=1, keep=0.3, seed=5, name="sparse")
     spec = TrialSpec("sparse", "optuna-tpe", 2, 15, config={"n_startup_trials": 3})
-    strat = make_strategy(spec, bench)
-    from experiments.runner import trial_keys
-
-    state = strat.init(trial_keys(2)[0])
-    oracle = bench.oracle(trial_keys(2)[1])
-    while oracle.budget_used < 15:
-        state, idx = strat.ask(state, 15 - oracle.budget_used)
-        r = oracle.query(idx)
-        state = strat.tell(state, idx, r.values, r.status)
+    state, oracle = _replay(make_strategy(spec, bench), bench, 2, 15)
     genotypes = bench.space.genotypes
     trials = state.study.get_trials(deepcopy=False)
     seen: set[int] = set()

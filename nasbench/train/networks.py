@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import flax.linen as nn
@@ -152,6 +152,24 @@ class NB101Cell(nn.Module):
         return out
 
 
+def _stacked(net: Any, x: jax.Array, train: bool, cell: Callable[[jax.Array, int, str], jax.Array]) -> jax.Array:
+    """The NAS-Bench-101 skeleton inside ``net``'s compact ``__call__``: stem, ``net.stacks`` stacks
+    of ``net.cells_per_stack`` cells (``cell(x, channels, name)``) with max-pool downsampling and
+    doubled channels between stacks, global average pool, dense classifier (float32 logits)."""
+    x = x.astype(net.dtype)
+    x = ConvBNReLU(net.channels, 3, net.dtype, name="stem")(x, train)
+    ch = net.channels
+    for s in range(net.stacks):
+        if s > 0:
+            x = nn.max_pool(x, (2, 2), strides=(2, 2), padding="SAME")
+            ch *= 2
+        for c in range(net.cells_per_stack):
+            x = cell(x, ch, f"stack{s}_cell{c}")
+    x = jnp.mean(x, axis=(1, 2))
+    x = nn.Dense(net.num_classes, dtype=net.dtype, kernel_init=nn.initializers.glorot_uniform(), name="classifier")(x)
+    return x.astype(jnp.float32)
+
+
 class NB101Network(nn.Module):
     """The NAS-Bench-101 network (stem, stacks of cells with downsampling, pool, dense)."""
 
@@ -165,20 +183,10 @@ class NB101Network(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
-        x = x.astype(self.dtype)
-        x = ConvBNReLU(self.channels, 3, self.dtype, name="stem")(x, train)
-        ch = self.channels
-        for s in range(self.stacks):
-            if s > 0:
-                x = nn.max_pool(x, (2, 2), strides=(2, 2), padding="SAME")
-                ch *= 2
-            for c in range(self.cells_per_stack):
-                x = NB101Cell(self.matrix, self.ops, ch, self.dtype, name=f"stack{s}_cell{c}")(x, train)
-        x = jnp.mean(x, axis=(1, 2))
-        x = nn.Dense(
-            self.num_classes, dtype=self.dtype, kernel_init=nn.initializers.glorot_uniform(), name="classifier"
-        )(x)
-        return x.astype(jnp.float32)
+        def cell(h: jax.Array, ch: int, name: str) -> jax.Array:
+            return NB101Cell(self.matrix, self.ops, ch, self.dtype, name=name)(h, train)
+
+        return _stacked(self, x, train, cell)
 
 
 def check_sizes(network: str, **sizes: int) -> None:
@@ -269,20 +277,10 @@ class NB101MaskedNetwork(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, arch: tuple[jax.Array, jax.Array], train: bool = False) -> jax.Array:
         adjacency, ops = arch
-        x = x.astype(self.dtype)
-        x = ConvBNReLU(self.channels, 3, self.dtype, name="stem")(x, train)
-        ch = self.channels
-        for s in range(self.stacks):
-            if s > 0:
-                x = nn.max_pool(x, (2, 2), strides=(2, 2), padding="SAME")
-                ch *= 2
-            for c in range(self.cells_per_stack):
-                x = NB101MaskedCell(ch, self.dtype, name=f"stack{s}_cell{c}")(x, adjacency, ops, train)
-        x = jnp.mean(x, axis=(1, 2))
-        x = nn.Dense(
-            self.num_classes, dtype=self.dtype, kernel_init=nn.initializers.glorot_uniform(), name="classifier"
-        )(x)
-        return x.astype(jnp.float32)
+        def cell(h: jax.Array, ch: int, name: str) -> jax.Array:
+            return NB101MaskedCell(ch, self.dtype, name=name)(h, adjacency, ops, train)
+
+        return _stacked(self, x, train, cell)
 
 
 def masked_arrays(matrix: Any, ops: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,7 @@ code (linnanwang/AlphaX-NASBench101: ``MCTS.py``, ``MCTS_metaDNN.py``, ``arch_ge
 
 Algorithm (one *episode* per loop, as ``MCTS.search``):
 
-* The tree's nodes are states of an action design (:mod:`strategies.actions`: partial cells on
+* The tree's nodes are states of an action design (:mod:`strategies.models.actions`: partial cells on
   NAS-Bench-101, partly filled genotypes elsewhere), keyed by state; each stores the mean value
   ``xbar``, the visit count ``n`` and the parent that created it.
 * Selection from the root: pick the child maximising
@@ -28,7 +28,7 @@ Algorithm (one *episode* per loop, as ``MCTS.search``):
   random rollout from the new node valued by the Meta-DNN, or by its real accuracy when it was
   evaluated before (the real value alone when a predicted rollout fails). The Meta-DNN is the
   paper's MLP (56 -> 512 -> 2048 -> 2048 -> 512 -> 1, ReLU, sigmoid output, MSE, Adam 2e-4,
-  batch 128, 20 epochs; :mod:`strategies.predictors`), on the space's ``"metadnn"`` encoding
+  batch 128, 20 epochs; :mod:`strategies.models.predictors`), on the space's ``"metadnn"`` encoding
   (AlphaX's 56 floats on NAS-Bench-101) or its one-hot encoding, retrained (warm-started) on every
   evaluated architecture each time ``refit_every`` (100) more have been evaluated (at the
   next ``ask``, so that a trial's last answer triggers no fit that nothing would use).
@@ -81,9 +81,9 @@ import numpy as np
 
 from nasbench.benchmark import Status
 from nasbench.space import INVALID
-from strategies.actions import ActionDesign, design_for, random_terminal
+from strategies.models.actions import ActionDesign, design_for, random_terminal
 from strategies.base import Strategy
-from strategies.predictors import fit_ensemble, init_ensemble, predict_ensemble
+from strategies.models.predictors import fit_ensemble, init_ensemble, predict_ensemble
 from strategies.registry import register
 
 log = logging.getLogger(__name__)

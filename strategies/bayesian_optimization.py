@@ -15,7 +15,7 @@ Algorithm (defaults in :class:`BOConfig`):
 1. Evaluate ``n_init`` = 10 architectures drawn uniformly without replacement (BANANAS's 10).
 2. Each iteration: encode the evaluated architectures (``encoding``: ``"path"``, the BANANAS path
    encoding, where the space has it, e.g. NAS-Bench-101; otherwise ``"onehot"``), standardise the
-   observed values, and fit an exact GP (:mod:`strategies.gp`: Matern-5/2 on the Euclidean, i.e.
+   observed values, and fit an exact GP (:mod:`strategies.models.gp`: Matern-5/2 on the Euclidean, i.e.
    Hamming, distance of the binary encoding, one shared lengthscale) by maximising its log marginal
    likelihood with ``fit_steps`` = 50 Adam steps, every iteration, starting from whichever of the
    previous iteration's fit and the distance heuristic has the larger likelihood on the new data
@@ -30,11 +30,11 @@ Algorithm (defaults in :class:`BOConfig`):
    if observed (hyperparameters kept), the posterior is updated and EI recomputed; or, with
    ``batch_rule="top-ei"``, simply the ``batch`` candidates of largest EI.
 
-Compilation: the training set is padded (with a mask, see :mod:`strategies.gp`) to half-octave
-sizes (:func:`strategies.gp.bucket_size`), and the candidate pool to ``n_mutations + n_random``
+Compilation: the training set is padded (with a mask, see :mod:`strategies.models.gp`) to half-octave
+sizes (:func:`strategies.models.gp.bucket_size`), and the candidate pool to ``n_mutations + n_random``
 rows, so one trial of budget 150 compiles the jitted proposal eight times (16, 24, 32, 48, 64, 96,
 128 and 192 rows) and later trials in the same process none. ``TRACE_COUNTS["propose"]`` in
-:mod:`strategies.gp` counts them.
+:mod:`strategies.models.gp` counts them.
 
 Departures from BANANAS's official code (naszilla/bananas), and why:
 
@@ -62,7 +62,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nasbench.benchmark import Status
-from strategies import gp
+from strategies.models import gp
 from strategies.base import ConfigError, Strategy
 from strategies.registry import register
 

@@ -6,7 +6,7 @@ version followed here is the authors' SemiNAS code (Luo, Tan, Wang, Qin, Chen, L
 ``nasbench/train_seminas.py``), summarised in ``shared/notes/seed-algorithms.md``.
 
 Algorithm. Evaluate ``n_init`` random architectures. Then, every round: train the
-encoder / predictor / decoder (:mod:`strategies.seq2seq`) on the token sequences of every
+encoder / predictor / decoder (:mod:`strategies.models.seq2seq`) on the token sequences of every
 architecture evaluated so far (``space.tokens``) with the joint loss
 ``trade_off * MSE + (1 - trade_off) * NLL``; take the ``top_k`` evaluated architectures as seeds;
 for step sizes ``eta = 1, 2, 3, ...`` move each seed's token outputs along the predictor's gradient,
@@ -75,7 +75,7 @@ from nasbench.space import INVALID, OUT_OF_TABLE, InvalidArchitecture, Space
 from nasbench.spaces.nb101 import NB101Space, tokens_to_cell
 from strategies.base import ConfigError, Strategy
 from strategies.registry import register
-from strategies.seq2seq import ModelConfig, Seq2Seq, TrainConfig, capacity, legal_mask, seq2seq
+from strategies.models.seq2seq import ModelConfig, Seq2Seq, TrainConfig, capacity, legal_mask, seq2seq
 
 log = logging.getLogger(__name__)
 

@@ -60,7 +60,7 @@ import numpy as np
 
 from nasbench.benchmark import Status
 from strategies.base import ConfigError, Strategy
-from strategies.predictors import (
+from strategies.models.predictors import (
     ACQUISITIONS,
     PREDICTOR_KINDS,
     PredictorSpec,

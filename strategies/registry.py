@@ -30,7 +30,7 @@ def _discover() -> None:
     import strategies
 
     for mod in pkgutil.iter_modules(strategies.__path__):
-        if not mod.name.startswith("_"):
+        if not mod.name.startswith("_") and not mod.ispkg:  # subpackages (models) hold no strategies
             importlib.import_module(f"strategies.{mod.name}")
     _discovered = True
 

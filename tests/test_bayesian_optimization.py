@@ -12,7 +12,7 @@ from experiments.runner import TrialSpec, run_trial
 from nasbench.benchmark import Status
 from nasbench.space import Space
 from nasbench.synthetic import synthetic_benchmark
-from strategies import gp
+from strategies.models import gp
 from strategies.base import ConfigError
 from strategies.bayesian_optimization import BayesianOptimization, BOState, propose
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.stats import multivariate_normal, norm
 
-from strategies import gp
+from strategies.models import gp
 
 
 def _params(lengthscale: float, signal: float, noise: float) -> gp.GPParams:

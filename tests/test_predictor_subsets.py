@@ -19,7 +19,7 @@ from strategies.predictor_subsets import (
     ridge_scores,
     subset_size,
 )
-from strategies.predictors import fit_predictor, predict_predictor
+from strategies.models.predictors import fit_predictor, predict_predictor
 
 TINY = {"members": 2, "hidden": (8, 8), "epochs": 5}  # the contract preset's predictor: shared compiles
 

@@ -10,7 +10,7 @@ from scipy.stats import spearmanr
 
 from nasbench.spaces.nb201 import nb201_space
 from nasbench.synthetic import synthetic_benchmark
-from strategies.predictors import (
+from strategies.models.predictors import (
     PredictorSpec,
     acquisition,
     fit_ensemble,

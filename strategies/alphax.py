@@ -81,8 +81,8 @@ import numpy as np
 
 from nasbench.benchmark import Status
 from nasbench.space import INVALID
-from strategies.models.actions import ActionDesign, design_for, random_terminal
 from strategies.base import Strategy
+from strategies.models.actions import ActionDesign, design_for, random_terminal
 from strategies.models.predictors import fit_ensemble, init_ensemble, predict_ensemble
 from strategies.registry import register
 

@@ -62,8 +62,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from nasbench.benchmark import Status
-from strategies.models import gp
 from strategies.base import ConfigError, Strategy
+from strategies.models import gp
 from strategies.registry import register
 
 log = logging.getLogger(__name__)

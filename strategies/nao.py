@@ -74,8 +74,8 @@ from nasbench.benchmark import Status
 from nasbench.space import INVALID, OUT_OF_TABLE, InvalidArchitecture, Space
 from nasbench.spaces.nb101 import NB101Space, tokens_to_cell
 from strategies.base import ConfigError, Strategy
-from strategies.registry import register
 from strategies.models.seq2seq import ModelConfig, Seq2Seq, TrainConfig, capacity, legal_mask, seq2seq
+from strategies.registry import register
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from nasbench.benchmark import Benchmark, GroundTruth, Status
 from nasbench.space import INVALID, InvalidArchitecture
 from nasbench.spaces import nb101
 from nasbench.synthetic import synthetic_benchmark, synthetic_space
-from strategies.models.actions import CellDesign, PositionDesign, cell_layout, design_for
 from strategies.alphax import AlphaX, AlphaXState, _backup, _Node, _Pending, uct
+from strategies.models.actions import CellDesign, PositionDesign, cell_layout, design_for
 
 NO_DNN = {"meta_dnn": False}
 

@@ -12,9 +12,9 @@ from experiments.runner import TrialSpec, run_trial
 from nasbench.benchmark import Status
 from nasbench.space import Space
 from nasbench.synthetic import synthetic_benchmark
-from strategies.models import gp
 from strategies.base import ConfigError
 from strategies.bayesian_optimization import BayesianOptimization, BOState, propose
+from strategies.models import gp
 
 SPEC = "bayesian-optimization:test"  # the contract tests' preset: same compiled shapes
 

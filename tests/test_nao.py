@@ -16,8 +16,8 @@ from nasbench.benchmark import Status
 from nasbench.space import INVALID, OUT_OF_TABLE
 from nasbench.spaces import nb101 as S
 from nasbench.synthetic import synthetic_benchmark
-from strategies.nao import NAO, nb101_lookup_tokens
 from strategies.models.seq2seq import TrainConfig, capacity, legal_mask, make_optimizer
+from strategies.nao import NAO, nb101_lookup_tokens
 
 TEST = NAO.presets["test"]
 

@@ -11,6 +11,7 @@ from nasbench.benchmark import Status
 from nasbench.space import INVALID, OUT_OF_TABLE
 from nasbench.synthetic import synthetic_benchmark
 from strategies.base import ConfigError
+from strategies.models.predictors import fit_predictor, predict_predictor
 from strategies.predictor_subsets import (
     PredictorSubsets,
     PredictorSubsetsConfig,
@@ -19,7 +20,6 @@ from strategies.predictor_subsets import (
     ridge_scores,
     subset_size,
 )
-from strategies.models.predictors import fit_predictor, predict_predictor
 
 TINY = {"members": 2, "hidden": (8, 8), "epochs": 5}  # the contract preset's predictor: shared compiles
 

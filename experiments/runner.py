@@ -61,12 +61,14 @@ def make_strategy(spec: TrialSpec, bench: Benchmark) -> Strategy:
 
 
 def _record(spec: TrialSpec, bench: Benchmark, arch: np.ndarray, observed: np.ndarray,
-            wall: float, n_asks: int) -> dict[str, Any]:
+            wall: float, n_asks: int, strategy: Strategy, state: Any = None) -> dict[str, Any]:
     arch = np.asarray(arch, dtype=np.int64)
+    diagnostics = strategy.diagnostics(state) if state is not None else {}
     return {
         "benchmark": spec.benchmark,
         "strategy": spec.name,
         "strategy_spec": spec.strategy,
+        "strategy_version": strategy.version,
         "config": spec.config,
         "seed": spec.seed,
         "budget": spec.budget,
@@ -77,6 +79,8 @@ def _record(spec: TrialSpec, bench: Benchmark, arch: np.ndarray, observed: np.nd
         "cost": [float(v) for v in bench.cost[arch]],
         "wall_time": wall,
         "n_asks": int(n_asks),
+        "diagnostics": {k: float(v) for k, v in diagnostics.items()},
+        "settings": strategy.settings(state) if state is not None else {},
     }
 
 
@@ -114,10 +118,10 @@ def run_trial(spec: TrialSpec, bench: Benchmark, max_idle_asks: int = 10_000) ->
                 f"({oracle.budget_used}/{spec.budget} spent) on {bench.name}"
             )
     wall = time.perf_counter() - t0
-    return _record(spec, bench, np.asarray(oracle.evaluated), np.asarray(oracle.observed), wall, asks)
+    return _record(spec, bench, np.asarray(oracle.evaluated), np.asarray(oracle.observed), wall, asks, strategy, state)
 
 
-_VECTOR_CACHE: dict[tuple, tuple[Any, Benchmark]] = {}
+_VECTOR_CACHE: dict[tuple, tuple[Any, Benchmark, JaxStrategy]] = {}
 
 
 def _build_vectorized(strategy: JaxStrategy, bench: Benchmark, budget: int):
@@ -158,10 +162,11 @@ def run_vectorized(specs: list[TrialSpec], bench: Benchmark) -> list[dict[str, A
         if not isinstance(strategy, JaxStrategy):
             raise TypeError(f"{first.strategy} is not a JaxStrategy")
         # keep `bench` alive with its compiled run so id(bench) is never reused for another
-        _VECTOR_CACHE[key] = (_build_vectorized(strategy, bench, budget), bench)
+        _VECTOR_CACHE[key] = (_build_vectorized(strategy, bench, budget), bench, strategy)
     run = _VECTOR_CACHE[key][0]
     t0 = time.perf_counter()
     idx, vals = run(jnp.asarray([s.seed for s in specs], dtype=jnp.uint32))
     idx, vals = np.asarray(idx), np.asarray(vals, dtype=np.float64)
     wall = (time.perf_counter() - t0) / len(specs)
-    return [_record(s, bench, idx[k], vals[k], wall, budget) for k, s in enumerate(specs)]
+    strategy = _VECTOR_CACHE[key][2]
+    return [_record(s, bench, idx[k], vals[k], wall, budget, strategy) for k, s in enumerate(specs)]

@@ -16,7 +16,8 @@ Algorithm (one *episode* per loop, as ``MCTS.search``):
   unseen child scoring ``+inf``, ties broken at random.
 * Expansion of the first unseen child met, one per episode. Its value: for a terminal state, the
   oracle's answer for its architecture (0 when the table does not hold it); otherwise one random
-  *rollout* (uniformly random legal actions to a terminal state) whose architecture is evaluated,
+  *rollout* (uniformly random actions to a terminal state; on cells an illegal one restarts the
+  walk, as the official ``simulation``) whose architecture is evaluated,
   retried (up to ``rollout_tries`` = 1000 times, without charging budget) while the architecture
   is not in the table, and valued ``0.1`` when every try fails. The new node gets ``n = 1``,
   ``xbar = value``; when the value is positive its ancestors (along parent links) get ``n += 1``
@@ -47,16 +48,29 @@ Departures from the official code, and why:
   are one architecture); the official code tests the exact JSON of the unpruned cell against its
   preprocessed dataset. An architecture the space indexes but the oracle answers out-of-table is
   treated like one not in the dataset (the rollout is retried).
-* Actions that break a limit are not offered (the official code offers them and scores their
-  ``None`` result 0 in UCT, so they are never taken while another action exists: the same search).
+* In the tree, actions that break a limit are not offered (the official code offers them and
+  scores their ``None`` result 0 in UCT, so they are never taken while another action exists:
+  the same tree policy). Rollouts on cells follow the official rule by default (``rollout =
+  "official"``: uniform over all actions, an illegal one restarts the walk, ``MCTS.py:285-290``);
+  the preset ``legal-rollouts`` draws among the legal actions only, which is *not* the same search
+  (a different law over rolled-out cells: 39 against 130 distinct accepted cells from 40k root
+  walks on NB-101).
 * The vertex limit defaults to the space's (7 on NAS-Bench-101, the full space); the official code
-  searches at most 6 vertices. Preset ``six-vertices`` restores that.
+  searches at most 6 vertices. Preset ``six-vertices`` restores that. ``Cp = 2`` is the official
+  code's; the paper's text was not available to us, and any lower Cp is a non-official variant.
 * The Meta-DNN values rollouts only after its first fit; before it, values are the real rollouts
   alone (the official code averages in the output of the untrained network, a near-constant that
   only halves the value scale). Flax's default initialisation replaces Keras' ``RandomUniform``,
   and Adam's moments restart at each refit (Keras keeps them across ``fit`` calls); the weights are
   warm-started as in the official code. Refits happen at multiples of ``refit_every`` *new*
-  evaluations (the official counter also counted repeats).
+  evaluations, as the official trigger counts them (``len(training_trace) % 100``,
+  ``MCTS_metaDNN.py:492-497``; ``training_trace`` holds unique networks, ``net_training.py:203-204``).
+* The budget counts unique architectures; a rollout that ends on an evaluated architecture and a
+  revisited terminal are free. The official code counts every ``train_net`` call, repeats included
+  (``net_training.py:203-211``), and the paper's sample counts are that counter. Each record's
+  diagnostics hold both (``unique_evaluations``, ``evaluation_calls``), with ``rollouts`` (real ones,
+  the Meta-DNN's predicted rollouts excluded) and ``tree_evaluations`` (terminal nodes expanded in
+  the tree), so our numbers can be read on the paper's terms.
 * Values are fractions: a benchmark whose first answer exceeds 1 (accuracy in percent, as
   NAS-Bench-201) is scaled by 1/100 (``value_scale`` overrides), so UCT's ``Cp`` and the sigmoid
   output mean what they mean in the official code.
@@ -109,9 +123,12 @@ class AlphaXConfig:
     max_vertices: int = 0  # cell spaces: 0 = the space's limit (7 on NB101; official code 6)
     max_edges: int = 0  # cell spaces: 0 = the space's limit (9 on NB101)
     max_episodes: int = 100_000  # episodes per ask without a new architecture before falling back
+    rollout: str = "official"  # cells: "official" (all actions, restart on an illegal one) or "legal" (ours)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if self.rollout not in ("official", "legal"):
+            raise ValueError(f"rollout must be 'official' or 'legal', got {self.rollout!r}")
         if self.cp < 0 or self.batch < 1 or self.rollout_tries < 1 or self.max_episodes < 1:
             raise ValueError("cp must be >= 0; batch, rollout_tries and max_episodes >= 1")
         if self.meta_dnn and (self.refit_every < 1 or self.dyna_rollouts < 1 or self.epochs < 1):
@@ -156,7 +173,8 @@ class AlphaXState:
     fits: int = 0
     n_new: int = 0  # NEW evaluations told
     stats: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
-        ("episodes", "expansions", "revisits", "rollouts", "rollout_retries", "failed_rollouts", "fallbacks"), 0))
+        ("episodes", "expansions", "revisits", "rollouts", "rollout_retries", "failed_rollouts", "fallbacks",
+         "evaluation_calls", "tree_evaluations", "dyna_rollouts"), 0))
 
 
 def uct(xbar: float, n_child: int, n_parent: int, cp: float) -> float:
@@ -189,7 +207,9 @@ class AlphaX(Strategy):
         "test": {"hidden": (16, 16), "epochs": 2, "refit_every": 8, "dyna_rollouts": 3, "batch_size": 16},
         "no-metadnn": {"meta_dnn": False},
         "six-vertices": {"max_vertices": 6},
+        "legal-rollouts": {"rollout": "legal"},
     }
+    version = 2  # 2: the official rollout rule on cells (restart on an illegal action), official counters
 
     def __init__(self, space, config=None):
         super().__init__(space, config)
@@ -245,6 +265,20 @@ class AlphaX(Strategy):
         self._settle(state)
         return state
 
+    def diagnostics(self, state: AlphaXState) -> dict[str, float]:
+        st = state.stats
+        return {
+            "unique_evaluations": state.n_new,  # what the budget counts
+            "evaluation_calls": st["evaluation_calls"],  # the official counter (net_training.py:203-211)
+            "rollouts": st["rollouts"] - st["dyna_rollouts"],
+            "tree_evaluations": st["tree_evaluations"],
+            "failed_rollouts": st["failed_rollouts"],
+            "rollout_retries": st["rollout_retries"],
+            "episodes": st["episodes"],
+            "fallbacks": st["fallbacks"],
+            "metadnn_fits": state.fits,
+        }
+
     # ----------------------------------------------------------------- episodes
     def _episode(self, state: AlphaXState) -> _Pending | None:
         """One selection-expansion-backup episode; the pending answer it waits on, if any."""
@@ -290,6 +324,8 @@ class AlphaX(Strategy):
             idx = self._index(c)
             if idx < 0 or idx in state.failed:
                 return None  # not in the table: value 0, nothing backed up (official)
+            state.stats["tree_evaluations"] += 1
+            state.stats["evaluation_calls"] += 1  # the official train_net call, repeats included
             if idx in state.values:
                 self._finish(state, c, state.values[idx])
                 return None
@@ -299,6 +335,7 @@ class AlphaX(Strategy):
             if idx is None:
                 self._finish(state, c, self.config.failed_rollout_value)
                 return None
+            state.stats["evaluation_calls"] += 1
             dyna = self._dyna(state, c)
             if idx in state.values:
                 self._finish(state, c, self._mix(state, state.values[idx], dyna, {}))
@@ -324,6 +361,7 @@ class AlphaX(Strategy):
                     self._resolve(state, p, self.config.failed_rollout_value)
                     p = None
                     break
+                state.stats["evaluation_calls"] += 1
                 p = replace(p, idx=idx, tries=tries)
             if p is None:
                 continue
@@ -389,7 +427,8 @@ class AlphaX(Strategy):
         chunk = max(1, min(256 * count, round(count * mean_tries)))
         while True:
             k = min(chunk, (count - len(out) - 1) * limit + limit - tries)
-            ends = [random_terminal(self.design, s, rng) for _ in range(k)]
+            official = self.config.rollout == "official"
+            ends = [random_terminal(self.design, s, rng, official) for _ in range(k)]
             for i in self._indices(ends):
                 if i >= 0 and i not in failed:
                     out.append(i)
@@ -421,7 +460,9 @@ class AlphaX(Strategy):
         at the first failed rollout, whose ``None`` then cancels the mixing (official)."""
         if not self.config.meta_dnn or state.fits == 0:
             return None
-        return tuple(self._rollouts(state, c, self.config.dyna_rollouts)[0])
+        out = self._rollouts(state, c, self.config.dyna_rollouts)[0]
+        state.stats["dyna_rollouts"] += len(out)
+        return tuple(out)
 
     def _predictions(self, state: AlphaXState, dynas: list[tuple[int | None, ...] | None]) -> dict[int, float]:
         """Meta-DNN predictions of the not-yet-evaluated architectures of these rollouts."""

@@ -69,6 +69,9 @@ class Strategy:
     #: optional packages the strategy needs, with the extra that installs them, e.g.
     #: ``{"optuna": "optuna"}`` -> ``pip install -e '.[optuna]'``
     requires: ClassVar[dict[str, str]] = {}
+    #: bumped by the module whenever a change alters what the strategy does; a trial record made
+    #: by another version is stale (rerun on resume, refused by the report's aggregation)
+    version: ClassVar[int] = 1
 
     @classmethod
     def missing(cls) -> str | None:
@@ -94,6 +97,16 @@ class Strategy:
 
     def tell(self, state: Any, idx: np.ndarray, values: np.ndarray, status: np.ndarray) -> Any:
         raise NotImplementedError
+
+    def diagnostics(self, state: Any) -> dict[str, float]:
+        """Counters of a finished trial for its record (a flat dict of numbers, e.g. how often a
+        fallback fired); the report shows their means per benchmark. Default: none."""
+        return {}
+
+    def settings(self, state: Any) -> dict[str, Any]:
+        """Effective settings that the config does not show (e.g. a library's resolved defaults and
+        its version), for the trial record. Default: none."""
+        return {}
 
 
 class JaxStrategy(Strategy):

@@ -23,6 +23,20 @@ genotype written as categorical choices, one ``CategoricalDistribution`` per pos
   a full TPE ask on a study that grows with it: on the 6,561 Macro architectures, where TPE
   converges fast, a cap of 100 made a 150-query trial take 40-60 s.
 * The sampler's seed is drawn from the trial's JAX key, so runs are reproducible.
+
+``optuna-tpe`` is the sampler a user gets from ``TPESampler(seed=s)``: every sampler argument is
+left at Optuna's default (nothing is restated here, so a release that changes a default is
+followed, and the record shows it). With Optuna >= 4 that is *multivariate* TPE for one objective
+(``multivariate=None`` resolves to ``True``; the earlier adapter forced ``False``, and on
+nb201-cifar10 that halved TPE's top-0.1% gain). The univariate sampler (independent Parzen
+estimators per position, Optuna 3's default) is the preset ``optuna-tpe:univariate``.
+
+Each record's ``settings`` hold the sampler's effective settings (Optuna's version, the resolved
+``multivariate``, ``n_startup_trials``, ``group``, ``constant_liar``) and its ``diagnostics`` count
+how often the adapter stepped in: ``projected_misses`` (invalid or out-of-table suggestions
+replaced by their nearest unevaluated architecture), ``projected_repeats`` (repeat streaks cut the
+same way), ``repeat_suggestions`` (suggestions answered from the cache) and ``optuna_trials`` (all
+trials of the study, failed and repeated ones included).
 """
 
 from __future__ import annotations
@@ -42,8 +56,9 @@ from strategies.registry import register
 
 @dataclass(frozen=True)
 class OptunaConfig:
-    n_startup_trials: int = 10  # TPE's random start-up trials (Optuna's default)
-    multivariate: bool = False  # TPE's multivariate option (Optuna's default: off)
+    # None leaves the sampler argument unset: Optuna's own default applies (and is recorded)
+    n_startup_trials: int | None = None  # TPE's random start-up trials
+    multivariate: bool | None = None  # TPE's multivariate option (Optuna 5: True for one objective)
     max_repeats: int = 10  # non-new suggestions in a row before the last one is projected
 
 
@@ -56,6 +71,8 @@ class OptunaState:
     seen: dict[int, float] = field(default_factory=dict)
     pending: Any = None
     pending_idx: int = -1
+    counts: dict[str, int] = field(default_factory=lambda: {
+        "projected_misses": 0, "projected_repeats": 0, "repeat_suggestions": 0})
 
 
 class _OptunaStrategy(Strategy):
@@ -103,11 +120,14 @@ class _OptunaStrategy(Strategy):
             if idx in (INVALID, OUT_OF_TABLE):
                 state.study.tell(trial, state=TrialState.FAIL)
                 self._enqueue(state, self._nearest_unseen(state, g))
+                state.counts["projected_misses"] += 1
             elif idx in state.seen:
                 state.study.tell(trial, state.seen[idx])
+                state.counts["repeat_suggestions"] += 1
                 repeats += 1
                 if repeats >= self.config.max_repeats:
                     self._enqueue(state, self._nearest_unseen(state, g))
+                    state.counts["projected_repeats"] += 1
                     repeats = 0
             else:
                 state.pending, state.pending_idx = trial, idx
@@ -127,20 +147,41 @@ class _OptunaStrategy(Strategy):
             state.pending, state.pending_idx = None, -1
         return state
 
+    def diagnostics(self, state: OptunaState) -> dict[str, float]:
+        return {**state.counts, "optuna_trials": len(state.study.get_trials(deepcopy=False))}
+
+    def settings(self, state: OptunaState) -> dict[str, Any]:
+        import optuna
+
+        return {"optuna": optuna.__version__, "sampler": type(state.study.sampler).__name__,
+                **sampler_settings(state.study.sampler, state.study)}
+
+
+def sampler_settings(sampler: Any, study: Any) -> dict[str, Any]:
+    """The effective settings of an Optuna sampler on ``study`` (TPE's resolved defaults)."""
+    out: dict[str, Any] = {}
+    if hasattr(sampler, "_is_multivariate"):
+        out["multivariate"] = bool(sampler._is_multivariate(study))
+    for name in ("n_startup_trials", "n_ei_candidates", "group", "constant_liar"):
+        if hasattr(sampler, f"_{name}"):
+            v = getattr(sampler, f"_{name}")
+            out[name] = v if isinstance(v, bool | int | float | str) else repr(v)
+    return out
+
 
 @register
 class OptunaTPE(_OptunaStrategy):
     name = "optuna-tpe"
     paper = "Akiba et al., Optuna, KDD 2019; Bergstra et al., Algorithms for Hyper-Parameter Optimization (TPE), NeurIPS 2011"
     summary = "Optuna's TPE sampler over the genotype's categorical choices (ask/tell)."
-    presets = {"test": {"n_startup_trials": 3}, "multivariate": {"multivariate": True}}
+    version = 2  # 2: Optuna's own defaults (multivariate TPE); 1 forced multivariate=False
+    presets = {"test": {"n_startup_trials": 3}, "univariate": {"multivariate": False}}
 
     def _sampler(self, seed: int):
         import optuna
 
-        return optuna.samplers.TPESampler(
-            seed=seed, n_startup_trials=self.config.n_startup_trials, multivariate=self.config.multivariate
-        )
+        given = {k: getattr(self.config, k) for k in ("n_startup_trials", "multivariate")}
+        return optuna.samplers.TPESampler(seed=seed, **{k: v for k, v in given.items() if v is not None})
 
 
 @register

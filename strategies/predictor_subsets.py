@@ -18,6 +18,19 @@ architectures evaluated so far):
 
 * ``"full"``: every unevaluated architecture, scored in padded chunks. Cost ``n - t``.
 * ``"random"``: a fresh uniform random subset of ``M`` unevaluated architectures. Cost ``M``.
+* ``"bananas"``: BANANAS' own generator (naszilla/bananas ``data.py:get_candidates``,
+  ``nas_bench/cell.py:Cell.mutate``): the ``parents`` (5) best evaluated architectures in turn,
+  ``mutations`` (100) random multi-edit mutations of each, until at least ``M`` (100) distinct
+  unevaluated candidates are collected (duplicates of evaluated or collected ones are dropped, as
+  the official path-hash check drops them). A mutation changes each genotype position with
+  probability ``1 / (positions of its group)`` to another value, uniformly: on NAS-Bench-101 the
+  21 edge bits (p = 1/21, a flip) and the 5 ops (p = 1/5) as the official ``mutate``; on the other
+  spaces all positions form one group (naszilla's NAS-Bench-201 cell mutates each op w.p. 1/6).
+  A mutation that is no valid architecture is redrawn (the official ``is_valid`` loop). On a
+  partial table (the NB-101 30k subset) a valid child the table lacks is redrawn too, at most
+  ``table_tries`` (100) draws per mutation; after that the child is replaced by the nearest
+  unevaluated architecture of the table (Hamming distance on the genotype, random ties), the
+  projection the TPE adapter uses. Cost ``>= M``.
 * ``"mutation"``: the unevaluated mutation neighbours (``space.neighbors``) of the evaluated
   architectures, best observed first, each parent's neighbours in random order; if all 1-hop
   neighbours give fewer than ``M``, the ball grows by a hop around what was collected, and a
@@ -35,6 +48,22 @@ architectures evaluated so far):
 ``subset`` is a count when an integer and a fraction of the space when a float in ``(0, 1]``
 (``0.05`` = 5% of the space). ``candidates = "full"`` ignores it.
 
+Preset ``bananas`` is BANANAS as the official code runs it on NAS-Bench-101: the ``"bananas"``
+generator, Thompson sampling, 150 epochs, and the truncated path encoding (``encoding="bananas"``:
+the first 40 of the 364 path bits, the official ``trunc_path`` with ``cutoff=40``, on spaces with
+a path encoding; the one-hot encoding elsewhere, since NB-201, Macro and Graph have no path
+encoding here). The 10 initial architectures are uniform over the table (the official code draws
+them with the NAS-Bench-101 notebook sampler, ``Cell.random_cell``, which favours some cells).
+Preset ``bananas-neighbours`` keeps our earlier generator (``"mutation"``, single-edit
+neighbours of all evaluated architectures): on the 30k subset, where a cell has 1.38 in-table
+single-edit neighbours on average, it is a loose ball around every evaluated cell, not mutations
+of the best, and it was no better than random search there.
+
+Diagnostics (per trial record): ``candidates_mutated`` (candidates that came from a mutation as
+drawn), ``candidates_projected`` (from a mutation via the nearest-cell rule), ``candidates_random_fill``
+(uniformly random candidates, ``"mutation"``'s last resort and a batch that ran out),
+``mutation_redraws`` (mutations drawn again because invalid or outside the table), ``rounds``.
+
 Departures from the official BANANAS code, and why:
 
 * Adam uses optax's default ``b2 = 0.999`` (BANANAS' Keras model uses 0.99); targets are
@@ -42,9 +71,9 @@ Departures from the official BANANAS code, and why:
   on every benchmark's metric scale.
 * The ensemble is retrained from scratch every round with its own key, members vmapped together
   (the official code trains the 5 networks one after another).
-* Mutation is a step to a precomputed single-mutation neighbour (``space.neighbors``), not
-  BANANAS' random multi-edit ``mutate``; it is what every space here offers, and it makes the
-  candidate sets of different kinds comparable.
+* ``"mutation"``, ``"evolution"`` (the subsets experiment's smart subsets) step to a precomputed
+  single-mutation neighbour (``space.neighbors``), not BANANAS' random multi-edit ``mutate``; it is
+  what every space here offers, and it makes the candidate sets of those kinds comparable.
 * Acquisition maximises the metric (accuracy): Thompson sampling draws ``N(mean, std)`` of the
   ensemble predictions per candidate, as BANANAS' ``its`` does for losses.
 * An index the oracle answers ``OUT_OF_TABLE`` is marked seen and left out of training.
@@ -59,6 +88,8 @@ import jax
 import numpy as np
 
 from nasbench.benchmark import Status
+from nasbench.space import INVALID, OUT_OF_TABLE
+from nasbench.spaces.nb101 import N_EDGE_BITS, NB101Space
 from strategies.base import ConfigError, Strategy
 from strategies.models.predictors import (
     ACQUISITIONS,
@@ -74,7 +105,7 @@ from strategies.registry import register
 
 log = logging.getLogger(__name__)
 
-CANDIDATE_KINDS = ("full", "random", "mutation", "evolution", "prefilter")
+CANDIDATE_KINDS = ("full", "random", "bananas", "mutation", "evolution", "prefilter")
 DEFAULT_HIDDEN = {"mlp": (20,) * 10, "gnn": (64, 64, 64)}
 DEFAULT_LR = {"mlp": 0.01, "gnn": 1e-3}
 DEFAULT_EPOCHS = {"mlp": 200, "gnn": 100}
@@ -100,6 +131,9 @@ class PredictorSubsetsConfig:
     generations: int = 3  # evolution: generations of mutate + select on the predictor
     prefilter_factor: int = 10  # prefilter: random pool size / M
     ridge: float = 1.0  # prefilter: ridge penalty of the first-stage linear model
+    parents: int = 5  # bananas: best evaluated architectures to mutate (num_arches_to_mutate x patience)
+    mutations: int = 100  # bananas: mutations per parent
+    table_tries: int = 100  # bananas: draws per mutation before projecting onto the table
 
     def __post_init__(self) -> None:
         if self.hidden is not None:
@@ -120,6 +154,8 @@ class PredictorSubsetsConfig:
             raise ConfigError(f"subset count must be at least 1, got {self.subset}")
         if self.generations < 0 or self.prefilter_factor < 1:
             raise ConfigError("generations must be >= 0 and prefilter_factor >= 1")
+        if self.parents < 1 or self.mutations < 1 or self.table_tries < 1:
+            raise ConfigError("parents, mutations and table_tries must be at least 1")
 
     def predictor_spec(self) -> PredictorSpec:
         k = self.predictor
@@ -143,6 +179,10 @@ class PredictorSubsetsState:
     arch: np.ndarray  # [t] int64: evaluated architectures with a value, in order
     values: np.ndarray  # [t] float64: their observed values
     round: int = 0  # predictor rounds done
+    counts: tuple[tuple[str, int], ...] = ()  # diagnostics counters, as (name, count) pairs
+
+
+COUNTERS = ("candidates_mutated", "candidates_projected", "candidates_random_fill", "mutation_redraws")
 
 
 # ------------------------------------------------------------------------ candidate sets
@@ -189,6 +229,79 @@ def mutation_candidates(rng: np.random.Generator, neighbors: np.ndarray, seen: n
     return np.concatenate(out).astype(np.int64) if out else np.zeros(0, np.int64)
 
 
+def mutation_groups(space) -> list[np.ndarray]:
+    """Genotype positions mutated at a common rate: NB-101's edge bits and ops, else all positions."""
+    p = len(space.cardinalities)
+    if isinstance(space, NB101Space):
+        return [np.arange(N_EDGE_BITS), np.arange(N_EDGE_BITS, p)]
+    return [np.arange(p)]
+
+
+def mutate_genotypes(rng: np.random.Generator, parent: np.ndarray, cardinalities: np.ndarray,
+                     groups: list[np.ndarray], k: int) -> np.ndarray:
+    """``k`` multi-edit mutations of ``parent`` (BANANAS ``Cell.mutate`` at mutation rate 1): each
+    position changes w.p. ``1 / len(its group)`` to another of its values, uniformly."""
+    prob = np.zeros(parent.size)
+    for g in groups:
+        prob[g] = 1.0 / len(g)
+    change = rng.random((k, parent.size)) < prob
+    shift = rng.integers(1, np.maximum(cardinalities, 2), size=(k, parent.size))
+    out = np.where(change, (parent[None, :] + shift) % cardinalities, parent[None, :])
+    return out.astype(np.int64)
+
+
+def _mutate_into_table(rng: np.random.Generator, space, parent: np.ndarray, card: np.ndarray,
+                       groups: list[np.ndarray], table_tries: int, counts: dict[str, int]) -> tuple[int, np.ndarray]:
+    """One mutation of ``parent`` redrawn until the table holds it: ``(index, child)``, or
+    ``(-1, last valid child)`` after ``table_tries`` valid children outside the table (the parent
+    itself when 5,000 draws gave no valid child)."""
+    misses, draws, last = 0, 0, parent
+    while draws < 5000:
+        batch = mutate_genotypes(rng, parent, card, groups, 16)
+        for g, c in zip(batch, space.lookup(batch)):
+            draws += 1
+            if c >= 0:
+                return int(c), g
+            counts["mutation_redraws"] += 1
+            if c == OUT_OF_TABLE:
+                misses, last = misses + 1, g
+                if misses >= table_tries:
+                    return -1, last
+    return -1, last
+
+
+def bananas_candidates(rng: np.random.Generator, space, seen: np.ndarray, parents: np.ndarray, m: int,
+                       mutations: int, table_tries: int, groups: list[np.ndarray]) -> tuple[np.ndarray, dict[str, int]]:
+    """BANANAS' candidate set: ``mutations`` mutations of each of ``parents`` (best first) until
+    at least ``m`` distinct unseen ones are collected; children already seen or collected are dropped.
+
+    Returns ``(candidates, counts)``: counts of children taken as drawn, projected onto the table's
+    nearest unseen architecture, and of redrawn mutations.
+    """
+    card = np.asarray(space.cardinalities, dtype=np.int64)
+    genotypes = np.asarray(space.genotypes, dtype=np.int64)
+    taken = seen.copy()
+    out: list[int] = []
+    counts = {"candidates_mutated": 0, "candidates_projected": 0, "mutation_redraws": 0}
+    for parent in parents:
+        if len(out) >= m:
+            break
+        for _ in range(mutations):
+            idx, child = _mutate_into_table(rng, space, genotypes[parent], card, groups, table_tries, counts)
+            kind = "candidates_mutated"
+            if idx < 0:  # projection: the nearest architecture of the table not seen or collected yet
+                if taken.all():
+                    break
+                dist = np.where(taken, np.iinfo(np.int64).max, (genotypes != child[None, :]).sum(axis=1))
+                ties = np.flatnonzero(dist == dist.min())
+                idx, kind = int(ties[rng.integers(len(ties))]), "candidates_projected"
+            if not taken[idx]:
+                taken[idx] = True
+                out.append(idx)
+                counts[kind] += 1
+    return np.asarray(out, dtype=np.int64), counts
+
+
 def ridge_scores(x_train: np.ndarray, y: np.ndarray, x: np.ndarray, lam: float) -> np.ndarray:
     """Predictions at ``x`` of a ridge regression (intercept unpenalised) fitted to ``(x_train, y)``."""
     mu_x, mu_y = x_train.mean(0), y.mean()
@@ -207,10 +320,12 @@ class PredictorSubsets(Strategy):
     )
     summary = "Predictor-based search (MLP/GNN ensemble) scoring the full space or a random/smart subset."
     Config = PredictorSubsetsConfig
+    version = 2  # 2: BANANAS' own candidate generator and diagnostics (preset bananas)
     presets = {
         "test": {"initial": 4, "batch": 4, "members": 2, "hidden": (8, 8), "epochs": 5,
                  "candidates": "mutation", "subset": 16},
-        "bananas": {"candidates": "mutation", "subset": 100},
+        "bananas": {"candidates": "bananas", "subset": 100, "encoding": "bananas", "epochs": 150},
+        "bananas-neighbours": {"candidates": "mutation", "subset": 100},
         "gnn": {"predictor": "gnn"},
         "random-5pct": {"candidates": "random", "subset": 0.05},
         "mutation-5pct": {"candidates": "mutation", "subset": 0.05},
@@ -225,6 +340,7 @@ class PredictorSubsets(Strategy):
         self.neighbors = np.asarray(space.neighbors, dtype=np.int64)
         self.onehot = np.asarray(space.encode("onehot"), dtype=np.float64) if self.config.candidates == "prefilter" else None
         self.m = space.n if self.config.candidates == "full" else subset_size(self.config.subset, space.n)
+        self.groups = mutation_groups(space)
 
     # ------------------------------------------------------------------ protocol
     def init(self, key: jax.Array) -> PredictorSubsetsState:
@@ -246,11 +362,20 @@ class PredictorSubsets(Strategy):
         score = np.asarray(acquisition(preds, cfg.acquisition, key=k_acq, beta=cfg.ucb_beta))
         order = np.argsort(-score, kind="stable")[:k]
         pick = cand[order]
+        counts = dict(state.counts)
+        for name, v in self._last_counts.items():
+            counts[name] = counts.get(name, 0) + v
         if pick.size < k:  # fewer unevaluated candidates than the batch: top up at random
             seen = state.seen.copy()
             seen[pick] = True
-            pick = np.concatenate([pick, random_candidates(rng, seen, k - pick.size)])
-        return replace(state, key=key, round=state.round + 1), pick
+            extra = random_candidates(rng, seen, k - pick.size)
+            counts["candidates_random_fill"] = counts.get("candidates_random_fill", 0) + extra.size
+            pick = np.concatenate([pick, extra])
+        return replace(state, key=key, round=state.round + 1, counts=tuple(sorted(counts.items()))), pick
+
+    def diagnostics(self, state: PredictorSubsetsState) -> dict[str, float]:
+        counts = dict(state.counts)
+        return {**{name: counts.get(name, 0) for name in COUNTERS}, "rounds": state.round}
 
     def tell(self, state: PredictorSubsetsState, idx: np.ndarray, values: np.ndarray,
              status: np.ndarray) -> PredictorSubsetsState:
@@ -274,12 +399,22 @@ class PredictorSubsets(Strategy):
     def candidates(self, rng: np.random.Generator, state: PredictorSubsetsState, params) -> tuple[np.ndarray, np.ndarray]:
         """``(candidate indices [m], ensemble predictions [members, m])`` for this round."""
         kind, m = self.config.candidates, self.m
+        self._last_counts: dict[str, int] = {}
         if kind == "full":
             cand = np.flatnonzero(~state.seen)
         elif kind == "random":
             cand = random_candidates(rng, state.seen, m)
+        elif kind == "bananas":
+            c = self.config
+            cand, self._last_counts = bananas_candidates(rng, self.space, state.seen, self._ranked(state)[: c.parents],
+                                                         m, c.mutations, c.table_tries, self.groups)
         elif kind == "mutation":
-            cand = mutation_candidates(rng, self.neighbors, state.seen, self._ranked(state), m)
+            cand = mutation_candidates(rng, self.neighbors, state.seen, self._ranked(state), m, fill=False)
+            taken = state.seen.copy()
+            taken[cand] = True
+            extra = random_candidates(rng, taken, m - cand.size)
+            self._last_counts = {"candidates_mutated": int(cand.size), "candidates_random_fill": int(extra.size)}
+            cand = np.concatenate([cand, extra]).astype(np.int64)
         elif kind == "prefilter":
             pool = random_candidates(rng, state.seen, self.config.prefilter_factor * m)
             s = ridge_scores(self.onehot[state.arch], state.values, self.onehot[pool], self.config.ridge)

@@ -335,3 +335,58 @@ def test_fast_random_terminal_draws_from_the_uniform_action_distribution():
     assert set(counts) <= set(exact)
     for t, p in exact.items():  # within 4.5 binomial standard deviations
         assert abs(counts.get(t, 0) / n - p) <= 4.5 * math.sqrt(p * (1 - p) / n) + 1e-12
+
+
+def test_official_rollout_restarts_on_an_illegal_action_with_the_exact_law():
+    """MCTS.simulation: uniform over *all* actions; an illegal draw restarts the walk. The law of
+    the accepted walks weighs each by prod 1/|all actions|, not prod 1/|legal actions|."""
+    d = CellDesign(max_vertices=3, max_edges=2)
+
+    def n_all(s) -> int:
+        ops, edges, _ = s
+        v = len(ops) + 2
+        return d.n_ops + v * (v - 1) // 2 - edges.bit_count() + 1
+
+    def weights(s) -> dict:
+        if d.is_terminal(s):
+            return {s: 1.0}
+        out: dict = {}
+        for a in d.actions(s):  # the legal ones; the illegal ones are the restarts
+            for t, w in weights(d.apply(s, a)).items():
+                out[t] = out.get(t, 0.0) + w / n_all(s)
+        return out
+
+    w = weights(d.root())
+    total = sum(w.values())
+    exact = {t: v / total for t, v in w.items()}
+    rng = np.random.default_rng(1)
+    n = 20000
+    counts: dict = {}
+    for _ in range(n):
+        t = d.official_terminal(d.root(), rng)
+        counts[t] = counts.get(t, 0) + 1
+    assert set(counts) <= set(exact)
+    for t, p in exact.items():
+        assert abs(counts.get(t, 0) / n - p) <= 4.5 * math.sqrt(p * (1 - p) / n) + 1e-12
+    # a hand-computed case: one op vertex at the vertex limit, edge limit 1. All actions: 3 nodes
+    # (illegal), 3 edges, term. Term at once weighs 1/7; edge e then term 1/7 * 1/6 (the nodes and
+    # the 2 other edges are illegal at the edge limit): P(no edge) = (1/7) / (1/7 + 3/42) = 2/3
+    # (uniform legal actions: 1/4).
+    d1 = CellDesign(max_vertices=3, max_edges=1)
+    start = ((0,), 0, False)
+    draws = [d1.official_terminal(start, rng)[1] == 0 for _ in range(14000)]
+    assert abs(np.mean(draws) - 2 / 3) < 4.5 * math.sqrt(2 / 9 / 14000)
+    legal = [d1.random_terminal(start, rng)[1] == 0 for _ in range(14000)]
+    assert abs(np.mean(legal) - 1 / 4) < 4.5 * math.sqrt(3 / 16 / 14000)
+
+
+def test_official_rollouts_by_default_and_the_counters_of_the_record():
+    bench, _ = _tiny_nb101(4, keep=0.5, seed=3)
+    rec = run_trial(TrialSpec("nb101-tiny", "alphax:no-metadnn", 0, 20, config={"max_vertices": 4}), bench)
+    d = rec["diagnostics"]
+    assert AlphaX(bench.space).config.rollout == "official" and rec["strategy_version"] == 2
+    assert d["unique_evaluations"] == 20
+    # every charged evaluation came from a rollout or a terminal expansion; repeats count officially
+    assert d["evaluation_calls"] == d["rollouts"] - d["failed_rollouts"] + d["tree_evaluations"] >= 20
+    legal = run_trial(TrialSpec("nb101-tiny", "alphax:no-metadnn", 0, 20, config={"max_vertices": 4, "rollout": "legal"}), bench)
+    assert legal["arch"] != rec["arch"]  # a different search

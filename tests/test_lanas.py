@@ -53,7 +53,7 @@ def test_ucb_descent_picks_the_hand_computed_child(cp, expected_leaf):
     leaf_of = jnp.array([0, 0, 1, 1], jnp.int32)
     avail = jnp.ones(4, bool)
     u = jnp.array([0.1, 0.2, 0.3, 0.4])
-    idx, leaves, n_after = draw_classified(jax.random.key(0), xsum, m, n, jnp.float32(cp), leaf_of, avail, u, height=2, k=1)
+    idx, leaves, n_after, _ = draw_classified(jax.random.key(0), xsum, m, n, jnp.float32(cp), leaf_of, avail, u, height=2, k=1)
     assert int(leaves[0]) == expected_leaf
     assert int(idx[0]) == [1, 3][expected_leaf]  # the available architecture with the largest key
     np.testing.assert_array_equal(np.asarray(n_after), np.asarray(n) + np.array([1, 1 - expected_leaf, expected_leaf]))
@@ -168,7 +168,7 @@ def test_an_empty_leaf_gives_way_to_the_first_non_empty_leaf():
     xsum = np.array([7.4, 5.4, 2.0, 0.0, 5.4, 1.0, 1.0], np.float32)
     leaf_of = jnp.array([1, 1, 2, 2, 3], jnp.int32)  # nothing classified into position 0
     u = jnp.array([0.9, 0.1, 0.8, 0.7, 0.6])
-    idx, leaves, n = draw_classified(jax.random.key(0), jnp.asarray(xsum), jnp.asarray(m), jnp.asarray(m),
+    idx, leaves, n, _ = draw_classified(jax.random.key(0), jnp.asarray(xsum), jnp.asarray(m), jnp.asarray(m),
                                      jnp.float32(0.0), leaf_of, jnp.ones(5, bool), u, height=3, k=2)
     # Cp 0: node 1 wins (0.9 > 0.5); node 3 (position 0) is unvisited (+inf) but empty -> position 1
     np.testing.assert_array_equal(np.asarray(leaves), [1, 1])
@@ -186,7 +186,7 @@ def test_rejection_sampling_draws_satisfy_every_constraint_on_the_path(good_regi
     x = jnp.asarray(good_region.space.encode("onehot"))
     xsum = jnp.zeros(2**h - 1)
     visits = jnp.zeros(2**h - 1, jnp.int32).at[0].set(1)  # all leaves unvisited: random descents
-    idx, leaves, _ = draw_rejection(
+    idx, leaves, _, _ = draw_rejection(
         jax.random.key(2), xsum, visits, visits, jnp.float32(0.1), jnp.asarray(cnt[: n_internal(h)] > 0),
         fit["W"], fit["b"], fit["thr"], x, jnp.ones(x.shape[0], bool), jnp.zeros(x.shape[0]),
         height=h, k=20, tries=4096,
@@ -201,10 +201,11 @@ def test_rejection_sampling_draws_satisfy_every_constraint_on_the_path(good_regi
 # ------------------------------------------------------------------------ search behaviour
 @pytest.mark.parametrize("sampling", ["classify", "rejection"])
 def test_the_tree_concentrates_its_samples_in_the_good_region(good_region, sampling):
+    """With converged (exact) linear fits; the official Adam fits are far from converged early on."""
     thr = np.quantile(good_region.truth.truth, 0.95)  # random search: 5% of its samples land there
     fractions, hits = [], []
     for seed in range(2):
-        rec = run_trial(TrialSpec(good_region.name, "lanas", seed, 250, config={"sampling": sampling}), good_region)
+        rec = run_trial(TrialSpec(good_region.name, "lanas:exact-fit", seed, 250, config={"sampling": sampling}), good_region)
         truth = np.asarray(rec["truth"])
         fractions.append((truth[10:] >= thr).mean())  # after the 10 random initial samples
         best = np.maximum.accumulate(truth)
@@ -217,7 +218,7 @@ def test_the_tree_concentrates_its_samples_in_the_good_region(good_region, sampl
 # ------------------------------------------------------------------ protocol and config
 def test_batch_ask_returns_a_round_and_sequential_ask_one_with_backpropagation(good_region):
     space = good_region.space
-    strat = LaNAS(space, {"init_samples": 10, "samples_per_rebuild": 20})
+    strat = LaNAS(space, {"init_samples": 10, "samples_per_rebuild": 20, "batch": True})
     st = strat.init(jax.random.key(0))
     st, idx = strat.ask(st, 1000)
     assert len(idx) == 10  # the random initial samples
@@ -271,6 +272,9 @@ def test_presets_and_config_errors(good_region):
     assert cfg == {"cp": 10.0, "init_samples": 300, "sampling": "rejection", "samples_per_rebuild": 1}
     c = LaNAS(good_region.space).config
     assert (c.height, c.cp, c.init_samples, c.samples_per_rebuild, c.sampling) == (5, 0.1, 10, 20, "classify")
+    # the official trainer and loop (Classifier.py:38-40, 67-87; MCTS.py:194-204)
+    assert (c.fit, c.lr, c.clip, c.first_epochs, c.later_epochs, c.batch) == ("adam", 1e-5, 5.0, 20_000, 3_000, False)
+    assert resolve("lanas:exact-fit")[1] == {"fit": "exact"}
     assert LaNAS(good_region.space).encoding == "onehot"  # no "adjacency" encoding on this space
     with pytest.raises(ValueError, match="sampling"):
         LaNAS(good_region.space, {"sampling": "mcmc"})
@@ -292,3 +296,75 @@ def test_finds_the_nas_bench_201_optimum_far_sooner_than_random_search():
     best = np.maximum.accumulate(rec["truth"])
     # random search needs (15625 + 1) / 2 = 7813 samples in expectation, and hits within 1500 with p ~ 0.096
     assert best[-1] >= bench.truth.optimum
+
+
+# ------------------------------------------------------------------ the official trainer
+def _torch_formula_fit(w, b, x, y, steps, lr, clip, b1=0.9, b2=0.999, eps=1e-8):
+    """float64 numpy transcription of Classifier.train: per-sample MSE gradient (nn.MSELoss, mean),
+    clip_grad_norm_ over weight and bias together, torch.optim.Adam's update."""
+    w, b = w.astype(np.float64).copy(), float(b)
+    mw, vw, mb, vb = np.zeros_like(w), np.zeros_like(w), 0.0, 0.0
+    for t in range(1, steps + 1):
+        r = x @ w + b - y
+        gw, gb = 2 * x.T @ r / len(y), 2 * r.mean()
+        norm = np.sqrt((gw ** 2).sum() + gb ** 2)
+        coef = min(clip / (norm + 1e-6), 1.0)
+        gw, gb = gw * coef, gb * coef
+        mw, vw = b1 * mw + (1 - b1) * gw, b2 * vw + (1 - b2) * gw ** 2
+        mb, vb = b1 * mb + (1 - b1) * gb, b2 * vb + (1 - b2) * gb ** 2
+        bc1, bc2 = 1 - b1 ** t, 1 - b2 ** t
+        w = w - lr / bc1 * mw / (np.sqrt(vw) / np.sqrt(bc2) + eps)
+        b = b - lr / bc1 * mb / (np.sqrt(vb) / np.sqrt(bc2) + eps)
+    return w, b
+
+
+@pytest.mark.parametrize("lr,scale", [(1e-5, 1.0), (1e-2, 1.0), (1e-2, 50.0)])
+def test_adam_trainer_is_pytorchs_update_rule(lr, scale):
+    """Two nodes with different bags and step counts against the PyTorch-formula reference; the
+    last case has targets large enough that clipping is active at every step."""
+    from strategies.lanas import init_models, train_linear
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 2, size=(12, 5)).astype(np.float32)
+    y = (rng.random(12) * scale).astype(np.float32)
+    mask = np.zeros((2, 12), np.float32)
+    mask[0, :7], mask[1, 5:] = 1, 1
+    p0 = init_models(jax.random.key(3), 2, 5)
+    steps = np.array([300, 120], np.int32)
+    p = train_linear(p0, jnp.asarray(mask), jnp.asarray(x), jnp.asarray(y), jnp.asarray(steps), lr, 5.0)
+    for k in range(2):
+        rows = mask[k] > 0
+        w, b = _torch_formula_fit(np.asarray(p0["w"][k]), float(p0["b"][k]), x[rows].astype(np.float64),
+                                  y[rows].astype(np.float64), int(steps[k]), lr, 5.0)
+        np.testing.assert_allclose(np.asarray(p["w"][k]), w, rtol=2e-4, atol=2e-6)
+        assert float(p["b"][k]) == pytest.approx(b, rel=2e-4, abs=2e-6)
+        assert int(p["t"][k]) == steps[k]  # Adam's step counter persists with the model
+
+
+def test_adam_init_is_xavier_uniform_and_linear_default_bias():
+    from strategies.lanas import init_models
+
+    p = init_models(jax.random.key(0), 2000, 49)
+    bw, bb = np.sqrt(6 / 50), 1 / 7
+    w, b = np.asarray(p["w"]), np.asarray(p["b"])
+    assert np.abs(w).max() <= bw and np.abs(w).max() > 0.99 * bw
+    assert np.abs(b).max() <= bb and np.abs(b).max() > 0.99 * bb
+    assert abs(w.var() - bw ** 2 / 3) < 0.01 * bw ** 2
+
+
+def test_official_fit_trains_20000_steps_first_then_3000_and_keeps_its_state(good_region):
+    strat = LaNAS(good_region.space, {"height": 3, "first_epochs": 50, "later_epochs": 7})
+    st = strat.init(jax.random.key(0))
+    truth = good_region.truth.truth
+    st, idx = strat.ask(st, 1000)  # the 10 random initial draws, in one ask
+    st = strat.tell(st, idx, truth[idx], np.full(len(idx), Status.NEW))
+    for _ in range(41):  # one draw per ask: rebuilds before draws 1, 21 and 41
+        st, idx = strat.ask(st, 1000)
+        assert len(idx) == 1
+        st = strat.tell(st, idx, truth[idx], np.full(len(idx), Status.NEW))
+    fits, t = np.asarray(st.models["fits"]), np.asarray(st.models["t"])
+    assert st.rounds == 3 and fits[0] == 3 and t[0] == 50 + 7 + 7  # the root: first fit, then two later ones
+    np.testing.assert_array_equal(t[fits > 0], 50 + 7 * (fits[fits > 0] - 1))
+    d = strat.diagnostics(st)
+    assert d["rebuilds"] == 3 and d["draws_initial"] == 10
+    assert d["draws_chosen_leaf"] + d["draws_fallback_leaf"] == 41

@@ -81,3 +81,38 @@ def test_a_miss_is_projected_to_the_nearest_unevaluated_architecture_in_the_tabl
             seen.add(int(bench.space.lookup(g[None])[0]))
     assert n_fail > 0  # 70% of the 81 genotypes are missing from the table: TPE must have missed
     assert len(seen) == 15 == oracle.budget_used
+    rec = run_trial(spec, bench)
+    assert rec["diagnostics"]["projected_misses"] == n_fail  # every miss is counted in the record
+
+
+def test_default_sampler_is_optunas_own_default():
+    """`optuna-tpe` must be exactly `TPESampler(seed=s)`: every argument at Optuna's default."""
+    import inspect
+
+    from experiments.runner import trial_keys
+    from strategies.optuna_samplers import sampler_settings
+
+    bench = synthetic_benchmark(positions=3, choices=3, seed=4, name="s")
+    strat = make_strategy(TrialSpec("s", "optuna-tpe", 0, 5), bench)
+    state = strat.init(trial_keys(0)[0])
+    ours = state.study.sampler
+    ref = optuna.samplers.TPESampler(seed=123)
+    ref_study = optuna.create_study(direction="maximize", sampler=ref)
+    for name in inspect.signature(optuna.samplers.TPESampler.__init__).parameters:
+        if name in ("self", "seed") or not hasattr(ref, f"_{name}"):
+            continue
+        assert getattr(ours, f"_{name}") == getattr(ref, f"_{name}"), name
+    assert ours._parzen_estimator_parameters == ref._parzen_estimator_parameters
+    assert sampler_settings(ours, state.study) == sampler_settings(ref, ref_study)
+    assert sampler_settings(ours, state.study)["multivariate"] is True  # Optuna >= 4, one objective
+
+
+def test_univariate_preset_and_recorded_settings():
+    bench = synthetic_benchmark(positions=3, choices=3, seed=4, name="s")
+    rec = run_trial(TrialSpec("s", "optuna-tpe:univariate", 0, 12), bench)
+    assert rec["settings"]["multivariate"] is False
+    assert rec["settings"]["optuna"] == optuna.__version__
+    assert rec["settings"]["n_startup_trials"] == 10 and rec["settings"]["constant_liar"] is True
+    assert rec["strategy_version"] == 2
+    d = rec["diagnostics"]
+    assert d["optuna_trials"] == 12 + d["projected_misses"] + d["repeat_suggestions"]  # every ask is a trial

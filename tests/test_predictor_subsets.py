@@ -15,6 +15,8 @@ from strategies.models.predictors import fit_predictor, predict_predictor
 from strategies.predictor_subsets import (
     PredictorSubsets,
     PredictorSubsetsConfig,
+    bananas_candidates,
+    mutate_genotypes,
     mutation_candidates,
     random_candidates,
     ridge_scores,
@@ -206,3 +208,50 @@ def test_subsets_experiment_gains_and_files(tmp_path):
     names = {p.name for p in paths}
     assert {"subsets.pdf", "subsets.png", "subsets.md", "subsets.csv"} <= names
     assert "Mauch et al. (2020) formula" in (tmp_path / "out" / "subsets.md").read_text()
+
+
+def test_bananas_mutation_changes_each_group_once_on_average():
+    """BANANAS' Cell.mutate at rate 1: edge bits flip w.p. 1/21, ops change w.p. 1/5 to another op."""
+    rng = np.random.default_rng(0)
+    parent = np.zeros(26, np.int64)
+    card = np.array([2] * 21 + [3] * 5)
+    kids = mutate_genotypes(rng, parent, card, [np.arange(21), np.arange(21, 26)], 200_000)
+    changed = kids != parent
+    sd = np.sqrt(1 / 21 * (20 / 21) / 200_000)
+    assert np.all(np.abs(changed[:, :21].mean(0) - 1 / 21) < 5 * sd)
+    assert np.all(np.abs(changed[:, 21:].mean(0) - 1 / 5) < 5 * np.sqrt(0.16 / 200_000))
+    ops = kids[:, 21:][changed[:, 21:]]
+    assert set(np.unique(ops)) == {1, 2} and abs((ops == 1).mean() - 0.5) < 0.01  # another op, uniformly
+
+
+def test_bananas_candidates_mutate_the_best_first_and_stay_in_the_table():
+    full = synthetic_benchmark(positions=5, choices=4, repeats=1, seed=2)
+    seen = np.zeros(full.space.n, bool)
+    seen[[0, 5, 9]] = True
+    groups = [np.arange(5)]
+    cand, counts = bananas_candidates(np.random.default_rng(1), full.space, seen, np.array([0, 5]), 20, 100, 100, groups)
+    assert cand.size == len(set(cand.tolist())) >= 20 and not seen[cand].any()
+    assert counts["candidates_projected"] == 0 and counts["mutation_redraws"] == 0  # a full table
+    assert counts["candidates_mutated"] == cand.size
+    # 100 mutations of the best parent already give >= 20: the second parent is never used
+    only_best, _ = bananas_candidates(np.random.default_rng(1), full.space, seen, np.array([0]), 20, 100, 100, groups)
+    assert np.array_equal(cand, only_best)
+    g0 = full.space.genotypes[0]
+    dist = (full.space.genotypes[cand] != g0).sum(1)
+    assert dist.min() >= 1 and np.mean(dist) < 2.5  # about one change per mutation (zero-change ones are dropped)
+
+    sparse = synthetic_benchmark(positions=5, choices=4, repeats=1, keep=0.05, seed=2, name="sparse")
+    seen = np.zeros(sparse.space.n, bool)
+    cand, counts = bananas_candidates(np.random.default_rng(1), sparse.space, seen, np.array([0]), 100, 100, 2, groups)
+    assert counts["candidates_projected"] > 0 and counts["mutation_redraws"] > 0
+    assert counts["candidates_mutated"] + counts["candidates_projected"] == cand.size == len(set(cand.tolist()))
+    assert ((cand >= 0) & (cand < sparse.space.n)).all()
+
+
+def test_bananas_preset_runs_and_reports_where_its_candidates_came_from(bench):
+    rec = run_trial(TrialSpec(bench.name, "predictor-subsets:bananas", 0, 30,
+                              config={"members": 2, "hidden": (8, 8), "epochs": 5}), bench)
+    d = rec["diagnostics"]
+    assert d["rounds"] == 2 and d["candidates_projected"] == 0 and d["candidates_random_fill"] == 0
+    assert d["candidates_mutated"] >= 200  # >= 100 per round
+    assert rec["strategy_version"] == 2

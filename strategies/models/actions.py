@@ -14,8 +14,14 @@ Two designs are provided, and :func:`design_for` picks one for a space:
   ``node:<op>`` (insert a vertex with op value ``<op>`` just before the output, and *remove every
   edge*, as the official code does), ``edge:(i, j)`` for an absent edge ``i -> j`` (``i < j``), and
   ``term`` (stop). ``node`` actions are legal below the vertex limit, ``edge`` actions below the
-  edge limit (the official code offers the others too and answers them with ``None``, scored 0 by
-  UCT; leaving them out is the same search). A terminal cell maps to the space's genotype (the
+  edge limit. The official code offers the others too and answers them with ``None``: in the
+  *tree*, UCT scores such a child 0, so it is never taken while another action exists, and
+  leaving them out of :meth:`CellDesign.actions` is the same tree policy. In a *rollout* it is not
+  the same: the official ``MCTS.simulation`` (``MCTS.py:285-290``) draws uniformly among all
+  actions and restarts the walk from its start when it draws an illegal one
+  (:meth:`CellDesign.official_terminal`), which favours walks that stay far from the limits;
+  :meth:`CellDesign.random_terminal` draws among the legal actions only (40k walks from the root:
+  39 distinct accepted cells with the restart rule against 130 without). A terminal cell maps to the space's genotype (the
   21 upper-triangle bits of the 7x7 matrix, the cell embedded with its output at vertex 6, then
   the 5 op values), or to ``None`` when its input does not reach its output (never a valid cell).
 * :class:`PositionDesign`, for spaces of fixed-length genotypes (NAS-Bench-201, NAS-Bench-Macro,
@@ -65,12 +71,16 @@ class ActionDesign(Protocol):
         ...
 
 
-def random_terminal(design: ActionDesign, state: Any, rng: np.random.Generator) -> Hashable:
+def random_terminal(design: ActionDesign, state: Any, rng: np.random.Generator, official: bool = False) -> Hashable:
     """A random rollout: uniformly random legal actions from ``state`` until a terminal state.
 
     Uses the design's own ``random_terminal(state, rng)`` when it has one (a faster equivalent,
-    which must draw from the same distribution); else steps through ``actions``/``apply``.
+    which must draw from the same distribution); else steps through ``actions``/``apply``. With
+    ``official``, a design that has ``official_terminal`` (cells) rolls out as the official AlphaX
+    code does instead; on designs whose actions are always legal the two are the same.
     """
+    if official and hasattr(design, "official_terminal"):
+        return design.official_terminal(state, rng)
     own = getattr(design, "random_terminal", None)
     if own is not None:
         return own(state, rng)
@@ -243,6 +253,34 @@ class CellDesign:
                 edges = 0
             elif r < n_node + len(absent):
                 edges |= absent[r - n_node]
+            else:
+                return (tuple(ops), edges, True)
+
+    def official_terminal(self, state: CellState, rng: np.random.Generator) -> CellState:
+        """AlphaX's rollout (``MCTS.simulation``): uniformly random actions among *all* of them,
+        node actions at the vertex limit and edge actions at the edge limit included (same order as
+        :meth:`actions`: nodes, absent edges row-major, ``term``); an illegal draw restarts the walk
+        from ``state``."""
+        ops0, edges0, term = state
+        if term:
+            return state
+        ops, edges = list(ops0), edges0
+        n_ops, mv, me, pair_bits = self.n_ops, self.max_vertices, self.max_edges, self._pair_bits
+        while True:
+            v = len(ops) + 2
+            absent = [b for b in pair_bits[v] if not edges & b]
+            r = int(rng.random() * (n_ops + len(absent) + 1))
+            if r < n_ops:
+                if v >= mv:  # a vertex past the limit: None, walk again from the start
+                    ops, edges = list(ops0), edges0
+                    continue
+                ops.append(r)
+                edges = 0
+            elif r < n_ops + len(absent):
+                if edges.bit_count() >= me:  # an edge past the limit: None, walk again
+                    ops, edges = list(ops0), edges0
+                    continue
+                edges |= absent[r - n_ops]
             else:
                 return (tuple(ops), edges, True)
 

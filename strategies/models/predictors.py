@@ -322,6 +322,9 @@ def standardize(y: np.ndarray) -> tuple[np.ndarray, float, float]:
 
 # --------------------------------------------------------------- one interface for strategies
 PREDICTOR_KINDS = ("mlp", "gnn")
+#: BANANAS' truncated path encoding keeps the first 40 paths (nas_algorithms.py: cutoff=40), in the
+#: official order: the paths of length 0..3 (1 + 3 + 9 + 27)
+TRUNC_PATHS = 40
 
 
 @dataclass(frozen=True)
@@ -329,7 +332,9 @@ class PredictorSpec:
     """Everything needed to build, train and query an ensemble predictor on a space.
 
     ``kind="mlp"`` uses ``space.encode(encoding)``; ``kind="gnn"`` uses ``space.graph``.
-    ``encoding="auto"`` picks ``"path"`` when the space has it (BANANAS), else ``"onehot"``.
+    ``encoding="auto"`` picks ``"path"`` when the space has it (BANANAS), else ``"onehot"``;
+    ``encoding="bananas"`` the first :data:`TRUNC_PATHS` path bits (BANANAS' ``trunc_path``) where
+    the space has a path encoding, else ``"onehot"``.
     """
 
     kind: str = "mlp"
@@ -359,8 +364,10 @@ def predictor_inputs(space: Any, spec: PredictorSpec) -> tuple[np.ndarray, ...]:
         adj, feats = space.graph
         return (np.asarray(adj, np.float32), np.asarray(feats, np.float32))
     enc = spec.encoding
-    if enc == "auto":
+    if enc in ("auto", "bananas"):
         enc = "path" if "path" in space.features else "onehot"
+        if spec.encoding == "bananas" and enc == "path":  # BANANAS' trunc_path: the first 40 paths
+            return (np.asarray(space.encode("path")[:, :TRUNC_PATHS], np.float32),)
     return (np.asarray(space.encode(enc), np.float32),)
 
 

@@ -6,6 +6,10 @@
     nasarena run SUITE [--out DIR] [--executor inprocess|process|ray] [--workers N] [--no-report]
                  [--address HEAD:6379] [--cpus-per-trial C] [--gpus-per-trial G] [--max-retries R]
     nasarena report DIR [--json]          figures and tables of a results folder (or JSON summary)
+
+Exit status: 0 every trial finished; 1 some trials failed or benchmarks were skipped (missing
+data; the summary lists them); 2 bad input (one line on stderr says what and how to fix it;
+``--debug`` shows the traceback); 130 interrupted (finished trials are kept).
 """
 
 from __future__ import annotations
@@ -31,7 +35,9 @@ def _benchmarks(args: argparse.Namespace) -> int:
             continue
         rows.append({k: info[k] for k in ("name", "n_space", "n_table", "metric", "optimum")})
     if args.json:
-        print(json.dumps(rows, indent=2))
+        from experiments.records import dumps
+
+        print(dumps(rows, indent=2))
     else:
         w = max((len(r["name"]) for r in rows), default=10)
         print(f"{'name':<{w}}  {'n_space':>8}  {'n_table':>8}  {'optimum':>9}  metric")
@@ -83,7 +89,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         res = run_suite(suite, out, executor=args.executor, workers=args.workers, data_dir=args.data_dir,
                         progress=not args.quiet, ray_address=args.address, on_skip=on_skip,
-                        ray_options=ray_options)
+                        ray_options=ray_options, keep_stale=args.keep_stale)
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished trials are kept in {out}; rerun the same command to resume",
               file=sys.stderr)
@@ -96,23 +102,37 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"{res['trials']} trials in {out} ({res['ran']} run now, the rest already finished)")
+    if res["stale"]:
+        why = ", ".join(f"{k}: {v}" for k, v in res["stale_reasons"].items())
+        print(f"replaced {res['stale']} stale trial records made with other settings ({why})", file=sys.stderr)
+    for path in res["damaged"]:
+        print(f"damaged trial record {path}: moved aside to {os.path.basename(path)}.damaged and rerun", file=sys.stderr)
+    status = 0
     if res.get("failed"):
         print(f"{len(res['failed'])} trials failed after retries (see {os.path.join(out, 'failed.json')}); "
               "rerun to retry them", file=sys.stderr)
+        status = 1
+    if res["skipped_benchmarks"]:
+        print(f"skipped benchmarks (data not found): {', '.join(res['skipped_benchmarks'])}", file=sys.stderr)
+        status = 1
+    if res["trials"] == 0:
+        return status or 1
     if not args.no_report:
         from experiments.report import write_report
 
         write_report(out)
         print(f"report written to {os.path.join(out, 'README.md')}")
-    return 0
+    return status
 
 
 def _report(args: argparse.Namespace) -> int:
     from experiments.report import summary, write_report
 
     if args.json:
+        from experiments.records import dumps
+
         for row in summary(args.dir):
-            print(json.dumps(row))
+            print(dumps(row))
     else:
         write_report(args.dir)
         print(f"report written to {os.path.join(args.dir, 'README.md')}")
@@ -123,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nasarena", description="NAS strategies on real NAS benchmarks.")
     parser.add_argument("--data-dir", default=None, help="folder with benchmark data (else $NASARENA_DATA)")
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("benchmarks", help="list benchmarks")
     p.add_argument("--json", action="store_true")
@@ -148,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="Ray: retries of a trial whose task raises or whose worker dies (default 2)")
     p.add_argument("--no-report", action="store_true", help="do not write figures and tables")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--keep-stale", action="store_true",
+                   help="refuse to run when the folder holds records made with other settings (default: rerun and replace them)")
     p.set_defaults(fn=_run)
     p = sub.add_parser("report", help="figures and tables of a results folder")
     p.add_argument("dir")
@@ -156,7 +179,28 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    return int(args.fn(args))
+    if args.debug:
+        return int(args.fn(args))
+    try:
+        return int(args.fn(args))
+    except USER_ERRORS as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean bad input (one line, exit 2), not a bug."""
+    from experiments.execute import RunError
+    from experiments.suite import SuiteError
+    from nasbench.data import CorruptData
+    from strategies.base import ConfigError
+
+    return (SuiteError, RunError, ConfigError, CorruptData, DataNotFound, KeyError, FileNotFoundError,
+            PermissionError, IsADirectoryError, NotADirectoryError, ValueError)
+
+
+USER_ERRORS = _user_errors()
 
 
 if __name__ == "__main__":

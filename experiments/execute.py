@@ -36,11 +36,13 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from experiments.records import DAMAGED, differences, dumps, fingerprint, read_record, trial_path, write_record
 from experiments.runner import TrialSpec, make_strategy, run_trial, run_vectorized
 from experiments.suite import Suite
 from nasbench.benchmark import Benchmark
@@ -55,30 +57,15 @@ EXECUTORS = ("inprocess", "process", "ray")
 VECTOR_CHUNK = 50  # seeds per vmapped call (resume granularity)
 
 
-def trial_path(out: Path, spec: TrialSpec) -> Path:
-    return out / "data" / spec.benchmark / spec.name / f"seed-{spec.seed:04d}.json"
-
-
-def is_done(out: Path, spec: TrialSpec) -> bool:
-    """A finished record exists for exactly this trial (same budget, strategy and config)."""
-    p = trial_path(out, spec)
-    if not p.is_file():
+def is_done(out: Path, spec: TrialSpec, expected: dict[str, Any] | None = None) -> bool:
+    """A valid finished record exists for exactly this trial: its fingerprint matches ``expected``
+    (default: the fields the spec alone determines; the run also checks data and noise)."""
+    rec = read_record(trial_path(out, spec))
+    if rec is None:
         return False
-    try:
-        rec = json.loads(p.read_text())
-    except (OSError, json.JSONDecodeError):
-        log.warning("unreadable trial record %s; rerunning it", p)
-        return False
-    return (
-        rec.get("budget") == spec.budget
-        and rec.get("strategy_spec") == spec.strategy
-        and rec.get("config", {}) == spec.config
-        and len(rec.get("arch", [])) == spec.budget
-    )
-
-
-def write_record(out: Path, spec: TrialSpec, record: dict[str, Any]) -> None:
-    atomic_write_text(trial_path(out, spec), json.dumps(record))
+    if expected is None:
+        expected = {k: v for k, v in fingerprint(spec, {}, None).items() if k not in ("data", "noise")}
+    return not differences(expected, rec)
 
 
 def benchmark_summary(bench: Benchmark) -> dict[str, Any]:
@@ -100,7 +87,8 @@ def benchmark_summary(bench: Benchmark) -> dict[str, Any]:
         "maximize": bench.maximize,
         "noise": bench.noise,
         "targets": targets,
-        "sources": list(bench.sources),
+        # a file by its name (its checksum is below), never the path it had on the machine that ran
+        "sources": [f"file: {Path(src[6:]).name}" if src.startswith("file: ") else src for src in bench.sources],
         "checksums": bench.checksums,
     }
 
@@ -177,6 +165,20 @@ def enable_compilation_cache() -> Path:
     return path
 
 
+def _watch_parent(parent: int) -> None:
+    """Pool-worker initializer: end this worker when the driver is gone (even after SIGKILL, which
+    gives the driver no chance to stop its pool), so no worker outlives its run."""
+    import threading
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="nasarena-parent-watch").start()
+
+
 def _worker(spec: TrialSpec, data_dir: str | None) -> dict[str, Any]:
     bench = get_benchmark(spec.benchmark, data_dir, noise=spec.noise)
     return run_trial(spec, bench)
@@ -207,35 +209,108 @@ def run_suite(
     ray_address: str | None = None,
     on_skip: Callable[[str, str], None] | None = None,
     ray_options: dict[str, Any] | None = None,
+    keep_stale: bool = False,
 ) -> dict[str, Any]:
-    """Run every unfinished trial of ``suite`` into ``out``; returns counts.
+    """Run every unfinished or stale trial of ``suite`` into ``out``; returns counts.
+
+    A record whose fingerprint differs from the trial the suite asks for is stale: it is rerun and
+    replaced (``keep_stale`` refuses instead, :class:`RunError`). One run at a time holds ``out``.
 
     ``ray_options``: keyword arguments of :func:`experiments.ray_executor.run_ray` (``num_cpus``,
     ``num_gpus``, ``max_retries``); ``workers`` is the CPU count of a local Ray runtime.
     """
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
-    enable_compilation_cache()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise RunError(f"the output folder {out} is a file; give --out a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunError(f"cannot create the output folder {out}: {exc.strerror}; give --out a writable folder") from None
+    if not os.access(out, os.W_OK):
+        raise RunError(f"the output folder {out} is not writable; give --out a writable folder")
+    with folder_lock(out):
+        return _run_suite_locked(suite, out, executor, workers, data_dir, progress, ray_address, on_skip,
+                                 ray_options, keep_stale)
+
+
+class RunError(RuntimeError):
+    """A run cannot start: the message says why and what to do (the CLI prints it, exit 2)."""
+
+
+@contextmanager
+def folder_lock(out: Path):
+    """Hold ``OUT/.lock`` (an advisory ``flock``, released when the process ends, even killed) for
+    one run; a second run on the same folder stops with the holder's pid."""
+    import fcntl
+
+    path = out / ".lock"
+    fh = open(path, "a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        holder = fh.read().strip() or "unknown"
+        fh.close()
+        raise RunError(f"{out} is in use by another nasarena run (pid {holder}); wait for it to finish, "
+                       "or give --out another folder") from None
+    try:
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        yield
+    finally:
+        fh.close()
+
+
+def _run_suite_locked(suite, out, executor, workers, data_dir, progress, ray_address, on_skip, ray_options,
+                      keep_stale) -> dict[str, Any]:
+    enable_compilation_cache()
     benches, skipped = resolve_benchmarks(suite.benchmarks, data_dir)
     for name in skipped:
         if on_skip:
             on_skip(name, entry(name).how_to_get)
-    atomic_write_text(out / "skipped.json", json.dumps(
+    for name, bench in benches.items():
+        budget = suite.budget_for(name)
+        if budget > bench.n_table:
+            raise RunError(f"budget {budget} for {name} exceeds its {bench.n_table} architectures; "
+                           f"set [budgets] {name} = {bench.n_table} or less")
+    atomic_write_text(out / "skipped.json", dumps(
         {n: {"reason": why, "how_to_get": entry(n).how_to_get} for n, why in skipped.items()}, indent=2))
-    checksums = {}
+    checksums, noises = {}, {}
     for name, bench in benches.items():
         b = bench if suite.noise is None else bench.with_noise(suite.noise)
-        atomic_write_text(out / "benchmarks" / f"{name}.json", json.dumps(benchmark_summary(b), indent=2))
+        noises[name] = b.noise
+        atomic_write_text(out / "benchmarks" / f"{name}.json", dumps(benchmark_summary(b), indent=2))
         checksums.update(bench.checksums)
-    meta = {"suite": suite.as_dict(), "environment": environment(), "data_checksums": checksums,
-            "executor": executor, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    atomic_write_text(out / "meta.json", json.dumps(meta, indent=2))
 
     specs = suite.trials([b for b in suite.benchmarks if b in benches])
-    todo = [s for s in specs if not is_done(out, s)]
-    log.info("%d trials, %d already finished, %d to run", len(specs), len(specs) - len(todo), len(todo))
+    todo, stale, n_stale = [], defaultdict(int), 0
+    DAMAGED.clear()
+    for s in specs:
+        rec = read_record(trial_path(out, s))
+        if rec is None:
+            todo.append(s)
+            continue
+        diff = differences(fingerprint(s, benches[s.benchmark].checksums, noises[s.benchmark]), rec)
+        if diff:
+            todo.append(s)
+            n_stale += 1
+            for d in diff:
+                stale[d] += 1
+    if n_stale and keep_stale:
+        raise RunError(f"{out} holds {n_stale} trial records made with other settings ("
+                       + ", ".join(f"{k}: {v}" for k, v in sorted(stale.items()))
+                       + "); rerun without --keep-stale to replace them, or give --out another folder")
+    meta = {"suite": suite.as_dict(), "environment": environment(), "data_checksums": checksums,
+            "executor": executor}
+    if todo or not (out / "meta.json").is_file():
+        atomic_write_text(out / "meta.json", dumps(meta, indent=2))
+    log.info("%d trials, %d already finished, %d to run (%d stale)", len(specs), len(specs) - len(todo), len(todo), n_stale)
+    summary = {"trials": len(specs), "ran": len(todo), "stale": n_stale, "stale_reasons": dict(sorted(stale.items())),
+               "damaged": list(DAMAGED), "skipped_benchmarks": sorted(skipped)}
     bar = Progress(len(todo), progress)
     if executor == "inprocess":
         _run_inprocess(todo, benches, out, bar)
@@ -246,9 +321,8 @@ def run_suite(
 
         res = run_ray(todo, out, bar, data_dir=data_dir, address=ray_address, write=write_record,
                       benches=benches, local_cpus=workers, **(ray_options or {}))
-        return {"trials": len(specs), "ran": len(todo), "skipped_benchmarks": sorted(skipped),
-                "failed": res["failed"]}
-    return {"trials": len(specs), "ran": len(todo), "skipped_benchmarks": sorted(skipped)}
+        return {**summary, "failed": res["failed"]}
+    return {**summary, "failed": []}
 
 
 def _run_inprocess(todo: list[TrialSpec], benches: dict[str, Benchmark], out: Path, bar: Progress) -> None:
@@ -278,7 +352,8 @@ def _run_pool(todo: list[TrialSpec], out: Path, bar: Progress, workers: int, dat
     if saved is None:  # workers are spawned at submit and inherit the environment then
         os.environ["XLA_FLAGS"] = POOL_XLA_FLAGS
     try:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                                   initializer=_watch_parent, initargs=(os.getpid(),))
         pending = {pool.submit(_worker, s, data_dir): s for s in todo}
     finally:
         if saved is None:

@@ -79,7 +79,33 @@ def _read_trials(root: Path) -> list[dict[str, Any]]:
         if any(len(rec[k]) != n for k in ("observed", "truth", "cost")):
             raise ValueError(f"trial record {path}: arch, observed, truth and cost differ in length")
         records.append(rec)
+    _check_one_setting_per_row(root, records)
     return records
+
+
+def _setting(rec: dict[str, Any]) -> str:
+    """What determines a record apart from its seed (its fingerprint, or the fields older records have)."""
+    fp = rec.get("fingerprint")
+    if not isinstance(fp, dict):
+        fp = {k: rec.get(k) for k in ("strategy_spec", "config", "budget", "noise", "strategy_version")}
+    return json.dumps({k: v for k, v in fp.items() if k != "seed"}, sort_keys=True)
+
+
+def _check_one_setting_per_row(root: Path, records: list[dict[str, Any]]) -> None:
+    """Refuse to put trials of different settings (budget, data, config, version, ...) in one row."""
+    groups: dict[tuple[str, str], dict[str, int]] = {}
+    for rec in records:
+        g = groups.setdefault((rec["benchmark"], rec["strategy"]), {})
+        key = _setting(rec)
+        g[key] = g.get(key, 0) + 1
+    for (bench, strat), settings in sorted(groups.items()):
+        if len(settings) > 1:
+            parsed = [json.loads(k) for k in settings]
+            fields = sorted({f for a in parsed for f in a if any(a.get(f) != b.get(f) for b in parsed)})
+            raise ValueError(
+                f"{root}/data/{bench}/{strat} mixes trials of {len(settings)} settings (they differ in "
+                f"{', '.join(fields)}); rerun the suite into the folder (stale trials are replaced) or "
+                "move the odd records out")
 
 
 def load_benchmarks(root: str | Path, names: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
@@ -122,6 +148,10 @@ def load_results(root: str | Path) -> tuple[pd.DataFrame, dict[str, dict[str, An
         "truth": np.concatenate([np.asarray(r["truth"], dtype=np.float64) for r in records]),
         "cost": np.concatenate([np.asarray(r["cost"], dtype=np.float64) for r in records]),
     })
+    # per-trial counters the strategies report (records' "diagnostics"), for the diagnostics table
+    df.attrs["diagnostics"] = [
+        {"benchmark": r["benchmark"], "strategy": r["strategy"], "seed": int(r["seed"]), **r.get("diagnostics", {})}
+        for r in records if r.get("diagnostics")]
     benchmarks = load_benchmarks(root, sorted(df["benchmark"].unique()))
     return df, benchmarks
 
@@ -687,6 +717,8 @@ def section_summary(ctx: ReportContext) -> str:
         parts += ["", _table_md(ctx, "wilcoxon")]
     parts += ["", "### Gain by budget", "", _table_md(ctx, "gain-by-budget")]
     parts += ["", "### Average rank over the budget", "", _table_md(ctx, "ranks")]
+    if ctx.tables["diagnostics"].rows:
+        parts += ["", "### Diagnostics: what each strategy did", "", _table_md(ctx, "diagnostics")]
     return "\n".join(parts)
 
 
@@ -761,10 +793,33 @@ def reproduction_table(a: Analysis) -> Table:
     return reproduction.reproduction_table(a.gains, finals)
 
 
+def diagnostics_table(a: Analysis) -> Table:
+    """Mean per trial of every counter a strategy reports in its records, per benchmark."""
+    rows_in = a.trials.attrs.get("diagnostics", []) if a.trials is not None else []
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows_in:
+        groups.setdefault((r["benchmark"], r["strategy"]), []).append(r)
+    rows = []
+    for (bench, strat), recs in sorted(groups.items()):
+        names = sorted({k for r in recs for k in r if k not in ("benchmark", "strategy", "seed")})
+        means = {k: float(np.mean([r.get(k, 0.0) for r in recs])) for k in names}
+        rows.append({"benchmark": bench, "strategy": strat, "trials": len(recs), **means,
+                     "counters": "; ".join(f"{k} {fmt(v)}" for k, v in means.items())})
+    return Table(
+        "diagnostics",
+        "What the strategies did, as they count it in each trial record (mean per trial): fallbacks, "
+        "projections onto the table, random fill, the official evaluation counters. A strategy that "
+        "reports nothing has no row.",
+        rows,
+        [("benchmark", lambda r: r["benchmark"]), ("strategy", lambda r: r["strategy"]),
+         ("trials", lambda r: str(r["trials"])), ("mean per trial", lambda r: r["counters"])],
+    )
+
+
 def build_tables(a: Analysis) -> dict[str, Table]:
     tables = {f"gain-{b}": gain_table(a, b) for b in a.runs}
     for t in (summary_table(a), budget_gain_table(a), rank_table(a), wilcoxon_table(a), friedman_table(a),
-              reproduction_table(a)):
+              reproduction_table(a), diagnostics_table(a)):
         tables[t.name] = t
     return tables
 

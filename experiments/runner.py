@@ -63,8 +63,11 @@ def make_strategy(spec: TrialSpec, bench: Benchmark) -> Strategy:
 def _record(spec: TrialSpec, bench: Benchmark, arch: np.ndarray, observed: np.ndarray,
             wall: float, n_asks: int, strategy: Strategy, state: Any = None) -> dict[str, Any]:
     arch = np.asarray(arch, dtype=np.int64)
+    from experiments.records import fingerprint
+
     diagnostics = strategy.diagnostics(state) if state is not None else {}
     return {
+        "fingerprint": fingerprint(spec, bench.checksums, bench.noise),
         "benchmark": spec.benchmark,
         "strategy": spec.name,
         "strategy_spec": spec.strategy,

@@ -24,6 +24,7 @@ Named suites live in ``experiments/suites/<name>.toml``; any other path to a TOM
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +81,45 @@ class Suite:
         }
 
 
+NOISE_MODELS = ("sample", "mean")
+
+
+def _nearest(name: str, options) -> str:
+    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.5)
+    return f" (did you mean {close[0]!r}?)" if close else f"; valid: {', '.join(sorted(options))}"
+
+
+def _check_names(fail, benchmarks: list[str], strategies: list[str], labels: dict[str, str],
+                 config: dict[str, dict[str, Any]]) -> None:
+    """Every benchmark, strategy, preset and config key exists (before any trial runs)."""
+    from nasbench.registry import available_benchmarks
+    from strategies.base import ConfigError, make_config
+    from strategies.registry import available_strategies, strategy_class
+
+    known = available_benchmarks()
+    for b in benchmarks:
+        if b not in known:
+            raise fail(f"unknown benchmark {b!r}{_nearest(b, known)}")
+    registered = available_strategies()
+    for label in strategies:
+        spec = labels.get(label, label)
+        name, _, preset = spec.partition(":")
+        if name not in registered:
+            raise fail(f"unknown strategy {name!r} (in {label!r}){_nearest(name, registered)}")
+        cls = strategy_class(name)
+        if preset and preset not in cls.presets:
+            raise fail(f"strategy {name!r} has no preset {preset!r}{_nearest(preset, cls.presets)}")
+        values = {**(cls.presets.get(preset, {}) if preset else {}), **config.get(label, {})}
+        fields = [f.name for f in __import__("dataclasses").fields(cls.Config)]
+        for key in config.get(label, {}):
+            if key not in fields:
+                raise fail(f"[config.{label}] {key!r} is not a setting of {name}{_nearest(key, fields)}")
+        try:
+            make_config(cls.Config, values)
+        except (ConfigError, TypeError, ValueError) as exc:
+            raise fail(f"[config.{label}]: {exc}") from None
+
+
 def available_suites() -> list[str]:
     return sorted(p.stem for p in SUITES_DIR.glob("*.toml"))
 
@@ -108,28 +148,80 @@ def load_suite(name_or_path: str) -> Suite:
     for req in ("benchmarks", "strategies", "seeds", "budget"):
         if req not in raw:
             raise SuiteError(f"{path}: missing required key {req!r}")
+    def fail(msg: str) -> SuiteError:
+        return SuiteError(f"{path}: {msg}")
+
+    def names(key: str) -> list[str]:
+        v = raw[key]
+        if not isinstance(v, list) or not v or not all(isinstance(x, str) and x for x in v):
+            raise fail(f"{key} must be a non-empty list of names, e.g. {key} = [\"...\"], got {v!r}")
+        if len(set(v)) != len(v):
+            raise fail(f"{key} lists {sorted({x for x in v if v.count(x) > 1})} more than once")
+        return list(v)
+
     seeds = raw["seeds"]
+    if isinstance(seeds, bool) or not isinstance(seeds, int | list):
+        raise fail(f"seeds must be a positive count or a list of non-negative integers, got {seeds!r}")
     if isinstance(seeds, int):
         if seeds < 1:
-            raise SuiteError(f"{path}: seeds must be a positive count or a list, got {seeds}")
+            raise fail(f"seeds must be a positive count or a list, got {seeds}")
         seeds = list(range(seeds))
-    if not isinstance(seeds, list) or not all(isinstance(s, int) and s >= 0 for s in seeds):
-        raise SuiteError(f"{path}: seeds must be a count or a list of non-negative integers")
+    if not seeds or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in seeds):
+        raise fail(f"seeds must be a count or a non-empty list of non-negative integers, got {raw['seeds']!r}")
+    if len(set(seeds)) != len(seeds):
+        raise fail(f"seeds lists {sorted({x for x in seeds if seeds.count(x) > 1})} more than once; each seed is one trial")
     budget = raw["budget"]
-    if not isinstance(budget, int) or budget < 1:
-        raise SuiteError(f"{path}: budget must be a positive integer, got {budget!r}")
-    strategies = list(raw["strategies"])
-    labels = {str(k): str(v) for k, v in raw.get("labels", {}).items()}
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+        raise fail(f"budget must be a positive integer, got {budget!r}")
+    benchmarks = names("benchmarks")
+    strategies = names("strategies")
+    for key in ("budgets", "config", "labels"):
+        if not isinstance(raw.get(key, {}), dict):
+            raise fail(f"[{key}] must be a table, got {raw[key]!r}")
+    budgets = {}
+    for k, v in raw.get("budgets", {}).items():
+        if k not in benchmarks:
+            raise fail(f"[budgets] names {k!r}, which is not a benchmark of the suite{_nearest(k, benchmarks)}")
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise fail(f"[budgets] {k} must be a positive integer, got {v!r}")
+        budgets[str(k)] = int(v)
+    labels = {}
+    for k, v in raw.get("labels", {}).items():
+        if not isinstance(v, str):
+            raise fail(f"[labels] {k} must name a strategy (\"name\" or \"name:preset\"), got {v!r}")
+        if k not in strategies:
+            raise fail(f"[labels] defines {k!r}, which is not in strategies{_nearest(k, strategies)}")
+        labels[str(k)] = v
+    config = {}
+    for k, v in raw.get("config", {}).items():
+        if k not in strategies:
+            raise fail(f"[config.{k}] is for {k!r}, which is not in strategies{_nearest(k, strategies)}")
+        if not isinstance(v, dict):
+            raise fail(f"[config.{k}] must be a table of settings, got {v!r}")
+        config[str(k)] = dict(v)
+    noise = raw.get("noise")
+    if noise is not None and noise not in NOISE_MODELS:
+        raise fail(f"noise must be one of {list(NOISE_MODELS)}, got {noise!r}")
+    _check_names(fail, benchmarks, strategies, labels, config)
     return Suite(
         name=str(raw.get("name", path.stem)),
         description=str(raw.get("description", "")),
-        benchmarks=list(raw["benchmarks"]),
+        benchmarks=benchmarks,
         strategies=strategies,
         seeds=seeds,
         budget=budget,
-        budgets={str(k): int(v) for k, v in raw.get("budgets", {}).items()},
-        config={str(k): dict(v) for k, v in raw.get("config", {}).items()},
+        budgets=budgets,
+        config=config,
         labels=labels,
-        noise=raw.get("noise"),
-        source=str(path),
+        noise=noise,
+        source=_display_path(path),
     )
+
+
+def _display_path(path: Path) -> str:
+    """A suite file's name as the report shows it: relative to the package for named suites, the
+    bare file name otherwise (never an absolute path of the machine that ran it)."""
+    try:
+        return str(Path("experiments") / "suites" / path.resolve().relative_to(SUITES_DIR.resolve()))
+    except ValueError:
+        return path.name

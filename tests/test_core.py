@@ -145,7 +145,7 @@ def test_suite_resumes_and_writes_complete_records(tmp_path, toy, monkeypatch):
         tmp_path, 'benchmarks=["synthetic"]\nstrategies=["random-search", "regularized-evolution"]\nseeds=3\nbudget=20\n'))
     out = tmp_path / "out"
     res = run_suite(suite, out, progress=False)
-    assert res == {"trials": 6, "ran": 6, "skipped_benchmarks": []}
+    assert (res["trials"], res["ran"], res["stale"], res["skipped_benchmarks"]) == (6, 6, 0, [])
     specs = suite.trials()
     assert all(is_done(out, s) for s in specs)
     first = json.loads(trial_path(out, specs[0]).read_text())
@@ -153,7 +153,8 @@ def test_suite_resumes_and_writes_complete_records(tmp_path, toy, monkeypatch):
     os.remove(trial_path(out, specs[1]))
     trial_path(out, specs[2]).write_text('{"arch": [1, 2')
     res = run_suite(suite, out, progress=False)
-    assert res["ran"] == 2
+    assert res["ran"] == 2 and res["damaged"] == [str(trial_path(out, specs[2]))]
+    assert trial_path(out, specs[2]).with_name("seed-0002.json.damaged").read_text() == '{"arch": [1, 2'  # kept aside
     assert json.loads(trial_path(out, specs[0]).read_text()) == first  # untouched
     bench_json = json.loads((out / "benchmarks" / "synthetic.json").read_text())
     assert bench_json["targets"]["optimum"]["K"] == 1 and bench_json["n"] == 256

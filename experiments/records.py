@@ -1,0 +1,119 @@
+"""Trial records on disk: where they live, what determines them, and whether one is still valid.
+
+A record is ``OUT/data/<benchmark>/<label>/seed-SSSS.json``. Its ``fingerprint`` names everything
+that determines the trial (:func:`fingerprint`): the record format, the benchmark and the checksums
+of its data files, the strategy spec, its *resolved* config (preset and overrides, every field) and
+the strategy's ``version`` (bumped by a module when its behaviour changes), the seed, the budget,
+the stop rule and the noise model. On resume a record whose fingerprint differs from the trial the
+suite asks for is *stale*: it is rerun and replaced (and the run says how many and why), or, with
+``--keep-stale``, the run refuses. A record that cannot be read (not JSON, not an object, damaged
+bytes) is moved aside to ``seed-SSSS.json.damaged`` (never deleted) and rerun.
+
+Files are written atomically with the user's umask (:func:`nasbench.data.atomic_write_text`), and
+every JSON written here is strict (non-finite numbers become ``null``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from nasbench.data import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+#: bumped when the record layout or the meaning of a field changes
+RECORD_FORMAT = 2
+
+
+def strict(obj: Any) -> Any:
+    """``obj`` with every non-finite float replaced by ``None`` (strict JSON has no NaN)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: strict(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [strict(v) for v in obj]
+    return obj
+
+
+def dumps(obj: Any, **kw: Any) -> str:
+    """Strict JSON text of ``obj`` (``null`` for NaN and infinities)."""
+    return json.dumps(strict(obj), allow_nan=False, **kw)
+
+
+def resolved_config(strategy_spec: str, overrides: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """``(every config field after preset and overrides, the strategy's version)``."""
+    from strategies.base import make_config
+    from strategies.registry import resolve
+
+    cls, values = resolve(strategy_spec, overrides)
+    cfg = make_config(cls.Config, values)
+    return json.loads(dumps(dataclasses.asdict(cfg))), int(cls.version)
+
+
+def fingerprint(spec: Any, checksums: dict[str, str], noise: str | None) -> dict[str, Any]:
+    """Everything that determines the trial ``spec`` (a :class:`~experiments.runner.TrialSpec`) on a
+    benchmark whose data files have ``checksums`` and whose effective noise model is ``noise``."""
+    config, version = resolved_config(spec.strategy, spec.config)
+    return {
+        "format": RECORD_FORMAT,
+        "benchmark": spec.benchmark,
+        "data": dict(sorted(checksums.items())),
+        "strategy": spec.strategy,
+        "strategy_version": version,
+        "config": config,
+        "seed": spec.seed,
+        "budget": spec.budget,
+        "stop": getattr(spec, "stop", None),
+        "noise": noise,
+    }
+
+
+def trial_path(out: Path, spec: Any) -> Path:
+    return Path(out) / "data" / spec.benchmark / spec.name / f"seed-{spec.seed:04d}.json"
+
+
+def write_record(out: Path, spec: Any, record: dict[str, Any]) -> None:
+    atomic_write_text(trial_path(out, spec), dumps(record))
+
+
+def read_record(path: Path) -> dict[str, Any] | None:
+    """The record at ``path``; ``None`` when absent. A damaged one is moved aside, named in the
+    log, and ``None`` returned (its trial then runs again)."""
+    if not path.is_file():
+        return None
+    try:
+        rec = json.loads(path.read_bytes().decode("utf-8"))
+        if not isinstance(rec, dict) or not isinstance(rec.get("arch"), list):
+            raise ValueError("not a trial record (a JSON object with an 'arch' list)")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        aside = path.with_name(path.name + ".damaged")
+        k = 1
+        while aside.exists():
+            aside, k = path.with_name(f"{path.name}.damaged-{k}"), k + 1
+        os.replace(path, aside)
+        log.warning("damaged trial record %s (%s): moved to %s; the trial runs again", path, exc, aside.name)
+        DAMAGED.append(str(path))
+        return None
+    return rec
+
+
+#: paths of damaged records met by :func:`read_record` in this process (reported by the run)
+DAMAGED: list[str] = []
+
+
+def differences(expected: dict[str, Any], rec: dict[str, Any]) -> list[str]:
+    """Fields in which record ``rec`` differs from the ``expected`` fingerprint (``[]``: valid)."""
+    got = rec.get("fingerprint")
+    if not isinstance(got, dict):
+        return ["fingerprint (the record has none)"]
+    diff = [k for k in expected if got.get(k) != expected[k]]
+    if len(rec.get("arch", [])) != expected["budget"] and expected.get("stop") is None:
+        diff.append("length")
+    return diff

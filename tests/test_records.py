@@ -1,0 +1,231 @@
+"""A results folder knows what it holds: fingerprints, stale records, locks, damaged files, suite
+validation before any trial, exit statuses, strict JSON, umask, and a byte-for-byte report."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from experiments import cli, report
+from experiments.execute import RunError, folder_lock, run_suite
+from experiments.records import dumps, trial_path
+from experiments.suite import SuiteError, load_suite
+from nasbench.synthetic import synthetic_benchmark
+
+
+@pytest.fixture()
+def toy_registered(monkeypatch):
+    import nasbench.registry as reg
+
+    toy = synthetic_benchmark(positions=4, choices=4, seed=0, name="synthetic")
+    monkeypatch.setitem(reg._REGISTRY, "synthetic", reg.Entry("synthetic", lambda d: toy, "toy", "built in"))
+    reg._cache.clear()
+    yield toy
+    reg._cache.clear()
+
+
+def _suite(tmp_path, body: str, name: str = "s.toml"):
+    p = tmp_path / name
+    p.write_text(textwrap.dedent(body))
+    return load_suite(str(p))
+
+
+BASE = 'benchmarks = ["synthetic"]\nstrategies = ["random-search", "lanas"]\nseeds = 2\nbudget = 12\n'
+
+
+def test_changed_settings_make_records_stale_and_they_are_replaced(tmp_path, toy_registered):
+    out = tmp_path / "out"
+    assert run_suite(_suite(tmp_path, BASE), out, progress=False)["ran"] == 4
+    again = run_suite(_suite(tmp_path, BASE), out, progress=False)
+    assert again["ran"] == 0 and again["stale"] == 0  # resume: nothing to do
+    res = run_suite(_suite(tmp_path, BASE.replace("budget = 12", "budget = 15")), out, progress=False)
+    assert res["ran"] == 4 and res["stale"] == 4 and res["stale_reasons"]["budget"] == 4
+    recs = [json.loads(p.read_text()) for p in sorted((out / "data").rglob("seed-*.json"))]
+    assert {len(r["arch"]) for r in recs} == {15}  # nothing of budget 12 is left to mix in
+    res = run_suite(_suite(tmp_path, BASE.replace("budget = 12", "budget = 15") + 'noise = "mean"\n'), out, progress=False)
+    assert res["stale"] == 4 and res["stale_reasons"] == {"noise": 4}
+    cfg = BASE.replace("budget = 12", "budget = 15") + 'noise = "mean"\n[config.lanas]\ncp = 0.5\n'
+    res = run_suite(_suite(tmp_path, cfg), out, progress=False)
+    assert res["stale"] == 2 and res["stale_reasons"] == {"config": 2}  # only lanas's records
+    with pytest.raises(RunError, match="--keep-stale"):
+        run_suite(_suite(tmp_path, cfg.replace("cp = 0.5", "cp = 0.7")), out, progress=False, keep_stale=True)
+
+
+def test_records_carry_what_determines_them(tmp_path, toy_registered):
+    out = tmp_path / "out"
+    suite = _suite(tmp_path, BASE)
+    run_suite(suite, out, progress=False)
+    rec = json.loads(trial_path(out, suite.trials()[2]).read_text())
+    fp = rec["fingerprint"]
+    assert fp["strategy"] == "lanas" and fp["strategy_version"] == 2 and fp["budget"] == 12 and fp["seed"] == 0
+    assert fp["config"]["fit"] == "adam" and fp["config"]["cp"] == 0.1  # the resolved config, every field
+    assert fp["noise"] == toy_registered.noise and "format" in fp and "data" in fp
+
+
+def test_a_second_run_on_the_same_folder_is_refused(tmp_path, toy_registered):
+    out = tmp_path / "out"
+    out.mkdir()
+    with folder_lock(out):
+        with pytest.raises(RunError, match=f"pid {os.getpid()}"):
+            run_suite(_suite(tmp_path, BASE), out, progress=False)
+    assert run_suite(_suite(tmp_path, BASE), out, progress=False)["ran"] == 4  # released
+
+
+@pytest.mark.parametrize("garbage", [b"\x89PNG\x00\xff\xfe", b"null", b"[1, 2]", b'{"arch": [1'])
+def test_damaged_records_are_moved_aside_and_rerun(tmp_path, toy_registered, garbage):
+    out = tmp_path / "out"
+    suite = _suite(tmp_path, BASE)
+    run_suite(suite, out, progress=False)
+    p = trial_path(out, suite.trials()[0])
+    p.write_bytes(garbage)
+    res = run_suite(suite, out, progress=False)
+    assert res["ran"] == 1 and res["damaged"] == [str(p)]
+    assert p.with_name(p.name + ".damaged").read_bytes() == garbage  # nothing the user wrote is deleted
+    assert json.loads(p.read_text())["seed"] == 0
+
+
+@pytest.mark.parametrize("body,message", [
+    ('benchmarks = "synthetic"\nstrategies = ["random-search"]\nseeds = 2\nbudget = 5\n', "must be a non-empty list"),
+    ('benchmarks = ["synthetc"]\nstrategies = ["random-search"]\nseeds = 2\nbudget = 5\n', "did you mean 'synthetic'"),
+    ('benchmarks = ["synthetic"]\nstrategies = ["random-serch"]\nseeds = 2\nbudget = 5\n', "did you mean 'random-search'"),
+    ('benchmarks = ["synthetic"]\nstrategies = ["lanas:exact-fti"]\nseeds = 2\nbudget = 5\n', "did you mean 'exact-fit'"),
+    ('benchmarks = ["synthetic"]\nstrategies = ["lanas"]\nseeds = 2\nbudget = 5\n[config.lanas]\nc_p = 1.0\n', "did you mean 'cp'"),
+    ('benchmarks = ["synthetic"]\nstrategies = ["lanas"]\nseeds = 2\nbudget = 5\n[config.lanaz]\ncp = 1.0\n', "did you mean 'lanas'"),
+    ('benchmarks = ["synthetic"]\nstrategies = ["lanas"]\nseeds = [1, 1, 2]\nbudget = 5\n', "more than once"),
+    ('benchmarks = ["synthetic"]\nstrategies = ["lanas"]\nseeds = [-1]\nbudget = 5\n', "non-negative"),
+    ('benchmarks = ["synthetic"]\nstrategies = ["lanas"]\nseeds = 2\nbudget = 5\n[budgets]\nsynthetic = 0\n', "positive integer"),
+    ('benchmarks = ["synthetic"]\nstrategies = ["lanas"]\nseeds = 2\nbudget = 5\n[budgets]\nsynthetc = 3\n', "did you mean 'synthetic'"),
+    ('benchmarks = ["synthetic"]\nstrategies = ["lanas"]\nseeds = 2\nbudget = 5\nnoise = "loud"\n', "noise must be one of"),
+])
+def test_every_mistake_in_a_suite_is_found_before_any_trial(tmp_path, toy_registered, body, message):
+    with pytest.raises(SuiteError, match=message):
+        _suite(tmp_path, body)
+
+
+def test_budget_above_the_space_is_refused_before_any_trial(tmp_path, toy_registered):
+    suite = _suite(tmp_path, BASE.replace("budget = 12", "budget = 100000"))
+    with pytest.raises(RunError, match="exceeds its 256 architectures"):
+        run_suite(suite, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out" / "data").exists()
+
+
+def test_cli_prints_one_line_and_exits_2_on_bad_input(tmp_path, capsys, toy_registered):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('benchmarks = ["synthetic"]\nstrategies = ["random-serch"]\nseeds = 2\nbudget = 5\n')
+    assert cli.main(["run", str(bad), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "random-search" in err[0]
+    (tmp_path / "afile").write_text("x")
+    good = tmp_path / "good.toml"
+    good.write_text(BASE)
+    assert cli.main(["run", str(good), "--out", str(tmp_path / "afile"), "--no-report"]) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert cli.main(["report", str(tmp_path / "nothing-here")]) == 2
+
+
+def test_cli_exits_1_when_every_benchmark_is_missing(tmp_path, capsys, monkeypatch):
+    import nasbench.registry as reg
+    from nasbench.data import DataNotFound
+
+    def missing(_d):
+        raise DataNotFound("no data")
+
+    monkeypatch.setitem(reg._REGISTRY, "synthetic", reg.Entry("synthetic", missing, "toy", "get it somewhere"))
+    reg._cache.clear()
+    good = tmp_path / "good.toml"
+    good.write_text(BASE)
+    assert cli.main(["run", str(good), "--out", str(tmp_path / "o"), "--no-report", "--quiet"]) == 1
+    assert "skipped benchmarks" in capsys.readouterr().err
+
+
+def test_json_is_strict_and_files_follow_the_umask(tmp_path, toy_registered):
+    assert dumps({"a": float("nan"), "b": [float("inf"), 1.5]}) == '{"a": null, "b": [null, 1.5]}'
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "out"
+        suite = _suite(tmp_path, BASE)
+        run_suite(suite, out, progress=False)
+        assert oct(trial_path(out, suite.trials()[0]).stat().st_mode & 0o777) == oct(0o644)
+        assert oct((out / "meta.json").stat().st_mode & 0o777) == oct(0o644)
+    finally:
+        os.umask(old)
+
+
+def test_report_is_a_pure_function_of_the_records(tmp_path, toy_registered):
+    out = tmp_path / "a" / "out"
+    run_suite(_suite(tmp_path, BASE), out, progress=False)
+    other = tmp_path / "elsewhere" / "deeper" / "out"
+    shutil.copytree(out, other)
+    for folder in (out, other):
+        report.write_report(folder, n_boot=50, figures=False)
+    files = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file() and p.name != ".lock")
+    for rel in files:
+        assert (out / rel).read_bytes() == (other / rel).read_bytes(), rel
+        assert str(tmp_path) not in (out / rel).read_text(errors="ignore"), rel  # no absolute paths
+    before = {rel: (out / rel).read_bytes() for rel in files}
+    report.write_report(out, n_boot=50, figures=False)
+    assert all((out / rel).read_bytes() == b for rel, b in before.items())  # regenerating changes nothing
+
+
+def test_report_refuses_to_mix_settings_in_one_row(tmp_path, toy_registered):
+    out = tmp_path / "out"
+    suite = _suite(tmp_path, BASE)
+    run_suite(suite, out, progress=False)
+    p = trial_path(out, suite.trials()[0])
+    rec = json.loads(p.read_text())
+    rec["fingerprint"]["budget"] = 99
+    p.write_text(json.dumps(rec))
+    with pytest.raises(ValueError, match="mixes trials of 2 settings .*budget"):
+        report.load_results(out)
+
+
+def test_pool_workers_do_not_outlive_a_killed_driver(tmp_path):
+    script = textwrap.dedent("""
+        import os, signal, sys, time
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+        from experiments.execute import _watch_parent
+        if __name__ == "__main__":
+            pool = ProcessPoolExecutor(2, mp_context=get_context("spawn"), initializer=_watch_parent, initargs=(os.getpid(),))
+            futs = [pool.submit(time.sleep, 60) for _ in range(2)]
+            time.sleep(1.0)
+            print(" ".join(str(p) for p in pool._processes), flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    path = tmp_path / "driver.py"
+    path.write_text(script)
+    proc = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120,
+                          cwd=os.path.dirname(os.path.dirname(__file__)))
+    pids = [int(p) for p in proc.stdout.split()]
+    assert len(pids) == 2, proc.stderr
+    deadline = time.time() + 10
+    alive = pids
+    while alive and time.time() < deadline:
+        time.sleep(0.5)
+        alive = [p for p in alive if _alive(p)]
+    assert not alive, f"workers {alive} outlived the driver"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (exited, not yet reaped by init) is not alive
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def test_benchmarks_json_is_strict():
+    rows = [{"name": "x", "optimum": np.float64("nan")}]
+    assert json.loads(dumps(rows)) == [{"name": "x", "optimum": None}]

@@ -85,6 +85,10 @@ def incumbent_truth(observed: ArrayLike, truth: ArrayLike) -> np.ndarray:
     return out
 
 
+#: the targets every report uses: ``None`` is the optimum (K = 1), else the top fraction
+TARGETS: dict[str, float | None] = {"optimum": None, "top-0.1%": 0.001, "top-1%": 0.01}
+
+
 def samples_to_target(truth: ArrayLike, threshold: float) -> np.ndarray:
     """``[S]`` first 1-based step whose score reaches ``threshold`` (``inf`` if none did)."""
     x = _as_2d(truth)

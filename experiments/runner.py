@@ -5,6 +5,11 @@ key is ``fold_in(key, 0)`` and the strategy's ``fold_in(key, 1)``. Every strateg
 the same noise realisation for the same architecture under the same seed (common random numbers,
 which makes paired tests across strategies sharper).
 
+With ``stop`` set to a target, the trial ends at the first evaluation whose true score reaches it
+(the record says ``stopped``), as the seed papers search "until the optimum is found"; the strategy
+is not told the target, and ``budget`` stays its planning horizon and the cap (a trial that never
+reaches the target is censored at the budget).
+
 The budget counts unique in-table architectures. The ask/tell loop spends it on the first new
 architectures of each batch and tells the strategy only what the oracle answered; a strategy that
 asks ``max_idle_asks`` times in a row without proposing anything new is stopped with an error
@@ -43,10 +48,25 @@ class TrialSpec:
     label: str = ""
     config: dict[str, Any] = field(default_factory=dict)
     noise: str | None = None
+    stop: str | None = None  # a target ("optimum", "top-0.1%", "top-1%"): stop at the first evaluation reaching it
 
     @property
     def name(self) -> str:
         return self.label or self.strategy
+
+
+def stop_threshold(spec: TrialSpec, bench: Benchmark) -> float | None:
+    """The true-score threshold of the trial's stop target (``None``: run the whole budget)."""
+    if spec.stop is None:
+        return None
+    from experiments.metrics import TARGETS
+
+    if spec.stop not in TARGETS:
+        raise ValueError(f"stop must be one of {list(TARGETS)}, got {spec.stop!r}")
+    t = bench.truth.target(TARGETS[spec.stop])
+    if t is None:
+        raise ValueError(f"{bench.name} has no known target {spec.stop!r} (a live benchmark): give no stop rule")
+    return float(t[0])
 
 
 def trial_keys(seed: int) -> tuple[jax.Array, jax.Array]:
@@ -62,9 +82,16 @@ def make_strategy(spec: TrialSpec, bench: Benchmark) -> Strategy:
 
 def _record(spec: TrialSpec, bench: Benchmark, arch: np.ndarray, observed: np.ndarray,
             wall: float, n_asks: int, strategy: Strategy, state: Any = None) -> dict[str, Any]:
-    arch = np.asarray(arch, dtype=np.int64)
     from experiments.records import fingerprint
 
+    arch = np.asarray(arch, dtype=np.int64)
+    observed = np.asarray(observed, dtype=np.float64)
+    stopped = False
+    threshold = stop_threshold(spec, bench)
+    if threshold is not None:
+        hit = np.flatnonzero(bench.truth.truth[arch] >= threshold)
+        if hit.size:  # the trial ends at the first evaluation that reaches the target
+            arch, observed, stopped = arch[: hit[0] + 1], observed[: hit[0] + 1], True
     diagnostics = strategy.diagnostics(state) if state is not None else {}
     return {
         "fingerprint": fingerprint(spec, bench.checksums, bench.noise),
@@ -82,6 +109,8 @@ def _record(spec: TrialSpec, bench: Benchmark, arch: np.ndarray, observed: np.nd
         "cost": [float(v) for v in bench.cost[arch]],
         "wall_time": wall,
         "n_asks": int(n_asks),
+        "stop": spec.stop,
+        "stopped": stopped,
         "diagnostics": {k: float(v) for k, v in diagnostics.items()},
         "settings": strategy.settings(state) if state is not None else {},
     }
@@ -96,12 +125,13 @@ def run_trial(spec: TrialSpec, bench: Benchmark, max_idle_asks: int = 10_000) ->
     strategy = make_strategy(spec, bench)
     k_strategy, k_noise = trial_keys(spec.seed)
     oracle = bench.oracle(k_noise)
+    threshold = stop_threshold(spec, bench)
     t0 = time.perf_counter()
     if isinstance(strategy, JaxStrategy):
         state = strategy.init(k_strategy, budget=spec.budget)
     else:
         state = strategy.init(k_strategy)
-    asks = idle = 0
+    asks = idle = checked = 0
     while oracle.budget_used < spec.budget:
         left = spec.budget - oracle.budget_used
         state, idx = strategy.ask(state, left)
@@ -115,6 +145,11 @@ def run_trial(spec: TrialSpec, bench: Benchmark, max_idle_asks: int = 10_000) ->
         res = oracle.query(idx)
         state = strategy.tell(state, idx, res.values, res.status)
         idle = 0 if charges.any() else idle + 1
+        if threshold is not None:  # the evaluations of this ask only
+            fresh = np.asarray(oracle.evaluated[checked:], np.int64)
+            checked += fresh.size
+            if (bench.truth.truth[fresh] >= threshold).any():
+                break
         if idle >= max_idle_asks:
             raise StrategyError(
                 f"{spec.strategy} asked {idle} times in a row without a new architecture "

@@ -19,6 +19,11 @@ A suite file looks like::
     [labels]             # optional: run one strategy under several labels with different configs
     "lanas-cp1" = "lanas"
 
+    stop = "optimum"     # optional: end each trial at the first evaluation reaching this target
+                         # ("optimum", "top-0.1%", "top-1%"); the budget is then the cap
+    [caps]               # optional: a lower budget cap for a strategy (e.g. GP-BO's cubic cost)
+    bayesian-optimization = 2000
+
 Named suites live in ``experiments/suites/<name>.toml``; any other path to a TOML file works too.
 """
 
@@ -52,9 +57,12 @@ class Suite:
     noise: str | None = None
     description: str = ""
     source: str = ""
+    stop: str | None = None  # stop each trial at the first evaluation reaching this target
+    caps: dict[str, int] = field(default_factory=dict)  # label -> a lower budget cap for that strategy
 
-    def budget_for(self, benchmark: str) -> int:
-        return int(self.budgets.get(benchmark, self.budget))
+    def budget_for(self, benchmark: str, label: str | None = None) -> int:
+        b = int(self.budgets.get(benchmark, self.budget))
+        return min(b, int(self.caps[label])) if label in self.caps else b
 
     def trials(self, benchmarks: list[str] | None = None) -> list[TrialSpec]:
         out = []
@@ -65,10 +73,11 @@ class Suite:
                         benchmark=b,
                         strategy=self.labels.get(label, label),
                         seed=seed,
-                        budget=self.budget_for(b),
+                        budget=self.budget_for(b, label),
                         label=label,
                         config=dict(self.config.get(label, {})),
                         noise=self.noise,
+                        stop=self.stop,
                     ))
         return out
 
@@ -77,7 +86,7 @@ class Suite:
             "name": self.name, "description": self.description, "benchmarks": self.benchmarks,
             "strategies": self.strategies, "seeds": self.seeds, "budget": self.budget,
             "budgets": self.budgets, "config": self.config, "labels": self.labels,
-            "noise": self.noise, "source": self.source,
+            "noise": self.noise, "source": self.source, "stop": self.stop, "caps": self.caps,
         }
 
 
@@ -141,7 +150,7 @@ def load_suite(name_or_path: str) -> Suite:
     except tomllib.TOMLDecodeError as exc:
         raise SuiteError(f"{path}: not valid TOML: {exc}") from None
     known = {"name", "description", "benchmarks", "strategies", "seeds", "budget", "budgets",
-             "config", "labels", "noise"}
+             "config", "labels", "noise", "stop", "caps"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise SuiteError(f"{path}: unknown key(s) {unknown}; a suite has {sorted(known)}")
@@ -175,7 +184,7 @@ def load_suite(name_or_path: str) -> Suite:
         raise fail(f"budget must be a positive integer, got {budget!r}")
     benchmarks = names("benchmarks")
     strategies = names("strategies")
-    for key in ("budgets", "config", "labels"):
+    for key in ("budgets", "config", "labels", "caps"):
         if not isinstance(raw.get(key, {}), dict):
             raise fail(f"[{key}] must be a table, got {raw[key]!r}")
     budgets = {}
@@ -199,6 +208,18 @@ def load_suite(name_or_path: str) -> Suite:
         if not isinstance(v, dict):
             raise fail(f"[config.{k}] must be a table of settings, got {v!r}")
         config[str(k)] = dict(v)
+    caps = {}
+    for k, v in raw.get("caps", {}).items():
+        if k not in strategies:
+            raise fail(f"[caps] names {k!r}, which is not in strategies{_nearest(k, strategies)}")
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise fail(f"[caps] {k} must be a positive integer, got {v!r}")
+        caps[str(k)] = int(v)
+    stop = raw.get("stop")
+    from experiments.metrics import TARGETS
+
+    if stop is not None and stop not in TARGETS:
+        raise fail(f"stop must be one of {list(TARGETS)}, got {stop!r}")
     noise = raw.get("noise")
     if noise is not None and noise not in NOISE_MODELS:
         raise fail(f"noise must be one of {list(NOISE_MODELS)}, got {noise!r}")
@@ -215,6 +236,8 @@ def load_suite(name_or_path: str) -> Suite:
         labels=labels,
         noise=noise,
         source=_display_path(path),
+        stop=stop,
+        caps=caps,
     )
 
 

@@ -1,0 +1,263 @@
+"""The seed papers' claims on their own protocol: samples until the optimum is found.
+
+LaNAS (Wang et al., arXiv 1906.06832) and AlphaX (Wang et al., AAAI 2020) count the samples a
+search needs until it finds NAS-Bench-101's global optimum, with no budget: LaNAS 2,274 on average
+(41 released runs), 22x, 14.6x, 12.4x, 6.8x and 16.5x fewer than random search, regularised
+evolution, MCTS (AlphaX), NAO and BO; AlphaX about 3.1x fewer than random search and 2.85x fewer than
+evolution (``shared/notes/seed-algorithms.md``). A suite with ``stop = "optimum"`` runs that
+protocol (:mod:`experiments.runner`): each trial ends at the first evaluation of the optimum, or is
+censored at its cap.
+
+This module turns such a folder into the claims report (pure functions of the records):
+
+* per benchmark and strategy: trials, successes, mean samples to the optimum (COCO's aRT: all
+  samples over successes, a censored trial charged its cap) and the median (``None`` unless more
+  than half succeeded), each with a bootstrap 95% interval over seeds;
+* each strategy's ratio to random search's exact expectation, ``(N+1)/2`` without a cap
+  (:func:`experiments.metrics.art_random_budget` at the cap, printed beside it), and to the measured
+  aRT of a baseline, paired by seed (the bootstrap resamples the common seeds of both);
+* a verdict per claim and benchmark: *holds* (the interval lies above 1 and reaches the published
+  ratio), *weaker* (above 1, below the published ratio), *does not hold* (the interval contains 1
+  or lies below it), *inconclusive* (fewer than :data:`MIN_SUCCESSES` successes on either side);
+* figures: the ECDF of samples to the optimum (log axis) with random search's exact curve from
+  the hypergeometric law, per benchmark; and the published against the measured ratios (a forest plot).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from experiments import metrics
+from experiments.records import dumps
+
+MIN_SUCCESSES = 5  # fewer successes than this on either side of a ratio: inconclusive
+N_BOOT = 2000
+
+
+@dataclass(frozen=True)
+class Claim:
+    paper: str
+    strategy: str  # our label
+    baseline: str  # "random-search" (the exact expectation) or a label
+    published: float  # their ratio aRT(baseline) / aRT(strategy)
+    note: str = ""
+
+
+LANAS = "LaNAS (Wang et al., arXiv 1906.06832), NAS-Bench-101, 41 runs"
+ALPHAX = "AlphaX (Wang et al., AAAI 2020), NAS-Bench-101"
+SEMINAS = "NAO/SemiNAS (Luo et al., NeurIPS 2020), NAS-Bench-101"
+CLAIMS: tuple[Claim, ...] = (
+    Claim(LANAS, "lanas", "random-search", 22.0),
+    Claim(LANAS, "lanas", "regularized-evolution", 14.6),
+    Claim(LANAS, "lanas", "alphax", 12.4),
+    Claim(LANAS, "lanas", "nao", 6.8),
+    Claim(LANAS, "lanas", "bayesian-optimization", 16.5),
+    Claim(ALPHAX, "alphax", "random-search", 3.1),
+    Claim(ALPHAX, "alphax", "regularized-evolution", 2.85),
+    Claim(SEMINAS, "nao", "regularized-evolution", 7.0,
+          "their target is a top-0.01% cell after about 300 evaluations; tested here at the optimum"),
+)
+
+
+def _stopped_records(root: Path) -> list[dict[str, Any]]:
+    recs = [json.loads(p.read_text()) for p in sorted((root / "data").glob("*/*/seed-*.json"))]
+    if not recs:
+        raise FileNotFoundError(f"no trial records under {root / 'data'}; run a suite with stop = \"optimum\" first")
+    bad = sorted({r["strategy"] for r in recs if r.get("stop") != "optimum"})
+    if bad:
+        raise ValueError(f"{root}: records of {bad} were not run with stop = \"optimum\"; the claims report needs them")
+    return recs
+
+
+def samples(recs: Sequence[dict[str, Any]]) -> dict[tuple[str, str], dict[int, tuple[int, bool]]]:
+    """``{(benchmark, strategy): {seed: (samples, reached the optimum)}}``."""
+    out: dict[tuple[str, str], dict[int, tuple[int, bool]]] = {}
+    for r in recs:
+        out.setdefault((r["benchmark"], r["strategy"]), {})[int(r["seed"])] = (len(r["arch"]), bool(r["stopped"]))
+    return out
+
+
+def art(lengths: np.ndarray, hits: np.ndarray) -> float:
+    """COCO's aRT: all samples over successes (``inf`` without one)."""
+    s = int(hits.sum())
+    return float(lengths.sum() / s) if s else math.inf
+
+
+def _boot(rng: np.random.Generator, n: int, n_boot: int) -> np.ndarray:
+    return rng.integers(0, n, size=(n_boot, n))
+
+
+def strategy_row(bench: str, strat: str, trials: dict[int, tuple[int, bool]], n: int, cap: int,
+                 rng: np.random.Generator, n_boot: int = N_BOOT) -> dict[str, Any]:
+    seeds = sorted(trials)
+    lengths = np.array([trials[s][0] for s in seeds], float)
+    hits = np.array([trials[s][1] for s in seeds], bool)
+    idx = _boot(rng, len(seeds), n_boot)
+    arts = np.array([art(lengths[i], hits[i]) for i in idx])
+    med = float(np.median(np.where(hits, lengths, np.inf))) if hits.mean() > 0.5 else None
+    meds = np.array([np.median(np.where(hits[i], lengths[i], np.inf)) for i in idx])
+    rs = (n + 1) / 2
+    a = art(lengths, hits)
+    return {
+        "benchmark": bench, "strategy": strat, "trials": len(seeds), "successes": int(hits.sum()), "cap": cap,
+        "art": a, "art_low": float(np.quantile(arts, 0.025)), "art_high": float(np.quantile(arts, 0.975)),
+        "median": med, "median_low": float(np.quantile(meds, 0.025)), "median_high": float(np.quantile(meds, 0.975)),
+        "rs_exact": rs, "rs_at_cap": metrics.art_random_budget(n, 1, cap),
+        "ratio_rs": rs / a if a > 0 else math.inf,
+        "ratio_rs_low": rs / float(np.quantile(arts, 0.975)), "ratio_rs_high": rs / float(np.quantile(arts, 0.025)),
+    }
+
+
+def paired_ratio(base: dict[int, tuple[int, bool]], strat: dict[int, tuple[int, bool]], rng: np.random.Generator,
+                 n_boot: int = N_BOOT) -> tuple[float, float, float, int, int, int]:
+    """``aRT(base) / aRT(strat)`` on their common seeds, with a paired bootstrap 95% interval;
+    also the common seeds and both success counts."""
+    seeds = sorted(set(base) & set(strat))
+    lb = np.array([base[s][0] for s in seeds], float)
+    hb = np.array([base[s][1] for s in seeds], bool)
+    ls = np.array([strat[s][0] for s in seeds], float)
+    hs = np.array([strat[s][1] for s in seeds], bool)
+    ratio = art(lb, hb) / art(ls, hs) if seeds else math.nan
+    if not seeds:
+        return math.nan, math.nan, math.nan, 0, 0, 0
+    boots = np.array([art(lb[i], hb[i]) / art(ls[i], hs[i]) for i in _boot(rng, len(seeds), n_boot)])
+    boots = np.nan_to_num(boots, nan=0.0)
+    return ratio, float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975)), len(seeds), int(hb.sum()), int(hs.sum())
+
+
+def verdict(low: float, high: float, published: float, successes: Sequence[int]) -> str:
+    if min(successes) < MIN_SUCCESSES:
+        return "inconclusive"
+    if low > 1:
+        return "holds" if high >= published else "weaker"
+    return "does not hold"
+
+
+def analyse(root: str | Path, seed: int = 0, n_boot: int = N_BOOT) -> dict[str, Any]:
+    root = Path(root)
+    recs = _stopped_records(root)
+    by = samples(recs)
+    caps = {(r["benchmark"], r["strategy"]): int(r["budget"]) for r in recs}
+    sizes = {b: int(json.loads((root / "benchmarks" / f"{b}.json").read_text())["n"]) for b, _ in by}
+    rows = [strategy_row(b, s, t, sizes[b], caps[(b, s)], np.random.default_rng([seed, i]), n_boot)
+            for i, ((b, s), t) in enumerate(sorted(by.items()))]
+    verdicts = []
+    for i, c in enumerate(CLAIMS):
+        for b in sorted(sizes):
+            if (b, c.strategy) not in by or (c.baseline != "random-search" and (b, c.baseline) not in by):
+                continue
+            if c.baseline == "random-search":
+                row = next(r for r in rows if r["benchmark"] == b and r["strategy"] == c.strategy)
+                ratio, low, high = row["ratio_rs"], row["ratio_rs_low"], row["ratio_rs_high"]
+                succ, common = [row["successes"], MIN_SUCCESSES], row["trials"]
+            else:
+                ratio, low, high, common, sb, ss = paired_ratio(by[(b, c.baseline)], by[(b, c.strategy)],
+                                                                 np.random.default_rng([seed, 1000 + i]), n_boot)
+                succ = [sb, ss]
+            verdicts.append({"paper": c.paper, "benchmark": b, "strategy": c.strategy, "baseline": c.baseline,
+                             "published": c.published, "ratio": ratio, "low": low, "high": high, "seeds": common,
+                             "verdict": verdict(low, high, c.published, succ), "note": c.note})
+    return {"rows": rows, "verdicts": verdicts, "sizes": sizes}
+
+
+def rs_ecdf(n: int, x: np.ndarray) -> np.ndarray:
+    """P(random search without replacement has found the one optimum within x samples) = x / N
+    (the hypergeometric law with K = 1)."""
+    return np.clip(np.asarray(x, float) / n, 0, 1)
+
+
+def _fmt(x: Any) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float) and not math.isfinite(x):
+        return "∞"
+    return f"{x:,.3g}" if abs(x) < 1000 else f"{x:,.0f}"
+
+
+def markdown(a: dict[str, Any]) -> str:
+    lines = ["# Samples to the optimum: the seed papers' protocol", "",
+             "Each trial ends at the first evaluation of the benchmark's optimum or is censored at its cap "
+             "(aRT charges a censored trial its cap). Ratios are aRT(baseline) / aRT(strategy); random search's "
+             "is its exact expectation (N+1)/2. Intervals: bootstrap 95% over seeds (paired for two strategies).",
+             "", "## Samples to the optimum", "",
+             "| benchmark | strategy | successes | cap | mean (aRT) [95%] | median [95%] | RS exact (N+1)/2 | RS aRT at cap | ratio to RS [95%] |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in a["rows"]:
+        lines.append(f"| {r['benchmark']} | {r['strategy']} | {r['successes']}/{r['trials']} | {r['cap']} | "
+                     f"{_fmt(r['art'])} [{_fmt(r['art_low'])}, {_fmt(r['art_high'])}] | {_fmt(r['median'])} "
+                     f"[{_fmt(r['median_low'])}, {_fmt(r['median_high'])}] | {_fmt(r['rs_exact'])} | {_fmt(r['rs_at_cap'])} | "
+                     f"{_fmt(r['ratio_rs'])} [{_fmt(r['ratio_rs_low'])}, {_fmt(r['ratio_rs_high'])}] |")
+    lines += ["", "## The claims", "", "| paper | benchmark | claim | published | measured [95%] | seeds | verdict |",
+              "|---|---|---|---|---|---|---|"]
+    for v in a["verdicts"]:
+        note = f" ({v['note']})" if v["note"] else ""
+        lines.append(f"| {v['paper']} | {v['benchmark']} | {v['strategy']} vs {v['baseline']}{note} | {v['published']}x | "
+                     f"{_fmt(v['ratio'])}x [{_fmt(v['low'])}, {_fmt(v['high'])}] | {v['seeds']} | **{v['verdict']}** |")
+    lines += ["", "Verdicts: *holds* — the interval lies above 1 and reaches the published ratio; *weaker* — above 1 "
+              "but below it; *does not hold* — the interval contains 1 or lies below; *inconclusive* — fewer than "
+              f"{MIN_SUCCESSES} successes on a side. The papers' benchmark is the full NAS-Bench-101 (423,624 cells, "
+              "mean test accuracy of 3 runs); ours are smaller tables with one recorded run per query "
+              "(validation accuracy), so the published ratios are a reference, not the same experiment.", ""]
+    return "\n".join(lines)
+
+
+def write_report(root: str | Path, figures: bool = True) -> Path:
+    root = Path(root)
+    a = analyse(root)
+    (root / "tables").mkdir(exist_ok=True)
+    (root / "tables" / "claims.json").write_text(dumps(a, indent=2, sort_keys=True) + "\n")
+    text = markdown(a)
+    if figures:
+        text += "\n" + "\n".join(f"![samples to the optimum on {b}](figures/ecdf-{b}.png)" for b in _figures(root, a)) + "\n"
+    readme = root / "README.md"
+    readme.write_text(text)
+    return readme
+
+
+def _figures(root: Path, a: dict[str, Any]) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    recs = samples(_stopped_records(root))
+    out = root / "figures"
+    out.mkdir(exist_ok=True)
+    names = []
+    for b, n in sorted(a["sizes"].items()):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        x = np.unique(np.geomspace(1, n, 200).astype(int))
+        ax.plot(x, rs_ecdf(n, x), "k--", label="random search (exact)")
+        for (bb, s), trials in sorted(recs.items()):
+            if bb != b:
+                continue
+            hits = np.sort([t[0] for t in trials.values() if t[1]])
+            ax.step(np.concatenate([[1], hits]), np.arange(hits.size + 1) / len(trials), where="post", label=s)
+        ax.set(xscale="log", xlabel="samples", ylabel="fraction of trials with the optimum", title=b)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out / f"ecdf-{b}.png", dpi=110, metadata={"Software": None})
+        plt.close(fig)
+        names.append(b)
+    if a["verdicts"]:
+        fig, ax = plt.subplots(figsize=(6, 0.4 * len(a["verdicts"]) + 1))
+        for k, v in enumerate(a["verdicts"]):
+            lo, hi = max(v["low"], 1e-3), max(v["high"], 1e-3)
+            ax.plot([lo, hi], [k, k], "b-")
+            ax.plot([max(v["ratio"], 1e-3)], [k], "bo")
+            ax.plot([v["published"]], [k], "r*")
+        ax.axvline(1, color="k", lw=0.5)
+        ax.set_yticks(range(len(a["verdicts"])),
+                      [f"{v['strategy']} vs {v['baseline']} ({v['benchmark']})" for v in a["verdicts"]], fontsize=7)
+        ax.set(xscale="log", xlabel="aRT ratio (blue: measured, 95%; red: published)")
+        fig.tight_layout()
+        fig.savefig(out / "claims-forest.png", dpi=110, metadata={"Software": None})
+        plt.close(fig)
+    return names

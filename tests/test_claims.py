@@ -1,0 +1,69 @@
+"""Search until the target is found: the stop rule, the claims statistics and their verdicts."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from experiments import claims
+from experiments.execute import run_suite
+from experiments.runner import TrialSpec, run_trial
+from experiments.suite import load_suite
+from nasbench.synthetic import synthetic_benchmark
+
+
+@pytest.fixture()
+def toy():
+    return synthetic_benchmark(positions=4, choices=4, repeats=1, noise_sd=0.0, seed=0, name="synthetic")
+
+
+def test_a_trial_stops_at_the_first_evaluation_of_the_optimum(toy):
+    free = run_trial(TrialSpec("synthetic", "random-search", 3, 256), toy)
+    first = int(np.argmax(np.asarray(free["truth"]) >= toy.truth.optimum)) + 1
+    rec = run_trial(TrialSpec("synthetic", "random-search", 3, 256, stop="optimum"), toy)
+    assert rec["stopped"] and len(rec["arch"]) == first and rec["arch"] == free["arch"][:first]
+    assert rec["truth"][-1] == toy.truth.optimum and max(rec["truth"][:-1], default=0) < toy.truth.optimum
+    short = run_trial(TrialSpec("synthetic", "random-search", 3, first - 1, stop="optimum"), toy)
+    assert not short["stopped"] and len(short["arch"]) == first - 1  # censored at the cap
+    gen = run_trial(TrialSpec("synthetic", "lanas", 1, 256, stop="top-1%"), toy)  # the general ask/tell loop
+    thr = toy.truth.target(0.01)[0]
+    assert gen["stopped"] and gen["truth"][-1] >= thr and all(t < thr for t in gen["truth"][:-1])
+
+
+def test_stopped_records_are_complete_on_resume(tmp_path, toy, monkeypatch):
+    import nasbench.registry as reg
+
+    monkeypatch.setitem(reg._REGISTRY, "synthetic", reg.Entry("synthetic", lambda d: toy, "toy", "built in"))
+    reg._cache.clear()
+    p = tmp_path / "s.toml"
+    p.write_text('benchmarks = ["synthetic"]\nstrategies = ["random-search", "lanas"]\nseeds = 6\n'
+                 'budget = 200\nstop = "optimum"\n[caps]\nlanas = 100\n')
+    suite = load_suite(str(p))
+    assert {s.budget for s in suite.trials() if s.name == "lanas"} == {100}
+    out = tmp_path / "out"
+    assert run_suite(suite, out, progress=False)["ran"] == 12
+    assert run_suite(suite, out, progress=False)["ran"] == 0  # a stopped record is finished, not short
+    claims.write_report(out, figures=True)
+    a = json.loads((out / "tables" / "claims.json").read_text())
+    rows = {r["strategy"]: r for r in a["rows"]}
+    assert rows["random-search"]["rs_exact"] == (256 + 1) / 2 and rows["lanas"]["cap"] == 100
+    assert (out / "figures" / "ecdf-synthetic.png").is_file()
+
+
+def test_art_ratio_and_verdicts_by_hand():
+    # 4 trials: 10, 20 (successes), 50 and 50 (censored at 50): aRT = 130 / 2 = 65
+    assert claims.art(np.array([10, 20, 50, 50.0]), np.array([1, 1, 0, 0], bool)) == 65.0
+    assert claims.art(np.array([5.0]), np.array([False])) == math.inf
+    base = {0: (100, True), 1: (300, True), 2: (200, True)}
+    strat = {0: (10, True), 1: (30, True), 2: (20, True), 9: (1, True)}  # seed 9 is not common
+    ratio, lo, hi, common, sb, ss = claims.paired_ratio(base, strat, np.random.default_rng(0), 200)
+    assert ratio == pytest.approx(10.0) and common == 3 and lo == pytest.approx(10.0) and hi == pytest.approx(10.0)
+    assert claims.verdict(12.0, 30.0, 22.0, [30, 30]) == "holds"
+    assert claims.verdict(2.0, 8.0, 22.0, [30, 30]) == "weaker"
+    assert claims.verdict(0.7, 8.0, 22.0, [30, 30]) == "does not hold"
+    assert claims.verdict(12.0, 30.0, 22.0, [30, 4]) == "inconclusive"
+    # random search's exact chance to have found the one optimum within x of N samples is x / N
+    assert claims.rs_ecdf(100, np.array([1, 50, 100, 200])).tolist() == [0.01, 0.5, 1.0, 1.0]

@@ -36,8 +36,8 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,7 @@ from strategies.base import JaxStrategy
 log = logging.getLogger(__name__)
 
 from experiments.metrics import TARGETS  # noqa: E402  (re-exported: the report's targets)
+
 EXECUTORS = ("inprocess", "process", "ray")
 VECTOR_CHUNK = 50  # seeds per vmapped call (resume granularity)
 

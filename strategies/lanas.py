@@ -323,7 +323,6 @@ def fit_tree_adam(x: jax.Array, y: jax.Array, valid: jax.Array, models: dict[str
     prediction over its bag and splits the bag by **true** value. A node with an empty bag keeps its
     model untrained and has threshold 0 (``predict_mean`` of an empty bag). Returns the tree
     (``W, b, thr, path`` as :func:`fit_tree`) and the updated models."""
-    m = x.shape[0]
     n_int = n_internal(height)
     node0 = jnp.where(valid, 0, -1).astype(jnp.int32)
     ids = jnp.arange(n_int)

@@ -88,7 +88,7 @@ import jax
 import numpy as np
 
 from nasbench.benchmark import Status
-from nasbench.space import INVALID, OUT_OF_TABLE
+from nasbench.space import OUT_OF_TABLE
 from nasbench.spaces.nb101 import N_EDGE_BITS, NB101Space
 from strategies.base import ConfigError, Strategy
 from strategies.models.predictors import (

@@ -117,3 +117,43 @@ def differences(expected: dict[str, Any], rec: dict[str, Any]) -> list[str]:
     if len(rec.get("arch", [])) != expected["budget"] and expected.get("stop") is None:
         diff.append("length")
     return diff
+
+
+def upgrade(out: str | os.PathLike[str]) -> dict[str, int]:
+    """Give the records of a folder written before fingerprints (format 1) the fingerprint their own
+    fields determine: benchmark, strategy spec, config, seed, budget, noise, the strategy version
+    they were made with (1 when absent) and the data checksums of the folder's
+    ``benchmarks/<benchmark>.json``. A record whose version is not its strategy's current one
+    stays stale (its fingerprint says which version made it). Returns counts."""
+    from experiments.runner import TrialSpec
+
+    out = Path(out)
+    counts = {"upgraded": 0, "already": 0}
+    sums: dict[str, dict[str, str]] = {}
+    for path in sorted((out / "data").glob("*/*/seed-*.json")):
+        rec = read_record(path)
+        if rec is None or isinstance(rec.get("fingerprint"), dict):
+            counts["already"] += rec is not None
+            continue
+        b = rec["benchmark"]
+        if b not in sums:
+            sums[b] = json.loads((out / "benchmarks" / f"{b}.json").read_text())["checksums"]
+        spec = TrialSpec(b, rec["strategy_spec"], int(rec["seed"]), int(rec["budget"]), label=rec["strategy"],
+                         config=rec.get("config", {}), noise=rec.get("noise"))
+        fp = fingerprint(spec, sums[b], rec.get("noise"))
+        fp["strategy_version"] = int(rec.get("strategy_version", 1))
+        rec = {"fingerprint": fp, **rec, "strategy_version": fp["strategy_version"],
+               "stop": rec.get("stop"), "stopped": rec.get("stopped", False)}
+        rec.setdefault("diagnostics", {})
+        rec.setdefault("settings", {})
+        atomic_write_text(path, dumps(rec))
+        counts["upgraded"] += 1
+    return counts
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 3 or sys.argv[1] != "upgrade":
+        raise SystemExit("usage: python -m experiments.records upgrade DIR")
+    print(upgrade(sys.argv[2]))

@@ -229,3 +229,22 @@ def _alive(pid: int) -> bool:
 def test_benchmarks_json_is_strict():
     rows = [{"name": "x", "optimum": np.float64("nan")}]
     assert json.loads(dumps(rows)) == [{"name": "x", "optimum": None}]
+
+
+def test_records_written_before_fingerprints_are_upgraded_from_their_own_fields(tmp_path, toy_registered):
+    from experiments.records import upgrade
+
+    out = tmp_path / "out"
+    suite = _suite(tmp_path, BASE)
+    run_suite(suite, out, progress=False)
+    paths = sorted((out / "data").rglob("seed-*.json"))
+    originals = [json.loads(p.read_text()) for p in paths]
+    for p, rec in zip(paths, originals):  # as format 1 wrote them
+        old = {k: v for k, v in rec.items() if k not in ("fingerprint", "diagnostics", "settings", "stop", "stopped")}
+        if rec["strategy"] == "lanas" and rec["seed"] == 0:
+            old["strategy_version"] = 1  # made by the old lanas: must stay stale
+        p.write_text(json.dumps(old))
+    assert upgrade(out) == {"upgraded": 4, "already": 0}
+    res = run_suite(suite, out, progress=False)
+    assert res["stale"] == 1 and res["stale_reasons"] == {"strategy_version": 1}
+    assert [json.loads(p.read_text())["fingerprint"] for p in paths] == [r["fingerprint"] for r in originals]

@@ -181,7 +181,12 @@ def _watch_parent(parent: int) -> None:
 
 
 def _worker(spec: TrialSpec, data_dir: str | None) -> dict[str, Any]:
+    """One trial in a pool worker. A pure-JAX strategy runs as one compiled scan over the whole
+    trial (the same trajectory as the ask/tell loop, without its per-step dispatch: at a 7,812-query
+    cap that loop spent most of a regularised-evolution trial in Python)."""
     bench = get_benchmark(spec.benchmark, data_dir, noise=spec.noise)
+    if getattr(bench, "vectorizable", True) and isinstance(make_strategy(spec, bench), JaxStrategy):
+        return run_vectorized([spec], bench)[0]
     return run_trial(spec, bench)
 
 

@@ -1,0 +1,64 @@
+"""Seconds per trial at long budgets (1,000 and 5,000 queries), the budgets the search-to-the-optimum
+protocol (``nasarena run reproduction``) needs, for every strategy on NAS-Bench-201 CIFAR-10; and
+NAO's seconds per trial at 150 queries on nb201-cifar10 and nb101-30k (the default suite's preset).
+
+One trial per point (seed 0, after a warm-up trial that pays the compilation), through the same
+path as the process pool (:func:`experiments.execute._worker`: pure-JAX strategies as one compiled
+scan). A strategy whose 1,000-query trial takes longer than ``LONG_S`` is not run at 5,000 (the
+entry says so): GP-BO's cost is cubic in the evaluations, so the reproduction suite caps it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from experiments.runner import TrialSpec, make_strategy, run_trial, run_vectorized
+from nasbench.data import DataNotFound
+from nasbench.registry import get_benchmark
+from strategies.base import JaxStrategy
+
+LONG_S = 240.0
+STRATEGIES = ["random-search", "regularized-evolution", "lanas", "lanas:exact-fit", "alphax", "nao",
+              "predictor-subsets:bananas", "bayesian-optimization", "optuna-tpe"]
+
+
+def _trial(bench, name: str, seed: int, budget: int) -> float:
+    spec = TrialSpec(bench.name, name, seed, budget)
+    t0 = time.perf_counter()
+    if isinstance(make_strategy(spec, bench), JaxStrategy):
+        run_vectorized([spec], bench)
+    else:
+        run_trial(spec, bench)
+    return time.perf_counter() - t0
+
+
+def run(strategies: list[str] | None = None) -> dict[str, Any]:
+    from strategies.registry import resolve
+
+    bench = get_benchmark("nb201-cifar10")
+    out: dict[str, Any] = {"benchmark": "nb201-cifar10", "note": "seconds per trial, seed 0, after a 30-query warm-up"}
+    for name in strategies or STRATEGIES:
+        try:
+            resolve(name)
+        except KeyError:
+            continue
+        _trial(bench, name, 99, 30)  # compile
+        row: dict[str, Any] = {}
+        for budget in (1000, 5000):
+            if budget == 5000 and row.get("s_at_1000", 0) > LONG_S:
+                row["s_at_5000"] = f"not run: {row['s_at_1000']:.0f} s at 1,000 queries"
+                continue
+            row[f"s_at_{budget}"] = round(_trial(bench, name, 0, budget), 2)
+        out[name] = row
+    nao = {}
+    for b in ("nb201-cifar10", "nb101-30k"):
+        try:
+            bb = get_benchmark(b)
+        except DataNotFound as exc:
+            nao[b] = f"not run: {exc}"
+            continue
+        _trial(bb, "nao:small", 99, 150)
+        nao[b] = round(_trial(bb, "nao:small", 0, 150), 2)
+    out["nao:small_s_per_trial_at_150"] = nao
+    return out

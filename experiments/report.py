@@ -128,6 +128,8 @@ def load_benchmarks(root: str | Path, names: Sequence[str] | None = None) -> dic
                 raise ValueError(f"{path} lacks {key!r}")
         if not b.get("maximize", True):
             raise ValueError(f"{path}: only maximised metrics are supported (maximize=false)")
+        if b["optimum"] is None:  # strict JSON writes an unknown optimum (a live benchmark) as null
+            b["optimum"] = float("nan")
         out[name] = b
     return out
 

@@ -121,6 +121,8 @@ def _run(args: argparse.Namespace) -> int:
     if not args.no_report:
         if suite.stop == "optimum":  # the seed papers' protocol: the claims report
             from experiments.claims import write_report
+        elif suite.timed:  # budgets in simulated time: the time report
+            from experiments.timed import write_report
         else:
             from experiments.report import write_report
 
@@ -139,10 +141,15 @@ def _report(args: argparse.Namespace) -> int:
             print(dumps(row))
     else:
         first = next(iter(sorted(Path(args.dir).glob("data/*/*/seed-*.json"))), None)
-        if first is not None and json.loads(first.read_text()).get("stop") == "optimum":
+        head = json.loads(first.read_text()) if first is not None else {}
+        if head.get("stop") == "optimum":
             from experiments.claims import write_report as write_claims
 
             write_claims(args.dir)
+        elif "time_budget" in head:
+            from experiments.timed import write_report as write_timed
+
+            write_timed(args.dir)
         else:
             write_report(args.dir)
         print(f"report written to {os.path.join(args.dir, 'README.md')}")

@@ -185,7 +185,7 @@ def _worker(spec: TrialSpec, data_dir: str | None) -> dict[str, Any]:
     trial (the same trajectory as the ask/tell loop, without its per-step dispatch: at a 7,812-query
     cap that loop spent most of a regularised-evolution trial in Python)."""
     bench = get_benchmark(spec.benchmark, data_dir, noise=spec.noise)
-    if getattr(bench, "vectorizable", True) and isinstance(make_strategy(spec, bench), JaxStrategy):
+    if not spec.timed and getattr(bench, "vectorizable", True) and isinstance(make_strategy(spec, bench), JaxStrategy):
         return run_vectorized([spec], bench)[0]
     return run_trial(spec, bench)
 
@@ -334,12 +334,13 @@ def _run_suite_locked(suite, out, executor, workers, data_dir, progress, ray_add
 def _run_inprocess(todo: list[TrialSpec], benches: dict[str, Benchmark], out: Path, bar: Progress) -> None:
     groups: dict[tuple, list[TrialSpec]] = defaultdict(list)
     for s in todo:
-        groups[(s.benchmark, s.name, s.strategy, s.budget, json.dumps(s.config, sort_keys=True), s.noise)].append(s)
+        groups[(s.benchmark, s.name, s.strategy, s.budget, json.dumps(s.config, sort_keys=True), s.noise,
+                s.stop, s.timed)].append(s)
     for (bname, label, *_), specs in groups.items():
         bench = benches[bname]
         if specs[0].noise is not None:
             bench = bench.with_noise(specs[0].noise)
-        if getattr(bench, "vectorizable", True) and isinstance(make_strategy(specs[0], bench), JaxStrategy):
+        if not specs[0].timed and getattr(bench, "vectorizable", True) and isinstance(make_strategy(specs[0], bench), JaxStrategy):
             for i in range(0, len(specs), VECTOR_CHUNK):
                 chunk = specs[i : i + VECTOR_CHUNK]
                 for spec, rec in zip(chunk, run_vectorized(chunk, bench)):

@@ -72,6 +72,10 @@ def fingerprint(spec: Any, checksums: dict[str, str], noise: str | None) -> dict
         "budget": spec.budget,
         "stop": getattr(spec, "stop", None),
         "noise": noise,
+        # timed trials only (None otherwise, so untimed records keep their fingerprints)
+        "time_budget": getattr(spec, "time_budget", None),
+        "time_budget_mean_costs": getattr(spec, "time_budget_mean_costs", None),
+        "workers_sim": (getattr(spec, "workers_sim", None) or 1) if getattr(spec, "timed", False) else None,
     }
 
 
@@ -114,7 +118,8 @@ def differences(expected: dict[str, Any], rec: dict[str, Any]) -> list[str]:
     if not isinstance(got, dict):
         return ["fingerprint (the record has none)"]
     diff = [k for k in expected if got.get(k) != expected[k]]
-    if len(rec.get("arch", [])) != expected["budget"] and expected.get("stop") is None:
+    if len(rec.get("arch", [])) != expected["budget"] and expected.get("stop") is None \
+            and expected.get("time_budget") is None and expected.get("time_budget_mean_costs") is None:
         diff.append("length")
     return diff
 

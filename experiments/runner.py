@@ -49,6 +49,13 @@ class TrialSpec:
     config: dict[str, Any] = field(default_factory=dict)
     noise: str | None = None
     stop: str | None = None  # a target ("optimum", "top-0.1%", "top-1%"): stop at the first evaluation reaching it
+    time_budget: float | None = None  # simulated seconds (experiments.timed); budget then caps the starts
+    time_budget_mean_costs: float | None = None  # or the time budget as this many mean training costs
+    workers_sim: int | None = None  # simulated parallel workers of a timed trial (default 1)
+
+    @property
+    def timed(self) -> bool:
+        return self.time_budget is not None or self.time_budget_mean_costs is not None
 
     @property
     def name(self) -> str:
@@ -117,7 +124,12 @@ def _record(spec: TrialSpec, bench: Benchmark, arch: np.ndarray, observed: np.nd
 
 
 def run_trial(spec: TrialSpec, bench: Benchmark, max_idle_asks: int = 10_000) -> dict[str, Any]:
-    """Run one trial through the ask/tell protocol; returns its record."""
+    """Run one trial through the ask/tell protocol; returns its record (a timed spec runs the
+    event simulation of :mod:`experiments.timed`)."""
+    if spec.timed:
+        from experiments.timed import run_trial_timed
+
+        return run_trial_timed(spec, bench, min(max_idle_asks, 100))
     if spec.budget < 1:
         raise ValueError(f"budget must be at least 1, got {spec.budget}")
     if spec.budget > bench.n_table:

@@ -59,6 +59,14 @@ class Suite:
     source: str = ""
     stop: str | None = None  # stop each trial at the first evaluation reaching this target
     caps: dict[str, int] = field(default_factory=dict)  # label -> a lower budget cap for that strategy
+    time_budget: float | None = None  # simulated seconds per trial (experiments.timed)
+    time_budgets: dict[str, float] = field(default_factory=dict)  # per benchmark
+    time_budget_mean_costs: float | None = None  # or: that many mean training costs of the benchmark
+    workers_sim: tuple[int, ...] = ()  # simulated workers; several: one label per count ("lanas-w8")
+
+    @property
+    def timed(self) -> bool:
+        return self.time_budget is not None or bool(self.time_budgets) or self.time_budget_mean_costs is not None
 
     def budget_for(self, benchmark: str, label: str | None = None) -> int:
         b = int(self.budgets.get(benchmark, self.budget))
@@ -66,19 +74,25 @@ class Suite:
 
     def trials(self, benchmarks: list[str] | None = None) -> list[TrialSpec]:
         out = []
+        workers = self.workers_sim or (1,)
         for b in benchmarks if benchmarks is not None else self.benchmarks:
+            tb = self.time_budgets.get(b, self.time_budget)
             for label in self.strategies:
-                for seed in self.seeds:
-                    out.append(TrialSpec(
-                        benchmark=b,
-                        strategy=self.labels.get(label, label),
-                        seed=seed,
-                        budget=self.budget_for(b, label),
-                        label=label,
-                        config=dict(self.config.get(label, {})),
-                        noise=self.noise,
-                        stop=self.stop,
-                    ))
+                for w in workers:
+                    for seed in self.seeds:
+                        out.append(TrialSpec(
+                            benchmark=b,
+                            strategy=self.labels.get(label, label),
+                            seed=seed,
+                            budget=self.budget_for(b, label),
+                            label=label if len(workers) == 1 else f"{label}-w{w}",
+                            config=dict(self.config.get(label, {})),
+                            noise=self.noise,
+                            stop=self.stop,
+                            time_budget=tb if self.timed else None,
+                            time_budget_mean_costs=self.time_budget_mean_costs if tb is None else None,
+                            workers_sim=w if self.timed else None,
+                        ))
         return out
 
     def as_dict(self) -> dict[str, Any]:
@@ -87,6 +101,8 @@ class Suite:
             "strategies": self.strategies, "seeds": self.seeds, "budget": self.budget,
             "budgets": self.budgets, "config": self.config, "labels": self.labels,
             "noise": self.noise, "source": self.source, "stop": self.stop, "caps": self.caps,
+            "time_budget": self.time_budget, "time_budgets": self.time_budgets,
+            "time_budget_mean_costs": self.time_budget_mean_costs, "workers_sim": list(self.workers_sim),
         }
 
 
@@ -150,7 +166,8 @@ def load_suite(name_or_path: str) -> Suite:
     except tomllib.TOMLDecodeError as exc:
         raise SuiteError(f"{path}: not valid TOML: {exc}") from None
     known = {"name", "description", "benchmarks", "strategies", "seeds", "budget", "budgets",
-             "config", "labels", "noise", "stop", "caps"}
+             "config", "labels", "noise", "stop", "caps", "time_budget", "time_budgets",
+             "time_budget_mean_costs", "workers_sim"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise SuiteError(f"{path}: unknown key(s) {unknown}; a suite has {sorted(known)}")
@@ -184,7 +201,7 @@ def load_suite(name_or_path: str) -> Suite:
         raise fail(f"budget must be a positive integer, got {budget!r}")
     benchmarks = names("benchmarks")
     strategies = names("strategies")
-    for key in ("budgets", "config", "labels", "caps"):
+    for key in ("budgets", "config", "labels", "caps", "time_budgets"):
         if not isinstance(raw.get(key, {}), dict):
             raise fail(f"[{key}] must be a table, got {raw[key]!r}")
     budgets = {}
@@ -215,6 +232,27 @@ def load_suite(name_or_path: str) -> Suite:
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise fail(f"[caps] {k} must be a positive integer, got {v!r}")
         caps[str(k)] = int(v)
+    def positive(key: str, v: Any) -> float:
+        if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
+            raise fail(f"{key} must be a positive number of seconds or costs, got {v!r}")
+        return float(v)
+
+    time_budget = positive("time_budget", raw["time_budget"]) if "time_budget" in raw else None
+    mean_costs = positive("time_budget_mean_costs", raw["time_budget_mean_costs"]) if "time_budget_mean_costs" in raw else None
+    if time_budget is not None and mean_costs is not None:
+        raise fail("give time_budget or time_budget_mean_costs, not both")
+    time_budgets = {}
+    for k, v in raw.get("time_budgets", {}).items():
+        if k not in benchmarks:
+            raise fail(f"[time_budgets] names {k!r}, which is not a benchmark of the suite{_nearest(k, benchmarks)}")
+        time_budgets[str(k)] = positive(f"[time_budgets] {k}", v)
+    w = raw.get("workers_sim", [])
+    w = [w] if isinstance(w, int) and not isinstance(w, bool) else w
+    if not isinstance(w, list) or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in w) \
+            or len(set(w)) != len(w):
+        raise fail(f"workers_sim must be a positive integer or a list of distinct ones, got {raw.get('workers_sim')!r}")
+    if w and time_budget is None and mean_costs is None and not time_budgets:
+        raise fail("workers_sim needs a time budget (time_budget, [time_budgets] or time_budget_mean_costs)")
     stop = raw.get("stop")
     from experiments.metrics import TARGETS
 
@@ -238,6 +276,10 @@ def load_suite(name_or_path: str) -> Suite:
         source=_display_path(path),
         stop=stop,
         caps=caps,
+        time_budget=time_budget,
+        time_budgets=time_budgets,
+        time_budget_mean_costs=mean_costs,
+        workers_sim=tuple(w),
     )
 
 

@@ -98,6 +98,12 @@ class Strategy:
     def tell(self, state: Any, idx: np.ndarray, values: np.ndarray, status: np.ndarray) -> Any:
         raise NotImplementedError
 
+    def set_pending(self, state: Any, pending: np.ndarray) -> Any:
+        """Tell the strategy which architectures are asked but not yet answered (asynchronous
+        workers, :mod:`experiments.timed`), before the next ``ask``; they are never evaluated twice.
+        Default: ignored (a pending proposal is simply asked again)."""
+        return state
+
     def diagnostics(self, state: Any) -> dict[str, float]:
         """Counters of a finished trial for its record (a flat dict of numbers, e.g. how often a
         fallback fired); the report shows their means per benchmark. Default: none."""

@@ -95,6 +95,7 @@ class BOState:
     values: tuple[float, ...] = ()
     failed: frozenset[int] = frozenset()  # indices the oracle answered out-of-table
     params: gp.GPParams | None = None  # the last fit (numpy), the warm start of the next one
+    pending: tuple[int, ...] = ()  # asked, not yet answered (asynchronous workers): constant liar
 
 
 @partial(jax.jit, static_argnames=("kernel", "ard", "steps", "learning_rate", "batch", "rule", "xi"))
@@ -198,10 +199,14 @@ class BayesianOptimization(Strategy):
     def init(self, key: jax.Array) -> BOState:
         return BOState(key=key)
 
+    def set_pending(self, state: BOState, pending: np.ndarray) -> BOState:
+        return replace(state, pending=tuple(int(i) for i in pending))
+
     def _unseen(self, state: BOState, exclude: np.ndarray | None = None) -> np.ndarray:
         seen = np.zeros(self.space.n, bool)
         seen[list(state.evaluated)] = True
         seen[list(state.failed)] = True
+        seen[list(state.pending)] = True
         if exclude is not None:
             seen[exclude] = True
         return np.flatnonzero(~seen)
@@ -216,6 +221,7 @@ class BayesianOptimization(Strategy):
         seen = np.zeros(self.space.n, bool)
         seen[ev] = True
         seen[list(state.failed)] = True
+        seen[list(state.pending)] = True
         nb = nb[~seen[nb]]
         muts = rng.permutation(nb)[: c.n_mutations]
         unseen = self._unseen(state, exclude=muts)
@@ -244,12 +250,17 @@ class BayesianOptimization(Strategy):
         cand_x[: cand.size] = self._features[cand]
         cand_mask = np.arange(pool) < cand.size
 
-        size = gp.bucket_size(n_ev + c.batch, c.min_bucket)
+        # pending architectures (asynchronous workers) enter the GP at the constant liar's value,
+        # the worst observed (CL-min, Ginsbourger, Le Riche & Carraro 2010); none when synchronous
+        n_fit = n_ev + len(state.pending)
+        size = gp.bucket_size(n_fit + c.batch, c.min_bucket)
         x = np.zeros((size, self._features.shape[1]), np.float32)
         x[:n_ev] = self._features[list(state.evaluated)]
+        x[n_ev:n_fit] = self._features[list(state.pending)]
         y = np.zeros(size, np.float32)
         y[:n_ev] = state.values
-        mask = np.arange(size) < n_ev
+        y[n_ev:n_fit] = min(state.values)
+        mask = np.arange(size) < n_fit
         warm = state.params if state.params is not None else self._no_params
         picks, top, params, lml = propose(
             jnp.asarray(x), jnp.asarray(y), jnp.asarray(mask), jnp.asarray(cand_x), jnp.asarray(cand_mask),
@@ -283,4 +294,6 @@ class BayesianOptimization(Strategy):
                 known.add(i)
             elif s == Status.OUT_OF_TABLE and i >= 0:
                 failed.add(i)
-        return replace(state, evaluated=tuple(evaluated), values=tuple(vals), failed=frozenset(failed))
+        told = {int(i) for i in np.asarray(idx).reshape(-1)}
+        return replace(state, evaluated=tuple(evaluated), values=tuple(vals), failed=frozenset(failed),
+                       pending=tuple(i for i in state.pending if i not in told))

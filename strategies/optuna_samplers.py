@@ -23,6 +23,8 @@ genotype written as categorical choices, one ``CategoricalDistribution`` per pos
   a full TPE ask on a study that grows with it: on the 6,561 Macro architectures, where TPE
   converges fast, a cap of 100 made a 150-query trial take 40-60 s.
 * The sampler's seed is drawn from the trial's JAX key, so runs are reproducible.
+* With asynchronous workers (:mod:`experiments.timed`) several trials are RUNNING at once, and
+  Optuna's own ``constant_liar`` (on by default) accounts for them.
 
 ``optuna-tpe`` is the sampler a user gets from ``TPESampler(seed=s)``: every sampler argument is
 left at Optuna's default (nothing is restated here, so a release that changes a default is
@@ -69,8 +71,7 @@ class OptunaState:
     study: Any
     rng: np.random.Generator
     seen: dict[int, float] = field(default_factory=dict)
-    pending: Any = None
-    pending_idx: int = -1
+    pending: dict[int, Any] = field(default_factory=dict)  # asked index -> its RUNNING Optuna trial
     counts: dict[str, int] = field(default_factory=lambda: {
         "projected_misses": 0, "projected_repeats": 0, "repeat_suggestions": 0})
 
@@ -121,8 +122,11 @@ class _OptunaStrategy(Strategy):
                 state.study.tell(trial, state=TrialState.FAIL)
                 self._enqueue(state, self._nearest_unseen(state, g))
                 state.counts["projected_misses"] += 1
-            elif idx in state.seen:
-                state.study.tell(trial, state.seen[idx])
+            elif idx in state.seen or idx in state.pending:  # a pending one: asked again (RUNNING in Optuna)
+                if idx in state.seen:
+                    state.study.tell(trial, state.seen[idx])
+                else:
+                    state.study.tell(trial, state=TrialState.FAIL)
                 state.counts["repeat_suggestions"] += 1
                 repeats += 1
                 if repeats >= self.config.max_repeats:
@@ -130,21 +134,21 @@ class _OptunaStrategy(Strategy):
                     state.counts["projected_repeats"] += 1
                     repeats = 0
             else:
-                state.pending, state.pending_idx = trial, idx
+                state.pending[idx] = trial
                 return state, np.asarray([idx])
 
     def tell(self, state: OptunaState, idx: np.ndarray, values: np.ndarray, status: np.ndarray) -> OptunaState:
         from optuna.trial import TrialState
 
         for i, v, s in zip(idx, values, status):
-            if int(i) != state.pending_idx:
+            trial = state.pending.pop(int(i), None)
+            if trial is None:
                 continue
             if s in (Status.NEW, Status.CACHED):
                 state.seen[int(i)] = float(v)
-                state.study.tell(state.pending, float(v))
+                state.study.tell(trial, float(v))
             else:
-                state.study.tell(state.pending, state=TrialState.FAIL)
-            state.pending, state.pending_idx = None, -1
+                state.study.tell(trial, state=TrialState.FAIL)
         return state
 
     def diagnostics(self, state: OptunaState) -> dict[str, float]:

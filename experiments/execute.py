@@ -293,7 +293,9 @@ def _run_suite_locked(suite, out, executor, workers, data_dir, progress, ray_add
         checksums.update(bench.checksums)
 
     specs = suite.trials([b for b in suite.benchmarks if b in benches])
-    todo, stale, n_stale = [], defaultdict(int), 0
+    todo: list[TrialSpec] = []
+    stale: defaultdict[str, int] = defaultdict(int)
+    n_stale = 0
     DAMAGED.clear()
     for s in specs:
         rec = read_record(trial_path(out, s))

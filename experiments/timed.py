@@ -87,9 +87,9 @@ def run_trial_timed(spec: TrialSpec, bench: Benchmark, max_idle_asks: int = 100)
                 fallbacks += 1
                 return int(free_idx[rng.integers(free_idx.size)])
             state = strategy.set_pending(state, np.asarray(sorted(pending), dtype=np.int64))
-            state, idx = strategy.ask(state, max(1, cap - starts))
+            state, asked = strategy.ask(state, max(1, cap - starts))
             asks += 1
-            idx = [int(i) for i in np.asarray(idx, dtype=np.int64).reshape(-1)]
+            idx = [int(i) for i in np.asarray(asked, dtype=np.int64).reshape(-1)]
             if not idx:
                 raise StrategyError(f"{spec.strategy} asked for nothing with {cap - starts} starts left")
             new = oracle.charges(idx)
@@ -178,7 +178,7 @@ def analyse(root) -> dict[str, Any]:
     recs = [json.loads(p.read_text()) for p in sorted((root / "data").glob("*/*/seed-*.json"))]
     if not recs or any("time_budget" not in r for r in recs):
         raise ValueError(f"{root}: not a folder of timed trials (a suite with a time budget)")
-    rows = []
+    rows: list[dict[str, Any]] = []
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in recs:
         groups.setdefault((r["benchmark"], r["strategy"]), []).append(r)

@@ -605,6 +605,7 @@ class LaNAS(Strategy):
             state = self._rebuild(replace(state, key=key), k_build, avail)
             key = state.key
         tree = state.tree
+        assert tree is not None  # built above
         # a whole round per ask (batch) or one draw; a fixed k keeps jit to one compiled shape,
         # and draws past the budget are dropped (the runner would drop them anyway)
         k = c.samples_per_rebuild - state.drawn if c.batch else 1

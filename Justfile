@@ -34,6 +34,10 @@ lint:
 bench:
     {{python}} -m bench.run
 
+# the GPU check (issue 24): JAX vs PyTorch throughput, 4-epoch accuracy vs NB-101; writes bench/gpu_train.json (< 8 min, one H100)
+gpu-check *ARGS:
+    env -u JAX_PLATFORMS {{python}} -m bench.gpu_train {{ARGS}}
+
 # the default suite: every strategy on every benchmark whose data is found; regenerates results/
 run-all:
     {{python}} -m experiments.cli run default --out results --executor process

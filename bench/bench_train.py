@@ -32,9 +32,10 @@ augmentation on; no data needed):
   once against the masked step of one cell: seconds per step and architecture-steps per second.
 
 ``gpu_full_nb101`` is **not measured here** (no accelerator on the machine this was written on):
-``python -m bench.gpu_train`` on a GPU machine measures images/s and compile time of the
-full-size NB-101 network (C = 128, 3 stacks of 3 cells, batch 256, bf16) and writes
-``bench/gpu_train.json``; :func:`run` calls it itself when JAX's backend is a GPU.
+``python -m bench.gpu_train`` (``just gpu-check``) on a GPU machine runs the whole prepared check
+(JAX bf16/fp32 against the PyTorch reference network, masked and vmapped networks, fidelity to
+NB-101's 4-epoch accuracies) and writes ``bench/gpu_train.json``; :func:`run` calls it itself when
+JAX's backend is a GPU.
 """
 
 from __future__ import annotations

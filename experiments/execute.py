@@ -243,6 +243,16 @@ def run_suite(
                                  ray_options, keep_stale)
 
 
+def _meta_changed(path: Path, meta: dict[str, Any]) -> bool:
+    """Whether ``meta.json`` is missing or describes another suite or other data (the machine it
+    was written on does not count)."""
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return True
+    return any(old.get(k) != json.loads(dumps(meta[k])) for k in ("suite", "data_checksums", "executor"))
+
+
 class RunError(RuntimeError):
     """A run cannot start: the message says why and what to do (the CLI prints it, exit 2)."""
 
@@ -316,7 +326,7 @@ def _run_suite_locked(suite, out, executor, workers, data_dir, progress, ray_add
                        + "); rerun without --keep-stale to replace them, or give --out another folder")
     meta = {"suite": suite.as_dict(), "environment": environment(), "data_checksums": checksums,
             "executor": executor}
-    if todo or not (out / "meta.json").is_file():
+    if todo or _meta_changed(out / "meta.json", meta):  # a no-op rerun leaves the folder's files as they are
         atomic_write_text(out / "meta.json", dumps(meta, indent=2))
     log.info("%d trials, %d already finished, %d to run (%d stale)", len(specs), len(specs) - len(todo), len(todo), n_stale)
     summary = {"trials": len(specs), "ran": len(todo), "stale": n_stale, "stale_reasons": dict(sorted(stale.items())),

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -142,8 +143,8 @@ def cached_arrays(
             if meta.get("source_key") == key:
                 with np.load(target, allow_pickle=False) as z:
                     return {k: z[k] for k in z.files}
-        except (OSError, ValueError, json.JSONDecodeError) as exc:  # damaged cache: rebuild
-            log.warning("cache %s unreadable (%s); rebuilding", target, exc)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # damaged cache: named, rebuilt
+            log.warning("table cache %s is damaged (%s: %s); rebuilding it from %s", target, type(exc).__name__, exc, source.name)
     digest = sha256_file(source)
     if expected_sha256 is not None and digest != expected_sha256:
         raise CorruptData(

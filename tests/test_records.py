@@ -248,3 +248,20 @@ def test_records_written_before_fingerprints_are_upgraded_from_their_own_fields(
     res = run_suite(suite, out, progress=False)
     assert res["stale"] == 1 and res["stale_reasons"] == {"strategy_version": 1}
     assert [json.loads(p.read_text())["fingerprint"] for p in paths] == [r["fingerprint"] for r in originals]
+
+
+def test_a_truncated_table_cache_is_named_and_rebuilt(tmp_path, monkeypatch, caplog):
+    import numpy as np
+
+    from nasbench import data
+
+    monkeypatch.setenv("NASARENA_CACHE", str(tmp_path / "cache"))
+    src = tmp_path / "table.txt"
+    src.write_text("1 2 3")
+    build = lambda p: {"x": np.array([int(v) for v in p.read_text().split()])}  # noqa: E731
+    first = data.cached_arrays("toy", src, build)
+    npz = next((tmp_path / "cache" / "tables").glob("toy.v1.npz"))
+    npz.write_bytes(npz.read_bytes()[:40])  # truncated mid-write by another tool
+    with caplog.at_level("WARNING"):
+        again = data.cached_arrays("toy", src, build)
+    assert np.array_equal(again["x"], first["x"]) and "toy.v1.npz is damaged" in caplog.text

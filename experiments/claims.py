@@ -144,9 +144,11 @@ def verdict(low: float, high: float, published: float, successes: Sequence[int])
     return "does not hold"
 
 
-def analyse(root: str | Path, seed: int = 0, n_boot: int = N_BOOT) -> dict[str, Any]:
+def analyse(root: str | Path, seed: int = 0, n_boot: int = N_BOOT,
+            recs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The claims report's numbers (``recs``: the folder's records, when already read)."""
     root = Path(root)
-    recs = _stopped_records(root)
+    recs = _stopped_records(root) if recs is None else recs
     by = samples(recs)
     caps = {(r["benchmark"], r["strategy"]): int(r["budget"]) for r in recs}
     sizes = {b: int(json.loads((root / "benchmarks" / f"{b}.json").read_text())["n"]) for b, _ in by}
@@ -214,18 +216,19 @@ def markdown(a: dict[str, Any]) -> str:
 
 def write_report(root: str | Path, figures: bool = True) -> Path:
     root = Path(root)
-    a = analyse(root)
+    recs = _stopped_records(root)
+    a = analyse(root, recs=recs)
     (root / "tables").mkdir(exist_ok=True)
     (root / "tables" / "claims.json").write_text(dumps(a, indent=2, sort_keys=True) + "\n")
     # one line per trial: what every number above is computed from, small enough to commit
     lines = ["benchmark,strategy,seed,samples,reached_optimum,cap,wall_s"]
-    for r in sorted(_stopped_records(root), key=lambda r: (r["benchmark"], r["strategy"], r["seed"])):
+    for r in sorted(recs, key=lambda r: (r["benchmark"], r["strategy"], r["seed"])):
         lines.append(f"{r['benchmark']},{r['strategy']},{r['seed']},{len(r['arch'])},{int(bool(r['stopped']))},"
                      f"{r['budget']},{r['wall_time']:.2f}")
     (root / "tables" / "trials.csv").write_text("\n".join(lines) + "\n")
     text = markdown(a)
     if figures:
-        text += "\n" + "\n".join(f"![samples to the optimum on {b}](figures/ecdf-{b}.png)" for b in _figures(root, a)) + "\n"
+        text += "\n" + "\n".join(f"![samples to the optimum on {b}](figures/ecdf-{b}.png)" for b in _figures(root, a, samples(recs))) + "\n"
         if a["verdicts"]:
             text += "\n![published against measured ratios](figures/claims-forest.png)\n"
     readme = root / "README.md"
@@ -233,13 +236,12 @@ def write_report(root: str | Path, figures: bool = True) -> Path:
     return readme
 
 
-def _figures(root: Path, a: dict[str, Any]) -> list[str]:
+def _figures(root: Path, a: dict[str, Any], recs: dict[tuple[str, str], dict[int, tuple[int, bool]]]) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    recs = samples(_stopped_records(root))
     out = root / "figures"
     out.mkdir(exist_ok=True)
     names = []

@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.fn(args))
     try:
         return int(args.fn(args))
-    except USER_ERRORS as exc:
+    except _user_errors() as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"error: {msg}", file=sys.stderr)
         return 2
@@ -215,9 +215,6 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
     return (SuiteError, RunError, ConfigError, CorruptData, DataNotFound, KeyError, FileNotFoundError,
             PermissionError, IsADirectoryError, NotADirectoryError, ValueError)
-
-
-USER_ERRORS = _user_errors()
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from experiments.records import DAMAGED, differences, dumps, fingerprint, read_record, trial_path, write_record
+from experiments.records import differences, dumps, fingerprint, read_record, trial_path, write_record
 from experiments.runner import TrialSpec, make_strategy, run_trial, run_vectorized
 from experiments.suite import Suite
 from nasbench.benchmark import Benchmark
@@ -308,11 +308,15 @@ def _run_suite_locked(suite, out, executor, workers, data_dir, progress, ray_add
     todo: list[TrialSpec] = []
     stale: defaultdict[str, int] = defaultdict(int)
     n_stale = 0
-    DAMAGED.clear()
+    damaged: list[str] = []
     for s in specs:
-        rec = read_record(trial_path(out, s))
+        path = trial_path(out, s)
+        existed = path.is_file()
+        rec = read_record(path)  # a damaged record is moved aside: None
         if rec is None:
             todo.append(s)
+            if existed:
+                damaged.append(str(path))
             continue
         diff = differences(fingerprint(s, benches[s.benchmark].checksums, noises[s.benchmark]), rec)
         if diff:
@@ -330,7 +334,7 @@ def _run_suite_locked(suite, out, executor, workers, data_dir, progress, ray_add
         atomic_write_text(out / "meta.json", dumps(meta, indent=2))
     log.info("%d trials, %d already finished, %d to run (%d stale)", len(specs), len(specs) - len(todo), len(todo), n_stale)
     summary = {"trials": len(specs), "ran": len(todo), "stale": n_stale, "stale_reasons": dict(sorted(stale.items())),
-               "damaged": list(DAMAGED), "skipped_benchmarks": sorted(skipped)}
+               "damaged": damaged, "skipped_benchmarks": sorted(skipped)}
     bar = Progress(len(todo), progress)
     if executor == "inprocess":
         _run_inprocess(todo, benches, out, bar)

@@ -103,13 +103,8 @@ def read_record(path: Path) -> dict[str, Any] | None:
             aside, k = path.with_name(f"{path.name}.damaged-{k}"), k + 1
         os.replace(path, aside)
         log.warning("damaged trial record %s (%s): moved to %s; the trial runs again", path, exc, aside.name)
-        DAMAGED.append(str(path))
         return None
     return rec
-
-
-#: paths of damaged records met by :func:`read_record` in this process (reported by the run)
-DAMAGED: list[str] = []
 
 
 def differences(expected: dict[str, Any], rec: dict[str, Any]) -> list[str]:

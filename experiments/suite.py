@@ -196,21 +196,33 @@ def load_suite(name_or_path: str) -> Suite:
         raise fail(f"seeds must be a count or a non-empty list of non-negative integers, got {raw['seeds']!r}")
     if len(set(seeds)) != len(seeds):
         raise fail(f"seeds lists {sorted({x for x in seeds if seeds.count(x) > 1})} more than once; each seed is one trial")
-    budget = raw["budget"]
-    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
-        raise fail(f"budget must be a positive integer, got {budget!r}")
+
+    def keyed(key: str, allowed: list[str], what: str, check) -> dict[str, Any]:
+        """A table whose keys must be ``allowed`` names and whose values pass ``check``."""
+        out = {}
+        for k, v in raw.get(key, {}).items():
+            if k not in allowed:
+                raise fail(f"[{key}] names {k!r}, which is not {what}{_nearest(k, allowed)}")
+            out[str(k)] = check(f"[{key}] {k}", v)
+        return out
+
+    def count(key: str, v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise fail(f"{key} must be a positive integer, got {v!r}")
+        return int(v)
+
+    def positive(key: str, v: Any) -> float:
+        if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
+            raise fail(f"{key} must be a positive number of seconds or costs, got {v!r}")
+        return float(v)
+
+    budget = count("budget", raw["budget"])
     benchmarks = names("benchmarks")
     strategies = names("strategies")
     for key in ("budgets", "config", "labels", "caps", "time_budgets"):
         if not isinstance(raw.get(key, {}), dict):
             raise fail(f"[{key}] must be a table, got {raw[key]!r}")
-    budgets = {}
-    for k, v in raw.get("budgets", {}).items():
-        if k not in benchmarks:
-            raise fail(f"[budgets] names {k!r}, which is not a benchmark of the suite{_nearest(k, benchmarks)}")
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise fail(f"[budgets] {k} must be a positive integer, got {v!r}")
-        budgets[str(k)] = int(v)
+    budgets = keyed("budgets", benchmarks, "a benchmark of the suite", count)
     labels = {}
     for k, v in raw.get("labels", {}).items():
         if not isinstance(v, str):
@@ -225,27 +237,12 @@ def load_suite(name_or_path: str) -> Suite:
         if not isinstance(v, dict):
             raise fail(f"[config.{k}] must be a table of settings, got {v!r}")
         config[str(k)] = dict(v)
-    caps = {}
-    for k, v in raw.get("caps", {}).items():
-        if k not in strategies:
-            raise fail(f"[caps] names {k!r}, which is not in strategies{_nearest(k, strategies)}")
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise fail(f"[caps] {k} must be a positive integer, got {v!r}")
-        caps[str(k)] = int(v)
-    def positive(key: str, v: Any) -> float:
-        if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
-            raise fail(f"{key} must be a positive number of seconds or costs, got {v!r}")
-        return float(v)
-
+    caps = keyed("caps", strategies, "in strategies", count)
     time_budget = positive("time_budget", raw["time_budget"]) if "time_budget" in raw else None
     mean_costs = positive("time_budget_mean_costs", raw["time_budget_mean_costs"]) if "time_budget_mean_costs" in raw else None
     if time_budget is not None and mean_costs is not None:
         raise fail("give time_budget or time_budget_mean_costs, not both")
-    time_budgets = {}
-    for k, v in raw.get("time_budgets", {}).items():
-        if k not in benchmarks:
-            raise fail(f"[time_budgets] names {k!r}, which is not a benchmark of the suite{_nearest(k, benchmarks)}")
-        time_budgets[str(k)] = positive(f"[time_budgets] {k}", v)
+    time_budgets = keyed("time_budgets", benchmarks, "a benchmark of the suite", positive)
     w = raw.get("workers_sim", [])
     w = [w] if isinstance(w, int) and not isinstance(w, bool) else w
     if not isinstance(w, list) or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in w) \

@@ -358,12 +358,12 @@ class PredictorSubsets(Strategy):
         k_fit, k_acq = jax.random.split(k_round)
         y, _, _ = standardize(state.values)
         params = fit_predictor(k_fit, self.spec, self.inputs, state.arch, y)
-        cand, preds = self.candidates(rng, state, params)
+        cand, preds, found = self.counted_candidates(rng, state, params)
         score = np.asarray(acquisition(preds, cfg.acquisition, key=k_acq, beta=cfg.ucb_beta))
         order = np.argsort(-score, kind="stable")[:k]
         pick = cand[order]
         counts = dict(state.counts)
-        for name, v in self._last_counts.items():
+        for name, v in found.items():
             counts[name] = counts.get(name, 0) + v
         if pick.size < k:  # fewer unevaluated candidates than the batch: top up at random
             seen = state.seen.copy()
@@ -398,30 +398,36 @@ class PredictorSubsets(Strategy):
     # ------------------------------------------------------------ candidate sets
     def candidates(self, rng: np.random.Generator, state: PredictorSubsetsState, params) -> tuple[np.ndarray, np.ndarray]:
         """``(candidate indices [m], ensemble predictions [members, m])`` for this round."""
+        cand, preds, _ = self.counted_candidates(rng, state, params)
+        return cand, preds
+
+    def counted_candidates(self, rng: np.random.Generator, state: PredictorSubsetsState,
+                           params) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+        """:meth:`candidates` and the diagnostics counters of where they came from."""
         kind, m = self.config.candidates, self.m
-        self._last_counts: dict[str, int] = {}
+        counts: dict[str, int] = {}
         if kind == "full":
             cand = np.flatnonzero(~state.seen)
         elif kind == "random":
             cand = random_candidates(rng, state.seen, m)
         elif kind == "bananas":
             c = self.config
-            cand, self._last_counts = bananas_candidates(rng, self.space, state.seen, self._ranked(state)[: c.parents],
-                                                         m, c.mutations, c.table_tries, self.groups)
+            cand, counts = bananas_candidates(rng, self.space, state.seen, self._ranked(state)[: c.parents],
+                                              m, c.mutations, c.table_tries, self.groups)
         elif kind == "mutation":
             cand = mutation_candidates(rng, self.neighbors, state.seen, self._ranked(state), m, fill=False)
             taken = state.seen.copy()
             taken[cand] = True
             extra = random_candidates(rng, taken, m - cand.size)
-            self._last_counts = {"candidates_mutated": int(cand.size), "candidates_random_fill": int(extra.size)}
+            counts = {"candidates_mutated": int(cand.size), "candidates_random_fill": int(extra.size)}
             cand = np.concatenate([cand, extra]).astype(np.int64)
         elif kind == "prefilter":
             pool = random_candidates(rng, state.seen, self.config.prefilter_factor * m)
             s = ridge_scores(self.onehot[state.arch], state.values, self.onehot[pool], self.config.ridge)
             cand = pool[np.argsort(-s, kind="stable")[:m]]
         else:
-            return self._evolve(rng, state, params)
-        return cand, np.asarray(predict_predictor(self.spec, params, self.inputs, cand))
+            return (*self._evolve(rng, state, params), counts)
+        return cand, np.asarray(predict_predictor(self.spec, params, self.inputs, cand)), counts
 
     def _ranked(self, state: PredictorSubsetsState) -> np.ndarray:
         return state.arch[np.argsort(-state.values, kind="stable")]

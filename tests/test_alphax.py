@@ -325,15 +325,18 @@ def test_fast_random_terminal_draws_from_the_uniform_action_distribution():
                 out[t] = out.get(t, 0.0) + p / len(acts)
         return out
 
-    exact = law(d.root())
-    rng = np.random.default_rng(0)
-    n = 20000
+    _assert_draws_follow(lambda rng: d.random_terminal(d.root(), rng), law(d.root()), seed=0)
+
+
+def _assert_draws_follow(draw, exact: dict, seed: int, n: int = 20000) -> None:
+    """``n`` draws land only on ``exact``'s outcomes, each within 4.5 binomial standard deviations."""
+    rng = np.random.default_rng(seed)
     counts: dict = {}
     for _ in range(n):
-        t = d.random_terminal(d.root(), rng)
+        t = draw(rng)
         counts[t] = counts.get(t, 0) + 1
     assert set(counts) <= set(exact)
-    for t, p in exact.items():  # within 4.5 binomial standard deviations
+    for t, p in exact.items():
         assert abs(counts.get(t, 0) / n - p) <= 4.5 * math.sqrt(p * (1 - p) / n) + 1e-12
 
 
@@ -358,16 +361,8 @@ def test_official_rollout_restarts_on_an_illegal_action_with_the_exact_law():
 
     w = weights(d.root())
     total = sum(w.values())
-    exact = {t: v / total for t, v in w.items()}
+    _assert_draws_follow(lambda rng: d.official_terminal(d.root(), rng), {t: v / total for t, v in w.items()}, seed=1)
     rng = np.random.default_rng(1)
-    n = 20000
-    counts: dict = {}
-    for _ in range(n):
-        t = d.official_terminal(d.root(), rng)
-        counts[t] = counts.get(t, 0) + 1
-    assert set(counts) <= set(exact)
-    for t, p in exact.items():
-        assert abs(counts.get(t, 0) / n - p) <= 4.5 * math.sqrt(p * (1 - p) / n) + 1e-12
     # a hand-computed case: one op vertex at the vertex limit, edge limit 1. All actions: 3 nodes
     # (illegal), 3 edges, term. Term at once weighs 1/7; edge e then term 1/7 * 1/6 (the nodes and
     # the 2 other edges are illegal at the edge limit): P(no edge) = (1/7) / (1/7 + 3/42) = 2/3

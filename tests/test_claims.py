@@ -33,11 +33,8 @@ def test_a_trial_stops_at_the_first_evaluation_of_the_optimum(toy):
     assert gen["stopped"] and gen["truth"][-1] >= thr and all(t < thr for t in gen["truth"][:-1])
 
 
-def test_stopped_records_are_complete_on_resume(tmp_path, toy, monkeypatch):
-    import nasbench.registry as reg
-
-    monkeypatch.setitem(reg._REGISTRY, "synthetic", reg.Entry("synthetic", lambda d: toy, "toy", "built in"))
-    reg._cache.clear()
+def test_stopped_records_are_complete_on_resume(tmp_path, toy, register):
+    register(toy)
     p = tmp_path / "s.toml"
     p.write_text('benchmarks = ["synthetic"]\nstrategies = ["random-search", "lanas"]\nseeds = 6\n'
                  'budget = 200\nstop = "optimum"\n[caps]\nlanas = 100\n')

@@ -22,14 +22,10 @@ from nasbench.synthetic import synthetic_benchmark
 
 
 @pytest.fixture()
-def toy_registered(monkeypatch):
-    import nasbench.registry as reg
-
+def toy_registered(register):
     toy = synthetic_benchmark(positions=4, choices=4, seed=0, name="synthetic")
-    monkeypatch.setitem(reg._REGISTRY, "synthetic", reg.Entry("synthetic", lambda d: toy, "toy", "built in"))
-    reg._cache.clear()
-    yield toy
-    reg._cache.clear()
+    register(toy)
+    return toy
 
 
 def _suite(tmp_path, body: str, name: str = "s.toml"):
@@ -131,15 +127,13 @@ def test_cli_prints_one_line_and_exits_2_on_bad_input(tmp_path, capsys, toy_regi
     assert cli.main(["report", str(tmp_path / "nothing-here")]) == 2
 
 
-def test_cli_exits_1_when_every_benchmark_is_missing(tmp_path, capsys, monkeypatch):
-    import nasbench.registry as reg
+def test_cli_exits_1_when_every_benchmark_is_missing(tmp_path, capsys, register):
     from nasbench.data import DataNotFound
 
     def missing(_d):
         raise DataNotFound("no data")
 
-    monkeypatch.setitem(reg._REGISTRY, "synthetic", reg.Entry("synthetic", missing, "toy", "get it somewhere"))
-    reg._cache.clear()
+    register(missing, how="get it somewhere")
     good = tmp_path / "good.toml"
     good.write_text(BASE)
     assert cli.main(["run", str(good), "--out", str(tmp_path / "o"), "--no-report", "--quiet"]) == 1

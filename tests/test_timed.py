@@ -83,16 +83,14 @@ def test_time_metrics_by_hand():
     assert time_budget_of(b, 20000.0, None) == 20000.0
 
 
-def test_a_timed_suite_runs_resumes_and_reports_speedups(tmp_path, costly, monkeypatch):
+def test_a_timed_suite_runs_resumes_and_reports_speedups(tmp_path, costly, register):
     import json
 
-    import nasbench.registry as reg
     from experiments import timed
     from experiments.execute import run_suite
     from experiments.suite import load_suite
 
-    monkeypatch.setitem(reg._REGISTRY, "synthetic", reg.Entry("synthetic", lambda d: costly, "toy", "built in"))
-    reg._cache.clear()
+    register(costly)
     p = tmp_path / "t.toml"
     p.write_text('benchmarks = ["synthetic"]\nstrategies = ["random-search", "regularized-evolution"]\nseeds = 4\n'
                  'budget = 256\ntime_budget_mean_costs = 100\nworkers_sim = [1, 4]\n')

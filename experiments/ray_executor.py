@@ -42,11 +42,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from experiments import reaper
 from experiments.runner import TrialSpec, run_trial
 from nasbench.benchmark import Benchmark
 from nasbench.data import atomic_write_text
@@ -105,15 +107,25 @@ class BatchEvaluationError(RuntimeError):
 
 
 # ------------------------------------------------------------------ runtime
-def _connect(ray, address: str | None, local_cpus: int | None) -> bool:
-    """Initialise Ray unless the caller already has; True when we started it (and must stop it)."""
+def _connect(ray, address: str | None, local_cpus: int | None) -> tuple[bool, Any]:
+    """Initialise Ray unless the caller already has.
+
+    Returns (whether we started it and must stop it, the reaper watching a local runtime or
+    None). A local runtime's agents would outlive a SIGKILLed driver; the reaper
+    (``experiments.reaper``) kills them then.
+    """
     if ray.is_initialized():
-        return False
-    if address:
-        ray.init(address=address, logging_level=logging.WARNING)
-    else:
+        return False, None
+    if address or os.environ.get("RAY_ADDRESS"):
+        ray.init(address=address or None, logging_level=logging.WARNING)
+        return True, None
+    watcher = reaper.watch()
+    try:
         ray.init(num_cpus=local_cpus, include_dashboard=False, logging_level=logging.WARNING)
-    return True
+    except BaseException:
+        reaper.stop(watcher)
+        raise
+    return True, watcher
 
 
 def _gpus_in_cluster(ray) -> float:
@@ -299,7 +311,7 @@ def run_ray(
     if not todo:
         write_failures(out, [])
         return {"done": 0, "failed": []}
-    started = _connect(ray, address, local_cpus)
+    started, watcher = _connect(ray, address, local_cpus)
     failures: list[tuple[TrialSpec, list[str]]] = []
     done = 0
     try:
@@ -345,6 +357,7 @@ def run_ray(
     finally:
         if started:
             ray.shutdown()
+            reaper.stop(watcher)
     if failures:
         log.error(
             "%d trials failed after %d attempts each; see %s (a rerun retries them)",
@@ -387,8 +400,7 @@ def evaluate_batch_ray(
     items = list(items)
     if not items:
         return []
-    if not ray.is_initialized():
-        ray.init(logging_level=logging.WARNING)
+    _connect(ray, None, None)  # left running for the next batch; its reaper ends with this process
     gpus = num_gpus if num_gpus is not None else (1.0 if _gpus_in_cluster(ray) > 0 else 0.0)
     _check_feasible(ray, num_cpus, gpus, "evaluations")
     fn_ref = ray.put(fn)

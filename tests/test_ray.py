@@ -309,3 +309,27 @@ def test_live_benchmarks_are_recognised(toy):
     live = _clone(toy, Benchmark)
     live.live = True  # type: ignore[attr-defined]
     assert is_live(live)
+
+
+def test_local_runtime_does_not_outlive_a_killed_driver(tmp_path):
+    """SIGKILL of a driver that started a local Ray runtime: every Ray process goes with it (Ray's
+    DashboardAgent and RuntimeEnvAgent alone would be reparented to init and live on)."""
+    pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
+    from test_records import _descendants_of_killed_driver, _wait_dead
+
+    pids = _descendants_of_killed_driver(tmp_path, """
+        import logging, ray
+        from experiments.ray_executor import _connect
+        started, watcher = _connect(ray, None, 1)
+        assert started and watcher is not None
+        ray.get(ray.remote(lambda: 1).remote())
+        deadline = time.time() + 60  # the raylet starts its agents after ray.init returns
+        while time.time() < deadline and not any(
+            open(f"/proc/{p}/cmdline").read().startswith("ray::RuntimeEnvAgent")
+            for p in reaper.descendants(os.getpid(), reaper.processes())
+        ):
+            time.sleep(0.2)
+    """)
+    assert len(pids) >= 4, "expected the GCS, the raylet and its agents"
+    alive = _wait_dead(pids, 30)
+    assert not alive, f"Ray processes {alive} outlived the driver"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -259,3 +260,67 @@ def test_a_truncated_table_cache_is_named_and_rebuilt(tmp_path, monkeypatch, cap
     with caplog.at_level("WARNING"):
         again = data.cached_arrays("toy", src, build)
     assert np.array_equal(again["x"], first["x"]) and "toy.v1.npz is damaged" in caplog.text
+
+
+def _descendants_of_killed_driver(tmp_path, body: str) -> list[int]:
+    """Run ``body`` in a driver that then prints its descendants and SIGKILLs itself; their pids."""
+    script = "import os, signal, sys, time\nfrom experiments import reaper\n" + textwrap.dedent(body) + textwrap.dedent("""
+        time.sleep(1.5)  # two polls of the reaper
+        me = os.getpid()
+        kids = [p for p in reaper.descendants(me, reaper.processes()) if p != watcher.pid]
+        print(" ".join(map(str, kids)), flush=True)
+        os.kill(me, signal.SIGKILL)
+    """)
+    path = tmp_path / "driver.py"
+    path.write_text(script)
+    proc = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=180,
+                          cwd=os.path.dirname(os.path.dirname(__file__)))
+    return [int(p) for p in proc.stdout.split()]
+
+
+def _wait_dead(pids: list[int], seconds: float) -> list[int]:
+    deadline, alive = time.time() + seconds, pids
+    while alive and time.time() < deadline:
+        time.sleep(0.25)
+        alive = [p for p in alive if _alive(p)]
+    return alive
+
+
+def test_reaper_kills_what_a_killed_driver_leaves(tmp_path):
+    """A child of its own session (as Ray's agents are) outlives a SIGKILLed driver; the reaper
+    started by ``reaper.watch()`` kills it."""
+    pids = _descendants_of_killed_driver(tmp_path, """
+        watcher = reaper.watch()
+        import subprocess
+        child = subprocess.Popen(["sleep", "120"], start_new_session=True)
+    """)
+    assert len(pids) == 1
+    assert not _wait_dead(pids, 10), "the orphaned child outlived the driver and its reaper"
+
+
+def test_reaper_never_kills_a_reused_pid():
+    """A process is matched by pid and start time: one with the same pid but another start time
+    (the kernel reused the pid) is left alone."""
+    from experiments import reaper
+
+    child = subprocess.Popen(["sleep", "120"])
+    try:
+        start = reaper.processes()[child.pid][1]
+        assert reaper.reap({child.pid: start + 1}) == [] and child.poll() is None
+        assert reaper.reap({child.pid: start}) == [child.pid]
+        assert child.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        child.kill()
+
+
+def test_reaper_stopped_after_a_clean_exit_kills_nothing(tmp_path):
+    from experiments import reaper
+
+    watcher = reaper.watch()
+    child = subprocess.Popen(["sleep", "120"])
+    try:
+        time.sleep(1.0)
+        reaper.stop(watcher)
+        assert watcher.returncode == 0 and child.poll() is None
+    finally:
+        child.kill()

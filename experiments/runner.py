@@ -87,6 +87,24 @@ def make_strategy(spec: TrialSpec, bench: Benchmark) -> Strategy:
     return cls(bench.space, config)
 
 
+def offer_diagnostics(offers: list[np.ndarray], bench: Benchmark) -> dict[str, float]:
+    """Per target of :data:`experiments.metrics.TARGETS`: ``offered_rounds_<target>`` (rounds whose
+    candidate set held an architecture that reaches the target) and ``offered_<target>`` (1 when
+    any round did). They separate a search that never had a target among its candidates (a
+    subset that holds none) from one whose model passed it over."""
+    from experiments.metrics import TARGETS
+
+    out: dict[str, float] = {}
+    for name, frac in TARGETS.items():
+        t = bench.truth.target(frac)
+        if t is None:
+            continue
+        rounds = sum(bool((bench.truth.truth[np.asarray(c, np.int64)] >= t[0]).any()) for c in offers)
+        out[f"offered_rounds_{name}"] = float(rounds)
+        out[f"offered_{name}"] = float(rounds > 0)
+    return out
+
+
 def _record(spec: TrialSpec, bench: Benchmark, arch: np.ndarray, observed: np.ndarray,
             wall: float, n_asks: int, strategy: Strategy, state: Any = None) -> dict[str, Any]:
     from experiments.records import fingerprint
@@ -100,6 +118,9 @@ def _record(spec: TrialSpec, bench: Benchmark, arch: np.ndarray, observed: np.nd
         if hit.size:  # the trial ends at the first evaluation that reaches the target
             arch, observed, stopped = arch[: hit[0] + 1], observed[: hit[0] + 1], True
     diagnostics = strategy.diagnostics(state) if state is not None else {}
+    offers = strategy.offers(state) if state is not None else None
+    if offers is not None:
+        diagnostics = {**diagnostics, **offer_diagnostics(offers, bench)}
     return {
         "fingerprint": fingerprint(spec, bench.checksums, bench.noise),
         "benchmark": spec.benchmark,

@@ -114,6 +114,13 @@ class Strategy:
         its version), for the trial record. Default: none."""
         return {}
 
+    def offers(self, state: Any) -> list[np.ndarray] | None:
+        """The candidate sets the strategy's model chose from, one array of architecture indices
+        per round, for analyses of what it *could* have picked (the runner counts, per target, the
+        rounds whose candidates held a target: ``experiments.runner.offer_diagnostics``; the
+        strategy never sees the truth). Default: ``None`` (not a candidate-set strategy)."""
+        return None
+
 
 class JaxStrategy(Strategy):
     """A pure-JAX strategy: one new in-table index per ``ask``; vmappable over seeds.

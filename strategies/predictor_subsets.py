@@ -31,6 +31,12 @@ architectures evaluated so far):
   ``table_tries`` (100) draws per mutation; after that the child is replaced by the nearest
   unevaluated architecture of the table (Hamming distance on the genotype, random ties), the
   projection the TPE adapter uses. Cost ``>= M``.
+* ``"bananas-evolution"`` (ours; the subsets experiment's evolved pool that works on partial
+  tables): a pool of ``P = M // (generations + 1)`` that starts as the ``"bananas"`` set of size
+  ``P``; each generation every member gets one ``"bananas"`` mutation kept to the table (projected
+  when the table lacks it), children are scored by the ensemble mean and the best ``P`` of pool
+  and children survive. Cost at most ``M`` (as ``"evolution"``), but its steps are BANANAS'
+  multi-edit mutations, which reach table cells where single-edit neighbours do not.
 * ``"mutation"``: the unevaluated mutation neighbours (``space.neighbors``) of the evaluated
   architectures, best observed first, each parent's neighbours in random order; if all 1-hop
   neighbours give fewer than ``M``, the ball grows by a hop around what was collected, and a
@@ -59,10 +65,13 @@ neighbours of all evaluated architectures): on the 30k subset, where a cell has 
 single-edit neighbours on average, it is a loose ball around every evaluated cell, not mutations
 of the best, and it was no better than random search there.
 
-Diagnostics (per trial record): ``candidates_mutated`` (candidates that came from a mutation as
+Diagnostics (per trial record): ``candidates_scored`` (predictor calls on candidates, summed over
+rounds: the measured ``M``), ``candidates_mutated`` (candidates that came from a mutation as
 drawn), ``candidates_projected`` (from a mutation via the nearest-cell rule), ``candidates_random_fill``
 (uniformly random candidates, ``"mutation"``'s last resort and a batch that ran out),
-``mutation_redraws`` (mutations drawn again because invalid or outside the table), ``rounds``.
+``mutation_redraws`` (mutations drawn again because invalid or outside the table), ``rounds``;
+each round's candidate set is this strategy's :meth:`offers`, from which the runner counts the
+rounds whose candidates held a target (``offered_<target>``).
 
 Departures from the official BANANAS code, and why:
 
@@ -71,7 +80,7 @@ Departures from the official BANANAS code, and why:
   on every benchmark's metric scale.
 * The ensemble is retrained from scratch every round with its own key, members vmapped together
   (the official code trains the 5 networks one after another).
-* ``"mutation"``, ``"evolution"`` (the subsets experiment's smart subsets) step to a precomputed
+* ``"mutation"``, ``"evolution"`` (the first subsets experiment's smart subsets) step to a precomputed
   single-mutation neighbour (``space.neighbors``), not BANANAS' random multi-edit ``mutate``; it is
   what every space here offers, and it makes the candidate sets of those kinds comparable.
 * Acquisition maximises the metric (accuracy): Thompson sampling draws ``N(mean, std)`` of the
@@ -105,7 +114,7 @@ from strategies.registry import register
 
 log = logging.getLogger(__name__)
 
-CANDIDATE_KINDS = ("full", "random", "bananas", "mutation", "evolution", "prefilter")
+CANDIDATE_KINDS = ("full", "random", "bananas", "bananas-evolution", "mutation", "evolution", "prefilter")
 DEFAULT_HIDDEN = {"mlp": (20,) * 10, "gnn": (64, 64, 64)}
 DEFAULT_LR = {"mlp": 0.01, "gnn": 1e-3}
 DEFAULT_EPOCHS = {"mlp": 200, "gnn": 100}
@@ -180,9 +189,11 @@ class PredictorSubsetsState:
     values: np.ndarray  # [t] float64: their observed values
     round: int = 0  # predictor rounds done
     counts: tuple[tuple[str, int], ...] = ()  # diagnostics counters, as (name, count) pairs
+    offers: tuple[np.ndarray, ...] = ()  # each round's candidate set (Strategy.offers)
 
 
-COUNTERS = ("candidates_mutated", "candidates_projected", "candidates_random_fill", "mutation_redraws")
+COUNTERS = ("candidates_scored", "candidates_mutated", "candidates_projected", "candidates_random_fill",
+            "mutation_redraws")
 
 
 # ------------------------------------------------------------------------ candidate sets
@@ -270,6 +281,28 @@ def _mutate_into_table(rng: np.random.Generator, space, parent: np.ndarray, card
     return -1, last
 
 
+def _mutation_candidate(rng: np.random.Generator, space, genotypes: np.ndarray, card: np.ndarray,
+                        groups: list[np.ndarray], table_tries: int, parent: int, taken: np.ndarray,
+                        counts: dict[str, int]) -> int | None:
+    """One BANANAS mutation of architecture ``parent`` kept to the table: the child's index, or
+    the nearest architecture not ``taken`` when the table lacks it (projection); ``None`` when
+    that index is ``taken`` (a duplicate, dropped as the official path-hash check drops it).
+    Marks the result taken and counts it (``candidates_mutated`` / ``candidates_projected``)."""
+    idx, child = _mutate_into_table(rng, space, genotypes[parent], card, groups, table_tries, counts)
+    kind = "candidates_mutated"
+    if idx < 0:  # projection: the nearest architecture of the table not seen or collected yet
+        if taken.all():
+            return None
+        dist = np.where(taken, np.iinfo(np.int64).max, (genotypes != child[None, :]).sum(axis=1))
+        ties = np.flatnonzero(dist == dist.min())
+        idx, kind = int(ties[rng.integers(len(ties))]), "candidates_projected"
+    if taken[idx]:
+        return None
+    taken[idx] = True
+    counts[kind] += 1
+    return idx
+
+
 def bananas_candidates(rng: np.random.Generator, space, seen: np.ndarray, parents: np.ndarray, m: int,
                        mutations: int, table_tries: int, groups: list[np.ndarray]) -> tuple[np.ndarray, dict[str, int]]:
     """BANANAS' candidate set: ``mutations`` mutations of each of ``parents`` (best first) until
@@ -287,18 +320,11 @@ def bananas_candidates(rng: np.random.Generator, space, seen: np.ndarray, parent
         if len(out) >= m:
             break
         for _ in range(mutations):
-            idx, child = _mutate_into_table(rng, space, genotypes[parent], card, groups, table_tries, counts)
-            kind = "candidates_mutated"
-            if idx < 0:  # projection: the nearest architecture of the table not seen or collected yet
-                if taken.all():
-                    break
-                dist = np.where(taken, np.iinfo(np.int64).max, (genotypes != child[None, :]).sum(axis=1))
-                ties = np.flatnonzero(dist == dist.min())
-                idx, kind = int(ties[rng.integers(len(ties))]), "candidates_projected"
-            if not taken[idx]:
-                taken[idx] = True
+            if taken.all():
+                break
+            idx = _mutation_candidate(rng, space, genotypes, card, groups, table_tries, int(parent), taken, counts)
+            if idx is not None:
                 out.append(idx)
-                counts[kind] += 1
     return np.asarray(out, dtype=np.int64), counts
 
 
@@ -363,7 +389,7 @@ class PredictorSubsets(Strategy):
         order = np.argsort(-score, kind="stable")[:k]
         pick = cand[order]
         counts = dict(state.counts)
-        for name, v in found.items():
+        for name, v in {**found, "candidates_scored": int(cand.size)}.items():
             counts[name] = counts.get(name, 0) + v
         if pick.size < k:  # fewer unevaluated candidates than the batch: top up at random
             seen = state.seen.copy()
@@ -371,11 +397,15 @@ class PredictorSubsets(Strategy):
             extra = random_candidates(rng, seen, k - pick.size)
             counts["candidates_random_fill"] = counts.get("candidates_random_fill", 0) + extra.size
             pick = np.concatenate([pick, extra])
-        return replace(state, key=key, round=state.round + 1, counts=tuple(sorted(counts.items()))), pick
+        return replace(state, key=key, round=state.round + 1, counts=tuple(sorted(counts.items())),
+                       offers=(*state.offers, cand)), pick
 
     def diagnostics(self, state: PredictorSubsetsState) -> dict[str, float]:
         counts = dict(state.counts)
         return {**{name: counts.get(name, 0) for name in COUNTERS}, "rounds": state.round}
+
+    def offers(self, state: PredictorSubsetsState) -> list[np.ndarray]:
+        return list(state.offers)
 
     def tell(self, state: PredictorSubsetsState, idx: np.ndarray, values: np.ndarray,
              status: np.ndarray) -> PredictorSubsetsState:
@@ -425,12 +455,43 @@ class PredictorSubsets(Strategy):
             pool = random_candidates(rng, state.seen, self.config.prefilter_factor * m)
             s = ridge_scores(self.onehot[state.arch], state.values, self.onehot[pool], self.config.ridge)
             cand = pool[np.argsort(-s, kind="stable")[:m]]
+        elif kind == "bananas-evolution":
+            return self._evolve_bananas(rng, state, params)
         else:
             return (*self._evolve(rng, state, params), counts)
         return cand, np.asarray(predict_predictor(self.spec, params, self.inputs, cand)), counts
 
     def _ranked(self, state: PredictorSubsetsState) -> np.ndarray:
         return state.arch[np.argsort(-state.values, kind="stable")]
+
+    def _evolve_bananas(self, rng: np.random.Generator, state: PredictorSubsetsState,
+                        params) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+        """A pool of ``M // (generations + 1)`` evolved on the ensemble mean with BANANAS'
+        mutation kept to the table (cost <= M calls): it starts as BANANAS' candidate set of that
+        size; each generation every member gets one mutation (redrawn until the table holds it,
+        else projected to the nearest unseen architecture), and the best of pool and children
+        by the ensemble mean survive."""
+        c = self.config
+        p = max(1, self.m // (c.generations + 1))
+        pool, counts = bananas_candidates(rng, self.space, state.seen, self._ranked(state)[: c.parents], p,
+                                          c.mutations, c.table_tries, self.groups)
+        preds = np.asarray(predict_predictor(self.spec, params, self.inputs, pool))
+        taken = state.seen.copy()
+        taken[pool] = True
+        card = np.asarray(self.space.cardinalities, dtype=np.int64)
+        genotypes = np.asarray(self.space.genotypes, dtype=np.int64)
+        for _ in range(c.generations):
+            found = (_mutation_candidate(rng, self.space, genotypes, card, self.groups, c.table_tries,
+                                         int(a), taken, counts) for a in pool)
+            children = np.asarray([i for i in found if i is not None], dtype=np.int64)
+            if children.size == 0:
+                break
+            c_preds = np.asarray(predict_predictor(self.spec, params, self.inputs, children))
+            pool = np.concatenate([pool, children])
+            preds = np.concatenate([preds, c_preds], axis=1)
+            keep = np.argsort(-preds.mean(0), kind="stable")[:p]
+            pool, preds = pool[keep], preds[:, keep]
+        return pool, preds, counts
 
     def _evolve(self, rng: np.random.Generator, state: PredictorSubsetsState, params) -> tuple[np.ndarray, np.ndarray]:
         """A pool of ``M // (generations + 1)`` evolved on the ensemble mean (cost <= M calls)."""

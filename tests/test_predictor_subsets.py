@@ -99,7 +99,7 @@ def test_ridge_recovers_a_linear_function():
                                rtol=1e-6)
 
 
-@pytest.mark.parametrize("kind", ["full", "random", "mutation", "evolution", "prefilter"])
+@pytest.mark.parametrize("kind", ["full", "random", "mutation", "evolution", "bananas-evolution", "prefilter"])
 def test_candidate_sets_have_the_right_size_and_are_unevaluated(kind, bench):
     strat = PredictorSubsets(bench.space, {**TINY, "candidates": kind, "subset": 0.1})
     evaluated = np.random.default_rng(1).choice(bench.space.n, 24, replace=False)
@@ -107,7 +107,8 @@ def test_candidate_sets_have_the_right_size_and_are_unevaluated(kind, bench):
     params = fit_predictor(jax.random.key(0), strat.spec, strat.inputs, state.arch, state.values)
     cand, preds = strat.candidates(np.random.default_rng(0), state, params)
     m = subset_size(0.1, bench.space.n)  # 102
-    expected = {"full": bench.space.n - 24, "evolution": m // (strat.config.generations + 1)}.get(kind, m)
+    pool = m // (strat.config.generations + 1)
+    expected = {"full": bench.space.n - 24, "evolution": pool, "bananas-evolution": pool}.get(kind, m)
     assert cand.size == expected
     assert np.unique(cand).size == cand.size
     assert not np.isin(cand, evaluated).any() and (cand >= 0).all() and (cand < bench.space.n).all()
@@ -255,3 +256,50 @@ def test_bananas_preset_runs_and_reports_where_its_candidates_came_from(bench):
     assert d["rounds"] == 2 and d["candidates_projected"] == 0 and d["candidates_random_fill"] == 0
     assert d["candidates_mutated"] >= 200  # >= 100 per round
     assert rec["strategy_version"] == 2
+
+
+def test_bananas_evolution_keeps_to_a_sparse_table_and_selects_on_the_predictor():
+    """The evolved pool on a 30% table: every member is an unseen table cell, the pool's predicted
+    scores are at least those of the BANANAS set it started from, and its predictions are the
+    ensemble's own (``M // 4`` members at generations = 3)."""
+    sparse = synthetic_benchmark(positions=5, choices=4, repeats=1, keep=0.3, seed=2, name="sparse")
+    strat = PredictorSubsets(sparse.space, {**TINY, "candidates": "bananas-evolution", "subset": 80})
+    evaluated = np.random.default_rng(3).choice(sparse.space.n, 20, replace=False)
+    state = _state_after(strat, sparse, evaluated)
+    params = fit_predictor(jax.random.key(0), strat.spec, strat.inputs, state.arch, state.values)
+    start, _ = bananas_candidates(np.random.default_rng(0), sparse.space, state.seen, strat._ranked(state)[:5],
+                                  20, 100, 100, strat.groups)
+    pool, preds, counts = strat.counted_candidates(np.random.default_rng(0), state, params)
+    assert pool.size == 20 == np.unique(pool).size and not state.seen[pool].any()
+    assert ((pool >= 0) & (pool < sparse.space.n)).all()
+    assert counts["mutation_redraws"] > 0  # the table lacks most mutations: they were redrawn
+    start_mean = np.asarray(predict_predictor(strat.spec, params, strat.inputs, start)).mean(0)
+    assert preds.mean(0).mean() >= start_mean.mean()
+    np.testing.assert_allclose(preds, np.asarray(predict_predictor(strat.spec, params, strat.inputs, pool)),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_offer_diagnostics_count_the_rounds_whose_candidates_held_a_target(bench):
+    """The runner's per-target counts from the candidate sets, checked against the sets
+    themselves: random subsets of 1% of 1,024 (10 per round) rarely hold the optimum, the full
+    space holds it in every round until it is evaluated."""
+    from experiments.runner import offer_diagnostics
+
+    opt = int(np.argmax(bench.truth.truth))
+    top1 = bench.truth.target(0.01)[0]
+    offers = [np.array([opt, 1]), np.array([2, 3]), np.flatnonzero(bench.truth.truth >= top1)[:1]]
+    d = offer_diagnostics(offers, bench)
+    assert (d["offered_rounds_optimum"], d["offered_optimum"]) == (1.0, 1.0)
+    assert d["offered_rounds_top-1%"] == 2.0
+    assert offer_diagnostics([np.array([2, 3])], bench)["offered_optimum"] == 0.0
+
+    cfg = {**TINY, "candidates": "random", "subset": 10, "acquisition": "mean"}
+    rec = run_trial(TrialSpec(bench.name, "predictor-subsets", 0, 40, config=cfg), bench)
+    strat = PredictorSubsets(bench.space, cfg)
+    d = rec["diagnostics"]
+    assert d["rounds"] == 3 and d["candidates_scored"] == 30  # 10 initial, then 3 rounds of 10
+    assert d["offered_rounds_optimum"] <= 3 and d["offered_optimum"] == float(d["offered_rounds_optimum"] > 0)
+    assert strat.offers(strat.init(jax.random.key(0))) == []
+    full = run_trial(TrialSpec(bench.name, "predictor-subsets", 0, 40, config={**cfg, "candidates": "full"}), bench)
+    hit_round = (full["arch"].index(opt) - 10) // 10 + 1 if opt in full["arch"] else 3
+    assert full["diagnostics"]["offered_rounds_optimum"] == min(hit_round, 3)

@@ -154,6 +154,12 @@ def load_results(root: str | Path) -> tuple[pd.DataFrame, dict[str, dict[str, An
     df.attrs["diagnostics"] = [
         {"benchmark": r["benchmark"], "strategy": r["strategy"], "seed": int(r["seed"]), **r.get("diagnostics", {})}
         for r in records if r.get("diagnostics")]
+    # what each trial ran and how long it took (one entry per record, in file order)
+    df.attrs["records"] = [
+        {"benchmark": r["benchmark"], "strategy": r["strategy"], "seed": int(r["seed"]),
+         "strategy_spec": r.get("strategy_spec", r["strategy"]), "config": r.get("config", {}),
+         "wall_time": float(r.get("wall_time") or 0.0)}
+        for r in records]
     benchmarks = load_benchmarks(root, sorted(df["benchmark"].unique()))
     return df, benchmarks
 

@@ -166,9 +166,11 @@ def test_full_space_search_beats_random_search_on_an_additive_space(bench):
         assert opt in rec["arch"], f"seed {seed}: optimum not found in 60 samples"
 
 
-def _fake_results(root, hits_by_label: dict[str, tuple[dict, list[int]]], n: int = 99, budget: int = 20):
+def _fake_results(root, hits_by_label: dict[str, tuple[dict, list[int]]], n: int = 99, budget: int = 20,
+                  offered: dict[str, list[int]] | None = None):
     """A results folder as the runner writes it: one benchmark of ``n`` architectures whose
-    optimum (score 1.0, K = 1) each trial hits at the given step (0 = never)."""
+    optimum (score 1.0, K = 1) each trial hits at the given step (0 = never); ``offered`` gives a
+    label's per-seed ``offered_optimum`` diagnostics."""
     import json
 
     (root / "benchmarks").mkdir(parents=True)
@@ -183,10 +185,13 @@ def _fake_results(root, hits_by_label: dict[str, tuple[dict, list[int]]], n: int
             truth = [0.5] * budget
             if h:
                 truth[h - 1] = 1.0
+            diag = {"rounds": 2.0, "candidates_scored": 2.0 * config.get("subset", n)}
+            if offered and label in offered:
+                diag["offered_optimum"] = float(offered[label][seed])
             folder.joinpath(f"seed-{seed:04d}.json").write_text(json.dumps({
                 "benchmark": "toy", "strategy": label, "strategy_spec": "predictor-subsets", "config": config,
                 "seed": seed, "budget": budget, "arch": list(range(budget)), "observed": truth, "truth": truth,
-                "cost": [1.0] * budget, "wall_time": 2.0 + seed,
+                "cost": [1.0] * budget, "wall_time": 2.0 + seed, "diagnostics": diag,
             }))
 
 
@@ -197,18 +202,92 @@ def test_subsets_experiment_gains_and_files(tmp_path):
         "full": ({"candidates": "full"}, [5, 15]),  # aRT 10 -> gain (99+1)/(1+1)/10 = 5
         "random-10pct": ({"candidates": "random", "subset": 0.1}, [0, 10]),  # (20 + 10) / 1 = 30
         "mutation-20": ({"candidates": "mutation", "subset": 20}, [0, 0]),  # no success: gain 0
-    })
+    }, offered={"random-10pct": [0, 1]})
     rows = {(r["label"], r["target"]): r for r in subset_rows([tmp_path], n_boot=50)}
     full, rnd, mut = rows["full", "optimum"], rows["random-10pct", "optimum"], rows["mutation-20", "optimum"]
     assert (full["kind"], full["m_fraction"], full["art"], full["gain"]) == ("full", 1.0, 10.0, 5.0)
     assert (rnd["kind"], rnd["m_count"], rnd["art"]) == ("random", 10, 30.0)
     assert rnd["gain"] == pytest.approx(50 / 30)
+    assert rnd["mkn"] == pytest.approx(10 / 99) and rnd["m_measured"] == pytest.approx(0.1)  # scored 0.2 over 2 rounds
+    assert (rnd["offered"], rnd["found_offered"]) == (1, 1) and full["offered"] is None  # full: no diagnostics
     assert (mut["kind"], mut["m_fraction"], mut["gain"], mut["successes"]) == ("mutation", pytest.approx(20 / 99), 0.0, 0)
-    assert full["sec_per_trial_median"] == 2.5 and full["acquisition"] == "thompson"
+    assert full["sec_per_trial_median"] == 2.5 and full["acquisition"] == "thompson" and full["cpu_s"] == 5.0
     paths = write([tmp_path], tmp_path / "out", n_boot=50)
     names = {p.name for p in paths}
-    assert {"subsets.pdf", "subsets.png", "subsets.md", "subsets.csv"} <= names
-    assert "Mauch et al. (2020) formula" in (tmp_path / "out" / "subsets.md").read_text()
+    assert {"subsets.pdf", "subsets.png", "subsets.md", "subsets.csv", "subsets-verdicts.md"} <= names
+    text = (tmp_path / "out" / "subsets.md").read_text()
+    assert "## Verdicts" in text and "| 2 | toy | optimum | thompson | **" in text
+    assert "6 trials, 0.0 CPU hours" in text
+
+
+def test_subsets_paired_tests_are_wilcoxon_by_seed_with_failures_at_the_budget_and_holm(tmp_path):
+    """Samples to the optimum per seed, a failure counted as budget + 1 = 21; the p-values are
+    scipy's two-sided Wilcoxon on those pairs, Holm-adjusted over the family's two subsets."""
+    from scipy.stats import wilcoxon
+
+    from experiments.subsets import subset_rows
+
+    full = [2, 3, 4, 5, 6, 7, 8, 9]
+    slow = [12, 14, 0, 0, 19, 0, 17, 0]  # worse on every seed
+    close = [3, 2, 5, 4, 7, 6, 9, 8]  # no difference
+    _fake_results(tmp_path, {
+        "full": ({"candidates": "full"}, full),
+        "random-1": ({"candidates": "random", "subset": 1}, slow),
+        "random-50": ({"candidates": "random", "subset": 50}, close),
+    })
+    rows = {r["label"]: r for r in subset_rows([tmp_path], n_boot=20) if r["target"] == "optimum"}
+    steps = [[h or 21 for h in x] for x in (full, slow, close)]
+    p_slow = wilcoxon(steps[1], steps[0]).pvalue
+    p_close = wilcoxon(steps[2], steps[0]).pvalue
+    assert rows["random-1"]["p_full"] == pytest.approx(p_slow) and rows["random-1"]["d_full"] > 0
+    assert rows["random-50"]["p_full"] == pytest.approx(p_close)
+    lo, hi = sorted([p_slow, p_close])
+    adj = {p_slow: None, p_close: None}
+    adj[lo], adj[hi] = min(1, 2 * lo), max(min(1, 2 * lo), hi)
+    assert rows["random-1"]["p_full_adj"] == pytest.approx(adj[p_slow])
+    assert rows["random-50"]["p_full_adj"] == pytest.approx(adj[p_close])
+    assert np.isnan(rows["full"]["p_full"])
+
+
+def _row(kind, frac, k, hits, p_full=float("nan"), d_full=0.0, p_random=float("nan"), d_random=0.0,
+         bench="b", target="optimum", acq="thompson"):
+    return {"benchmark": bench, "target": target, "acquisition": acq, "kind": kind, "label": f"{kind}-{frac}",
+            "m_fraction": frac, "mkn": frac * k, "K": k, "successes": hits, "n_trials": 30, "offered": None,
+            "p_full_adj": p_full, "d_full": d_full, "p_random_adj": p_random, "d_random": d_random}
+
+
+def test_subset_verdicts_follow_their_rules():
+    from experiments.subsets import verdicts
+
+    def v(rows):
+        return {(x["claim"], x["benchmark"]): x["verdict"] for x in verdicts(rows)}
+
+    # b1: random loses only at M*K/N = 0.16 (K = 16, M = 1%); a smart subset there is not worse than
+    # the full space and better than random: claim 2 holds trivially, claim 3 holds
+    b1 = [_row("full", 1.0, 16, 28, bench="b1"),
+          _row("random", 0.01, 16, 10, p_full=0.001, d_full=40, bench="b1"),
+          _row("random", 0.1, 16, 27, p_full=0.6, d_full=2, bench="b1"),
+          _row("bananas", 0.01, 16, 27, p_full=0.5, d_full=1, p_random=0.002, d_random=-38, bench="b1")]
+    # b2: a loss at M*K/N = 1.6; the smart subset there stays worse than full: claim 3 does not hold
+    b2 = [_row("full", 1.0, 16, 28, bench="b2"),
+          _row("random", 0.1, 16, 12, p_full=0.01, d_full=30, bench="b2"),
+          _row("prefilter", 0.1, 16, 14, p_full=0.02, d_full=25, p_random=0.4, d_random=-3, bench="b2")]
+    # b3: random subsets beat the full space (reversed); nothing to regain
+    b3 = [_row("full", 1.0, 16, 10, bench="b3"), _row("random", 0.01, 16, 25, p_full=0.003, d_full=-30, bench="b3")]
+    # b4: too few hits anywhere
+    b4 = [_row("full", 1.0, 1, 2, bench="b4"), _row("random", 0.01, 1, 1, p_full=0.9, d_full=1, bench="b4")]
+    # b5: p = 0.06 after adjustment is no loss
+    b5 = [_row("full", 1.0, 16, 20, bench="b5"), _row("random", 0.01, 16, 18, p_full=0.06, d_full=5, bench="b5")]
+    got = v(b1 + b2 + b3 + b4 + b5)
+    assert got == {
+        (2, "b1"): "holds trivially", (3, "b1"): "holds",
+        (2, "b2"): "holds", (3, "b2"): "does not hold",
+        (2, "b3"): "does not hold", (3, "b3"): "inconclusive",
+        (2, "b4"): "inconclusive", (3, "b4"): "inconclusive",
+        (2, "b5"): "does not hold", (3, "b5"): "inconclusive",
+    }
+    reasons = {(x["claim"], x["benchmark"]): x["reason"] for x in verdicts(b3)}
+    assert "reversed" in reasons[2, "b3"]
 
 
 def test_bananas_mutation_changes_each_group_once_on_average():

@@ -22,8 +22,8 @@ DESIGN = {
     "lanas": [[OPT, *range(9)], [0, 1, 2, OPT, *range(3, 9)], list(range(10, 20))],  # hits at 1, 4; aRT 7.5
     "regularized-evolution": [[0, 1, 2, 3, OPT, *range(4, 9)], [*range(9), OPT], list(range(20, 30))],  # aRT 12.5
     "bayesian-optimization": [list(range(30, 40))] * 3,  # never reaches a target
-    "full": [[OPT, *range(9)]] * 3,  # labels of the subsets suite: aRT 1
-    "random-5pct": [list(range(40, 50))] * 3,
+    "ts-full": [[OPT, *range(9)]] * 3,  # labels of the subsets suite: aRT 1
+    "ts-random-1pct": [list(range(40, 50))] * 3,
 }
 LURE = 100  # observed 1.0 although its truth is 0.1: the incumbent of random search
 
@@ -144,7 +144,7 @@ def test_not_run_and_no_success(rows):
     )
     # BANANAS' claim falls back to the subsets suite's "full" label when "predictor-subsets" is absent
     bananas = rows["BANANAS is over 100x more sample-efficient than random search (target not stated)"]
-    assert (bananas["strategy"], bananas["value"]) == ("full", pytest.approx(1001 / 2))
+    assert (bananas["strategy"], bananas["value"]) == ("ts-full", pytest.approx(1001 / 2))
     rs_alpha = rows["Regularised evolution: gain over random search, as measured in the AlphaX paper"]
     assert rs_alpha["value"] == pytest.approx(1001 / 2 / 12.5)
 
@@ -174,9 +174,9 @@ def test_write_report_adds_the_section_and_table(results, gains):
 
 def test_subset_claim_lists_the_labels_present(rows, gains):
     r = rows[next(c.claim for c in reproduction.CLAIMS if c.quantity == "gains")]
-    full, rand = _gain_row(gains, "full", "top-0.1%"), _gain_row(gains, "random-5pct", "top-0.1%")
+    full, rand = _gain_row(gains, "ts-full", "top-0.1%"), _gain_row(gains, "ts-random-1pct", "top-0.1%")
     assert full["gain"] == pytest.approx(1001 / 2) and rand["gain"] == 0.0
-    assert r["strategy"] == "full, random-5pct" and r["benchmark"] == BENCH
+    assert r["strategy"] == "ts-full, ts-random-1pct" and r["benchmark"] == BENCH
     assert r["measured"] == (
-        f"full {fmt(full['gain'])} [{fmt(full['gain_low'])}, {fmt(full['gain_high'])}] (3/3); random-5pct 0 [0, 0] (0/3)"
+        f"ts-full {fmt(full['gain'])} [{fmt(full['gain_low'])}, {fmt(full['gain_high'])}] (3/3); ts-random-1pct 0 [0, 0] (0/3)"
     )

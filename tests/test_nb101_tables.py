@@ -225,3 +225,24 @@ def test_subset_neighbours_agree_with_exact_lookup(subset):
     np.testing.assert_array_equal(space.lookup(muts).reshape(-1, S.N_NEIGHBORS), space.neighbors[rows])
     codes = space.neighbors
     assert (codes >= 0).any() and (codes == OUT_OF_TABLE).any() and (codes == INVALID).any()
+
+
+def test_six_vertex_subset_is_the_subsets_cells_of_at_most_six_vertices(subset):
+    """nb101-30k-v6: the file's 4,627 cells with n_vertices <= 6 (counted from its column), the
+    same values, costs and hashes as in nb101-30k, and neighbours looked up within itself."""
+    import pandas as pd
+
+    from nasbench.registry import get_benchmark
+
+    six = get_benchmark("nb101-30k-v6", data_dir=require_data(SUBSET).parents[1])
+    df = pd.read_csv(require_data(SUBSET), usecols=["hash", "n_vertices"], dtype={"hash": str})
+    small = np.flatnonzero(df.n_vertices.to_numpy() <= 6)
+    assert six.n_table == small.size == 4627
+    assert [six.space.hash_of(i) for i in range(0, 4627, 97)] == [df.hash[small[i]] for i in range(0, 4627, 97)]
+    np.testing.assert_array_equal(six.truth.truth, subset.truth.truth[small])
+    np.testing.assert_array_equal(six.cost, subset.cost[small])
+    assert round(six.truth.optimum, 5) == 0.94902 and six.truth.target(0.001)[1] == 5
+    assert (S.prune_batch(six.space.genotypes).n_vertices <= 6).all()
+    rows = np.random.default_rng(2).choice(six.space.n, 60, replace=False)
+    muts = S.mutations(six.space.genotypes[rows]).reshape(-1, S.GENOTYPE_LEN)
+    np.testing.assert_array_equal(six.space.lookup(muts).reshape(-1, S.N_NEIGHBORS), six.space.neighbors[rows])

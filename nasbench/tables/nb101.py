@@ -8,6 +8,8 @@ Benchmarks (all over :class:`~nasbench.spaces.nb101.NB101Space`; metric values a
   validation accuracy after 108 epochs of the single recorded run (``R = 1``); ground truth the
   same value (optimum 0.9491, hash ``096f593e0f12d65f6220bf8565b764a9``); cost ``train_time_108``
   (seconds on a TPU v2). The file's sha256 is checked when it is converted.
+* ``nb101-30k-v6``: the cells of that subset with at most 6 vertices (4,627; AlphaX's default
+  space), a benchmark of its own (optimum 0.94902).
 * ``nb101``: the whole space (423,624 cells) from ``nasbench_only108.tfrecord`` or
   ``nasbench_full.tfrecord``: metric ``val_acc_108``, one of the 3 training repeats per query
   (the ``"sample"`` noise model, as the official API's ``query``; ``"mean"`` gives the repeat
@@ -201,6 +203,47 @@ def load_subset(data_dir: str | os.PathLike[str] | None = None) -> Benchmark:
         truth=GroundTruth(val.copy(), "val_acc_108 of the single recorded run"),
         noise="sample",
         sources=("NAS-Bench-101 (Ying et al., ICML 2019): 30,001-cell subset exported by tiga1231/nasbench-vis (commit ebe5e5c); Apache License 2.0", f"file: {path}"),
+        checksums={path.name: source_checksum(path)},
+    )
+
+
+SIX_VERTICES = 6
+
+
+def _six_vertex_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The subset's arrays restricted to cells of at most 6 vertices, neighbours recomputed among them."""
+    arrays = convert_subset(path)
+    keep = np.flatnonzero(S.prune_batch(arrays["genotype"]).n_vertices <= SIX_VERTICES)
+    out = {k: v[keep] for k, v in arrays.items() if k != "neighbors"}
+    out["neighbors"] = S.neighbor_table(out["genotype"])
+    return out
+
+
+@register(
+    "nb101-30k-v6",
+    "NAS-Bench-101, the cells of the 30,001-cell subset with at most 6 vertices (AlphaX's space): 4,627 cells",
+    SUBSET_HOW_TO_GET,
+)
+def load_subset_six(data_dir: str | os.PathLike[str] | None = None) -> Benchmark:
+    """Benchmark ``nb101-30k-v6``: the cells of ``nb101-30k`` with at most 6 vertices after pruning
+    (4,627 of 30,001; optimum 0.94902), the space AlphaX searches by default
+    (linnanwang/AlphaX-NASBench101 ``arch_generator.py:20``: ``MAX_NODES = 6``). A mutation to a
+    7-vertex cell, or to one the subset lacks, is ``OUT_OF_TABLE``; metric, truth and cost as
+    ``nb101-30k``."""
+    path = find_data(SUBSET_CANDIDATES, SUBSET_HOW_TO_GET, data_dir)
+    arrays = cached_arrays("nb101-30k-v6", path, _six_vertex_arrays, version=SUBSET_VERSION,
+                           expected_sha256=SUBSET_SHA256)
+    val = arrays["val_acc_108"]
+    return Benchmark(
+        name="nb101-30k-v6",
+        space=_space(arrays, "nb101-30k-v6"),
+        metric=METRIC,
+        values=val[:, None].copy(),
+        cost=arrays["train_time_108"],
+        truth=GroundTruth(val.copy(), "val_acc_108 of the single recorded run"),
+        noise="sample",
+        sources=("NAS-Bench-101 (Ying et al., ICML 2019): 30,001-cell subset exported by tiga1231/nasbench-vis "
+                 "(commit ebe5e5c), cells of at most 6 vertices; Apache License 2.0", f"file: {path}"),
         checksums={path.name: source_checksum(path)},
     )
 

@@ -195,7 +195,11 @@ def analyse(root) -> dict[str, Any]:
                          "target": target, "trials": len(rs), "successes": int(np.isfinite(times).sum()),
                          "time_budget": budget, "time_art": time_art(times, budget),
                          "evaluations": float(np.mean([len(r["arch"]) for r in rs])),
-                         "cut": float(np.mean([len(r["cut"]) for r in rs]))})
+                         "cut": float(np.mean([len(r["cut"]) for r in rs])),
+                         # the start cap (the suite's budget) and the trials it ended before the time budget
+                         "start_cap": int(rs[0]["budget"]),
+                         "capped": sum(len(r["arch"]) + len(r["cut"]) >= int(r["budget"]) for r in rs),
+                         "sec_per_trial": float(np.median([r["wall_time"] for r in rs]))})
     by = {(r["benchmark"], r["strategy"], r["workers"], r["target"]): r for r in rows}
     for r in rows:
         rs_row = by.get((r["benchmark"], "random-search", r["workers"], r["target"]))
@@ -225,13 +229,18 @@ def write_report(root, figures: bool = True):
              "evaluation still running at the time budget is cut: never shown to the strategy or the metrics. "
              "Time-aRT (COCO, in simulated seconds): the time of every trial, a failure charged the whole budget, "
              "over the successes. *vs RS*: random search's time-aRT with the same workers over the strategy's; "
-             "*speed-up*: the strategy's time-aRT with its fewest workers over this one.", "",
-             "| benchmark | strategy | workers | target | successes | time-aRT (s) | vs RS | speed-up | evaluations | cut |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "*speed-up*: the strategy's time-aRT with its fewest workers over this one. *capped*: trials that "
+             "reached the suite's cap on started evaluations (*cap*) before the time budget (a strategy too costly "
+             "for this machine at the evaluations its workers could start); their failures are charged the whole "
+             "time budget like any other. *s/trial*: median wall time of a trial on one CPU core.", "",
+             "| benchmark | strategy | workers | target | successes | time-aRT (s) | vs RS | speed-up | evaluations | cut "
+             "| cap | capped | s/trial |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in a["rows"]:
         lines.append(f"| {r['benchmark']} | {r['strategy']} | {r['workers']} | {r['target']} | {r['successes']}/{r['trials']} | "
                      f"{f(r['time_art'])} | {f(r['ratio_to_rs'])} | {f(r['speedup'])} (from {r['speedup_from']}) | "
-                     f"{r['evaluations']:.1f} | {r['cut']:.1f} |")
+                     f"{r['evaluations']:.1f} | {r['cut']:.1f} | {r['start_cap']} | {r['capped']}/{r['trials']} | "
+                     f"{r['sec_per_trial']:.1f} |")
     (root / "tables").mkdir(exist_ok=True)
     (root / "tables" / "time-art.json").write_text(dumps(a["rows"], indent=2, sort_keys=True) + "\n")
     if figures:

@@ -93,7 +93,8 @@ def test_a_timed_suite_runs_resumes_and_reports_speedups(tmp_path, costly, regis
     register(costly)
     p = tmp_path / "t.toml"
     p.write_text('benchmarks = ["synthetic"]\nstrategies = ["random-search", "regularized-evolution"]\nseeds = 4\n'
-                 'budget = 256\ntime_budget_mean_costs = 100\nworkers_sim = [1, 4]\n')
+                 'budget = 256\ntime_budget_mean_costs = 100\nworkers_sim = [1, 4]\n'
+                 '[caps]\nregularized-evolution = 30\n')
     suite = load_suite(str(p))
     assert sorted({s.name for s in suite.trials()}) == ["random-search-w1", "random-search-w4",
                                                          "regularized-evolution-w1", "regularized-evolution-w4"]
@@ -110,3 +111,10 @@ def test_a_timed_suite_runs_resumes_and_reports_speedups(tmp_path, costly, regis
     assert rs4["speedup"] == pytest.approx(rs1["time_art"] / rs4["time_art"])
     assert rs4["evaluations"] > 2 * rs1["evaluations"]  # four workers evaluate more in the same time
     assert (out / "figures" / "time-regret-synthetic.png").is_file()
+    # the start cap: evolution's 30 starts end every trial before the time budget (~100 evaluations)
+    for r in rows:
+        if r["strategy"] == "regularized-evolution":
+            assert (r["start_cap"], r["capped"], r["evaluations"]) == (30, 4, pytest.approx(30 - r["cut"]))
+        else:
+            assert r["start_cap"] == 256 and r["capped"] == (4 if r["workers"] == 4 and r["evaluations"] >= 250 else 0)
+    assert "| 30 | 4/4 |" in (out / "README.md").read_text()

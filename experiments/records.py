@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 #: bumped when the record layout or the meaning of a field changes
 RECORD_FORMAT = 2
+#: bumped when what a strategy learns in a timed (event-simulated) trial changes; 2: LaNAS and
+#: predictor-subsets leave pending architectures out (untimed fingerprints carry ``None``, unchanged)
+TIMED_PROTOCOL = 2
 
 
 def strict(obj: Any) -> Any:
@@ -76,6 +79,7 @@ def fingerprint(spec: Any, checksums: dict[str, str], noise: str | None) -> dict
         "time_budget": getattr(spec, "time_budget", None),
         "time_budget_mean_costs": getattr(spec, "time_budget_mean_costs", None),
         "workers_sim": (getattr(spec, "workers_sim", None) or 1) if getattr(spec, "timed", False) else None,
+        "timed_protocol": TIMED_PROTOCOL if getattr(spec, "timed", False) else None,
     }
 
 

@@ -105,6 +105,14 @@ Departures from the official code, and why:
   proposals without success it takes the proposal that the tree classifies into the first
   (left-most) leaf, mirroring the tabular fallback (the official sampler loops forever).
 * Architectures the oracle answers ``OUT_OF_TABLE`` are never proposed again and carry no value.
+
+Asynchronous workers (:mod:`experiments.timed`): architectures still training (``set_pending``)
+are left out of the draws until their answer comes, as the official distributed LaNAS removes a
+dispatched architecture from its search space and trains the tree on received results only
+(``LaNAS/Distributed_LaNAS/server/MCTS.py:255-264``, ``dispatch_and_retrieve_jobs``). Without it a
+round's draw order (one uniform key per architecture per round) proposes the same running
+architecture again and again. Sequential trials never have pending architectures at an ``ask``,
+so they are unchanged.
 """
 
 from __future__ import annotations
@@ -513,6 +521,7 @@ class LaNASState:
     models: dict[str, jax.Array] | None = None  # fit="adam": every node's model and Adam state, kept across rounds
     draws_leaf: int = 0  # draws from the leaf the UCB path chose
     draws_fallback: int = 0  # draws from the first non-empty leaf (the chosen one was empty / no proposal fitted)
+    running: tuple[int, ...] = ()  # set_pending: architectures training on other workers, not drawn
 
 
 def bag_stats(path: np.ndarray, values: np.ndarray, height: int) -> tuple[np.ndarray, np.ndarray]:
@@ -590,10 +599,15 @@ class LaNAS(Strategy):
                 "draws_fallback_leaf": state.draws_fallback,
                 "draws_initial": min(int(state.obs_idx.size), self.config.init_samples)}
 
+    def set_pending(self, state: LaNASState, pending: np.ndarray) -> LaNASState:
+        return replace(state, running=tuple(int(i) for i in np.asarray(pending).reshape(-1)))
+
     def ask(self, state: LaNASState, budget_left: int) -> tuple[LaNASState, np.ndarray]:
         c = self.config
         key, sub = jax.random.split(state.key)
         avail = ~state.evaluated & ~state.dead
+        if state.running:
+            avail[list(state.running)] = False
         if not avail.any():
             raise RuntimeError(f"lanas: every architecture of {self.space.name} has been evaluated or is out of table")
         if state.obs_idx.size < c.init_samples:

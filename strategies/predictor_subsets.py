@@ -86,6 +86,13 @@ Departures from the official BANANAS code, and why:
 * Acquisition maximises the metric (accuracy): Thompson sampling draws ``N(mean, std)`` of the
   ensemble predictions per candidate, as BANANAS' ``its`` does for losses.
 * An index the oracle answers ``OUT_OF_TABLE`` is marked seen and left out of training.
+
+Asynchronous workers (:mod:`experiments.timed`): architectures still training (``set_pending``)
+are left out of every candidate set and of the initial draws, and the ensemble trains on answered
+architectures only: BANANAS proposes a batch of distinct unevaluated architectures
+(``nas_algorithms.py:198-206``, the top ``k`` of the candidates) and dedups candidates against the
+data it holds (``data.py:get_candidates``), so a running one is treated as held. Sequential trials
+never have pending architectures at an ``ask``, so they are unchanged.
 """
 
 from __future__ import annotations
@@ -190,6 +197,7 @@ class PredictorSubsetsState:
     round: int = 0  # predictor rounds done
     counts: tuple[tuple[str, int], ...] = ()  # diagnostics counters, as (name, count) pairs
     offers: tuple[np.ndarray, ...] = ()  # each round's candidate set (Strategy.offers)
+    running: tuple[int, ...] = ()  # set_pending: training on other workers, never a candidate
 
 
 COUNTERS = ("candidates_scored", "candidates_mutated", "candidates_projected", "candidates_random_fill",
@@ -373,8 +381,16 @@ class PredictorSubsets(Strategy):
         return PredictorSubsetsState(key=key, seen=np.zeros(self.space.n, bool),
                                      arch=np.zeros(0, np.int64), values=np.zeros(0, np.float64))
 
+    def set_pending(self, state: PredictorSubsetsState, pending: np.ndarray) -> PredictorSubsetsState:
+        return replace(state, running=tuple(int(i) for i in np.asarray(pending).reshape(-1)))
+
     def ask(self, state: PredictorSubsetsState, budget_left: int) -> tuple[PredictorSubsetsState, np.ndarray]:
         cfg = self.config
+        if state.running:  # architectures training elsewhere are no candidates (nor initial draws)
+            seen = state.seen.copy()
+            seen[list(state.running)] = True
+            new_state, pick = self.ask(replace(state, seen=seen, running=()), budget_left)
+            return replace(new_state, seen=state.seen, running=state.running), pick
         key, k_round = jax.random.split(state.key)
         rng = np.random.default_rng(np.asarray(jax.random.key_data(k_round)).ravel().tolist())
         k = max(1, min(cfg.batch, budget_left))

@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 
 #: bumped when the record layout or the meaning of a field changes
 RECORD_FORMAT = 2
-#: bumped when what a strategy learns in a timed (event-simulated) trial changes; 2: LaNAS and
-#: predictor-subsets leave pending architectures out (untimed fingerprints carry ``None``, unchanged)
+#: bumped when what a strategy learns in a timed (event-simulated) trial changes; 2: LaNAS,
+#: predictor-subsets, NAO and AlphaX leave pending architectures out (untimed fingerprints carry
+#: ``None``, unchanged)
 TIMED_PROTOCOL = 2
 
 

@@ -42,6 +42,12 @@ with value 0 and ``n = 1`` (ancestors ``n += 1``) until ``tell`` replaces the 0 
 the episodes of one batch spread over the tree (the usual virtual-loss parallel MCTS). With
 ``batch = 1`` the search is exactly sequential.
 
+Asynchronous workers (:mod:`experiments.timed`): an episode whose architecture trains on another
+worker stays a virtual visit until its answer comes, and ``ask`` runs new episodes instead of
+asking for it again (``set_pending``), so ``k`` workers keep ``k`` episodes in the tree at once,
+as with ``batch = k``: the virtual-loss parallel MCTS the AlphaX paper runs on its distributed
+workers (the released NAS-Bench-101 code is sequential).
+
 Departures from the official code, and why:
 
 * Table membership is ``space.lookup`` (pruning and the official module hash, so isomorphic cells
@@ -168,6 +174,7 @@ class AlphaXState:
     values: dict[int, float] = field(default_factory=dict)  # evaluated index -> scaled value
     failed: set[int] = field(default_factory=set)  # indices the oracle answered out of table
     pending: list[_Pending] = field(default_factory=list)
+    running: frozenset[int] = frozenset()  # set_pending: training on other workers, not asked again
     scale: float | None = None
     params: Any = None  # Meta-DNN parameters (a 1-member ensemble)
     fits: int = 0
@@ -227,12 +234,17 @@ class AlphaX(Strategy):
                                          self.config.hidden, "sigmoid")
         return state
 
+    def set_pending(self, state: AlphaXState, pending: np.ndarray) -> AlphaXState:
+        state.running = frozenset(int(i) for i in np.asarray(pending).reshape(-1))
+        return state
+
     def ask(self, state: AlphaXState, budget_left: int) -> tuple[AlphaXState, np.ndarray]:
         cfg = self.config
         if cfg.meta_dnn and state.n_new // cfg.refit_every > state.fits:
             self._refit(state)  # due since the last tell; done here so a trial's last tell fits nothing
         want = max(1, min(cfg.batch, int(budget_left)))
-        batch = list(dict.fromkeys(p.idx for p in state.pending))  # answers still owed
+        # answers still owed, except those training on other workers (asynchronous workers)
+        batch = [i for i in dict.fromkeys(p.idx for p in state.pending) if i not in state.running]
         idle = 0
         while len(batch) < want:
             if idle >= cfg.max_episodes:
@@ -243,6 +255,8 @@ class AlphaX(Strategy):
                 continue
             p = self._episode(state)
             if p is None:
+                idle += 1
+            elif p.idx in state.running:  # waits, a virtual visit, on one already training
                 idle += 1
             elif p.idx not in batch:
                 batch.append(p.idx)

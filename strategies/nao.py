@@ -42,6 +42,11 @@ too few), and ``train_steps``, ``recon_round1``, ``invalid_decodes``, ``out_of_t
 ``rounds``. On nb101-30k, where the table holds 7% of the space, nearly every new query of a round
 is a projection: NAO there is a gradient move in the embedding followed by the nearest table cell.
 
+Asynchronous workers (:mod:`experiments.timed`): SemiNAS evaluates each round before the next
+(``train_seminas.py``); with workers, ``ask`` comes whenever one is free, and a round trains on the
+architectures answered so far and leaves those still training (``set_pending``) out of its
+decodes and random draws, as it leaves out evaluated ones. Sequential trials are unchanged.
+
 Departures from the official code, and why:
 
 * Targets are z-scored with the mean and standard deviation of the architectures evaluated so far
@@ -209,6 +214,7 @@ class NAOState:
     rounds: int = 0
     seqs: tuple[tuple[int, tuple[int, ...]], ...] = ()  # (index, the decoded sequence it was proposed as)
     counts: tuple[tuple[str, float], ...] = ()  # diagnostics counters, as (name, value) pairs
+    running: tuple[int, ...] = ()  # set_pending: training on other workers, never proposed again
 
 
 COUNTERS = ("random_init", "decoded_new", "decoded_projected", "random_fill", "train_steps",
@@ -275,11 +281,15 @@ class NAO(Strategy):
     def init(self, key: jax.Array) -> NAOState:
         return NAOState(key=key)
 
+    def set_pending(self, state: NAOState, pending: np.ndarray) -> NAOState:
+        return replace(state, running=tuple(int(i) for i in np.asarray(pending).reshape(-1)))
+
     def ask(self, state: NAOState, budget_left: int) -> tuple[NAOState, np.ndarray]:
         c = self.config
         seen = np.zeros(self.space.n, dtype=bool)
         seen[list(state.arch)] = True
-        n_unseen = self.space.n - len(state.arch)
+        seen[list(state.running)] = True
+        n_unseen = int((~seen).sum())
         if n_unseen == 0:
             raise RuntimeError(f"nao: every architecture of {self.space.name} is evaluated")
         key, k_init, k_fit, k_fill = jax.random.split(state.key, 4)

@@ -120,11 +120,12 @@ def test_a_timed_suite_runs_resumes_and_reports_speedups(tmp_path, costly, regis
     assert "| 30 | 4/4 |" in (out / "README.md").read_text()
 
 
-@pytest.mark.parametrize("strategy", ["lanas", "predictor-subsets:test"])
+@pytest.mark.parametrize("strategy", ["lanas", "predictor-subsets:test", "nao:test", "alphax:test"])
 def test_lanas_and_bananas_never_propose_what_is_still_training(costly, strategy):
-    """With set_pending, every ask of LaNAS (its distributed server drops dispatched architectures)
-    and of the predictor loop (a running architecture is held data) avoids the running ones: no
-    proposal is wasted (asks per start stay near one) and no start falls back to random."""
+    """With set_pending, every ask of LaNAS (its distributed server drops dispatched architectures),
+    of the predictor loop (a running architecture is held data), of NAO and of AlphaX avoids the
+    running ones: no proposal is wasted (asks per start stay near one) and no start falls back to
+    random."""
     import jax
 
     from experiments.runner import make_strategy
@@ -133,14 +134,24 @@ def test_lanas_and_bananas_never_propose_what_is_still_training(costly, strategy
     rec = run_trial(TrialSpec("synthetic", strategy, 3, 256, time_budget=60.0, workers_sim=8), costly)
     starts = len(rec["arch"]) + len(rec["cut"])
     assert rec["diagnostics"]["sim_random_fallbacks"] == 0
-    assert rec["n_asks"] <= starts + 1  # one ask per start (the initial design may ask in a batch)
+    assert rec["n_asks"] <= 1.1 * starts + 2  # about one ask per start (batches ask fewer); without: ~3x
     s = make_strategy(TrialSpec("synthetic", strategy, 0, 256), costly)
     st = s.init(jax.random.key(0))
     first = np.arange(12)
     st = s.tell(st, first, costly.truth.truth[first], np.full(12, Status.NEW))
     running = np.arange(12, 256, 2)  # half the space is training elsewhere
-    for _ in range(20):
+    for _ in range(5):
         st = s.set_pending(st, running)
         st, pick = s.ask(st, 10)
         assert not set(np.asarray(pick).tolist()) & set(running.tolist())
         st = s.tell(st, pick, costly.truth.truth[pick], np.full(len(pick), Status.NEW))
+
+
+@pytest.mark.parametrize("strategy", ["alphax:test", "nao:test"])
+def test_alphax_and_nao_leave_running_architectures_to_their_workers(costly, strategy):
+    """AlphaX runs new episodes (virtual visits) instead of re-asking an answer another worker
+    owes; NAO leaves running architectures out of its rounds: 4 workers keep busy without random
+    fallbacks, and nothing is evaluated twice."""
+    rec = run_trial(TrialSpec("synthetic", strategy, 1, 256, time_budget=40.0, workers_sim=4), costly)
+    assert len(rec["arch"]) == len(set(rec["arch"])) > 12
+    assert rec["diagnostics"]["sim_random_fallbacks"] == 0

@@ -213,7 +213,7 @@ def _sig(p: float) -> bool:
 
 
 def _pct(x: float) -> str:
-    return f"{100 * x:.3g}%"
+    return f"{100 * x:.2g}%"
 
 
 def _at(rs: Sequence[dict[str, Any]], full: dict[str, Any]) -> str:
@@ -381,7 +381,7 @@ def subsets_table(rows: Sequence[dict[str, Any]]) -> Table:
             ("acquisition", lambda r: r["acquisition"] or "–"),
             ("candidates", lambda r: r["kind"] if r["kind"] != "reference" else r["label"]),
             ("M", _m_cell),
-            ("M*K/N", lambda r: f"{r['mkn']:.2g}" if np.isfinite(r["mkn"]) else "–"),
+            ("M*K/N", lambda r: fmt(r["mkn"]) if np.isfinite(r["mkn"]) else "–"),
             ("M scored", lambda r: f"{r['m_measured']:.0f}" if np.isfinite(r["m_measured"]) else "–"),
             ("hits", lambda r: f"{r['successes']}/{r['n_trials']}"),
             ("offered (found)", offered),

@@ -194,6 +194,7 @@ def analyse(root) -> dict[str, Any]:
             rows.append({"benchmark": bench, "label": label, "strategy": strat, "workers": w or rs[0]["workers_sim"],
                          "target": target, "trials": len(rs), "successes": int(np.isfinite(times).sum()),
                          "time_budget": budget, "time_art": time_art(times, budget),
+                         "mean_costs": rs[0].get("fingerprint", {}).get("time_budget_mean_costs"),
                          "evaluations": float(np.mean([len(r["arch"]) for r in rs])),
                          "cut": float(np.mean([len(r["cut"]) for r in rs])),
                          # the start cap (the suite's budget) and the trials it ended before the time budget
@@ -203,10 +204,13 @@ def analyse(root) -> dict[str, Any]:
     by = {(r["benchmark"], r["strategy"], r["workers"], r["target"]): r for r in rows}
     for r in rows:
         rs_row = by.get((r["benchmark"], "random-search", r["workers"], r["target"]))
-        r["ratio_to_rs"] = rs_row["time_art"] / r["time_art"] if rs_row and r["time_art"] > 0 else None
+        # a ratio needs both aRTs finite: "-" where random search (or the strategy) never reached it
+        r["ratio_to_rs"] = (rs_row["time_art"] / r["time_art"]
+                            if rs_row and np.isfinite(rs_row["time_art"]) and np.isfinite(r["time_art"]) else None)
         fewest = min(k[2] for k in by if k[:2] == (r["benchmark"], r["strategy"]) and k[3] == r["target"])
         base = by[(r["benchmark"], r["strategy"], fewest, r["target"])]
-        r["speedup"] = base["time_art"] / r["time_art"] if np.isfinite(r["time_art"]) and r["time_art"] > 0 else None
+        r["speedup"] = (base["time_art"] / r["time_art"]
+                        if np.isfinite(r["time_art"]) and np.isfinite(base["time_art"]) and r["time_art"] > 0 else None)
         r["speedup_from"] = fewest
     return {"rows": rows, "records": groups}
 
@@ -220,8 +224,10 @@ def write_report(root, figures: bool = True):
     root = Path(root)
     a = analyse(root)
 
+    from experiments.report import fmt
+
     def f(x):
-        return "–" if x is None else ("∞" if not np.isfinite(x) else f"{x:,.3g}")
+        return "–" if x is None else fmt(x)
 
     lines = ["# Budgets in simulated training time", "",
              "Each trial is an event simulation: every worker trains one architecture for its recorded cost, the "
@@ -232,7 +238,11 @@ def write_report(root, figures: bool = True):
              "*speed-up*: the strategy's time-aRT with its fewest workers over this one. *capped*: trials that "
              "reached the suite's cap on started evaluations (*cap*) before the time budget (a strategy too costly "
              "for this machine at the evaluations its workers could start); their failures are charged the whole "
-             "time budget like any other. *s/trial*: median wall time of a trial on one CPU core.", "",
+             "time budget like any other. *s/trial*: median wall time of a trial on one CPU core. *–*: no ratio, "
+             "one side never reached the target.", "",
+             "Time budgets: " + "; ".join(
+                 f"{b} {f(t)} s" + (f" ({m:g} mean training costs)" if m else "")
+                 for b, t, m in sorted({(r["benchmark"], r["time_budget"], r["mean_costs"]) for r in a["rows"]})) + ".", "",
              "| benchmark | strategy | workers | target | successes | time-aRT (s) | vs RS | speed-up | evaluations | cut "
              "| cap | capped | s/trial |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]

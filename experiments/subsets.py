@@ -349,7 +349,7 @@ def subsets_figure(rows: Sequence[dict[str, Any]]) -> Figure:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             seen.setdefault(lab, h)
     if seen:
-        fig.legend(list(seen.values()), list(seen), loc="outside lower center", ncol=len(seen))
+        fig.legend(list(seen.values()), list(seen), loc="outside lower center", ncol=min(len(seen), 2 * len(benches)))
     return fig
 
 

@@ -213,7 +213,7 @@ def _sig(p: float) -> bool:
 
 
 def _pct(x: float) -> str:
-    return f"{100 * x:.2g}%"
+    return f"{100 * x:.2g}%" if x < 1 else "100%"
 
 
 def _at(rs: Sequence[dict[str, Any]], full: dict[str, Any]) -> str:

@@ -261,7 +261,7 @@ def _figures(root: Path, a: dict[str, Any], recs: dict[tuple[str, str], dict[int
         plt.close(fig)
         names.append(b)
     if a["verdicts"]:
-        fig, ax = plt.subplots(figsize=(6, 0.4 * len(a["verdicts"]) + 1))
+        fig, ax = plt.subplots(figsize=(7.5, 0.3 * len(a["verdicts"]) + 1.2))
         for k, v in enumerate(a["verdicts"]):
             lo, hi = max(v["low"], 1e-3), max(v["high"], 1e-3)
             ax.plot([lo, hi], [k, k], "b-")
@@ -270,7 +270,7 @@ def _figures(root: Path, a: dict[str, Any], recs: dict[tuple[str, str], dict[int
         ax.axvline(1, color="k", lw=0.5)
         ax.set_yticks(range(len(a["verdicts"])),
                       [f"{v['strategy']} vs {v['baseline']} ({v['benchmark']})" for v in a["verdicts"]], fontsize=7)
-        ax.set(xscale="log", xlabel="aRT ratio (blue: measured, 95%; red: published)")
+        ax.set(xscale="log", xlabel="aRT ratio\n(blue: measured, 95%; red: published)")
         fig.tight_layout()
         fig.savefig(out / "claims-forest.png", dpi=110, metadata={"Software": None})
         plt.close(fig)

@@ -166,8 +166,7 @@ def subset_rows(roots: Sequence[str | Path], n_boot: int = 2000, seed: int = 0) 
                 "m_measured": float(np.nanmean(scored)) if ks and scored and np.isfinite(scored).any() else float("nan"),
                 "acquisition": ks[2] if ks else "",
                 "offered": len(offered) if has_offers else None,
-                "found_offered": sum(np.isfinite(hit_steps[list(run.seeds).index(s)]) for s in offered)
-                if has_offers else None,
+                "found_offered": sum(steps[s] <= r["budget"] for s in offered) if has_offers else None,
                 "steps": steps,
                 "sec_per_trial_mean": float(np.mean(walls[key])),
                 "sec_per_trial_median": float(np.median(walls[key])),

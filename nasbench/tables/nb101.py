@@ -193,16 +193,23 @@ def subset_table(data_dir: str | os.PathLike[str] | None = None) -> tuple[Path, 
 def load_subset(data_dir: str | os.PathLike[str] | None = None) -> Benchmark:
     """Benchmark ``nb101-30k`` (see the module docstring)."""
     path, arrays = subset_table(data_dir)
+    return _subset_benchmark("nb101-30k", path, arrays, "")
+
+
+def _subset_benchmark(name: str, path: Path, arrays: dict[str, np.ndarray], which: str) -> Benchmark:
+    """A benchmark over (a part of) the subset's cells: metric and truth ``val_acc_108``, cost
+    ``train_time_108``; ``which`` names the part in the sources line."""
     val = arrays["val_acc_108"]
     return Benchmark(
-        name="nb101-30k",
-        space=_space(arrays, "nb101-30k"),
+        name=name,
+        space=_space(arrays, name),
         metric=METRIC,
         values=val[:, None].copy(),
         cost=arrays["train_time_108"],
         truth=GroundTruth(val.copy(), "val_acc_108 of the single recorded run"),
         noise="sample",
-        sources=("NAS-Bench-101 (Ying et al., ICML 2019): 30,001-cell subset exported by tiga1231/nasbench-vis (commit ebe5e5c); Apache License 2.0", f"file: {path}"),
+        sources=("NAS-Bench-101 (Ying et al., ICML 2019): 30,001-cell subset exported by tiga1231/nasbench-vis "
+                 f"(commit ebe5e5c){which}; Apache License 2.0", f"file: {path}"),
         checksums={path.name: source_checksum(path)},
     )
 
@@ -233,19 +240,7 @@ def load_subset_six(data_dir: str | os.PathLike[str] | None = None) -> Benchmark
     path = find_data(SUBSET_CANDIDATES, SUBSET_HOW_TO_GET, data_dir)
     arrays = cached_arrays("nb101-30k-v6", path, _six_vertex_arrays, version=SUBSET_VERSION,
                            expected_sha256=SUBSET_SHA256)
-    val = arrays["val_acc_108"]
-    return Benchmark(
-        name="nb101-30k-v6",
-        space=_space(arrays, "nb101-30k-v6"),
-        metric=METRIC,
-        values=val[:, None].copy(),
-        cost=arrays["train_time_108"],
-        truth=GroundTruth(val.copy(), "val_acc_108 of the single recorded run"),
-        noise="sample",
-        sources=("NAS-Bench-101 (Ying et al., ICML 2019): 30,001-cell subset exported by tiga1231/nasbench-vis "
-                 "(commit ebe5e5c), cells of at most 6 vertices; Apache License 2.0", f"file: {path}"),
-        checksums={path.name: source_checksum(path)},
-    )
+    return _subset_benchmark("nb101-30k-v6", path, arrays, ", cells of at most 6 vertices")
 
 
 # ------------------------------------------------------------------------ the official files

@@ -21,6 +21,10 @@ This module turns such a folder into the claims report (pure functions of the re
   or lies below it), *inconclusive* (fewer than :data:`MIN_SUCCESSES` successes on either side);
 * figures: the ECDF of samples to the optimum (log axis) with random search's exact curve from
   the hypergeometric law, per benchmark; and the published against the measured ratios (a forest plot).
+
+Everything is computed from one line per trial (benchmark, strategy, seed, samples, reached the
+optimum, cap, seconds), written to ``tables/trials.csv``. A folder without its records (a committed
+``results/reproduction/``, whose records are not) is rebuilt from that file: the same bytes.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import numpy as np
 
 from experiments import metrics
 from experiments.records import dumps
+from nasbench.data import atomic_write_text
 
 MIN_SUCCESSES = 5  # fewer successes than this on either side of a ratio: inconclusive
 N_BOOT = 2000
@@ -64,9 +69,29 @@ CLAIMS: tuple[Claim, ...] = (
       for base, r in (("random-search", 22.0), ("regularized-evolution", 14.6), ("bayesian-optimization", 16.5))),
     Claim(ALPHAX, "alphax", "random-search", 3.1),
     Claim(ALPHAX, "alphax", "regularized-evolution", 2.85),
+    # AlphaX as its code runs by default (MAX_NODES = 6, arch_generator.py:20), the space of its claim
+    *(Claim(ALPHAX, "alphax-six-vertices", base, r, "alphax:six-vertices, the official MAX_NODES = 6")
+      for base, r in (("random-search", 3.1), ("regularized-evolution", 2.85))),
+    Claim(LANAS, "lanas", "alphax-six-vertices", 12.4, "against alphax:six-vertices"),
     Claim(SEMINAS, "nao", "regularized-evolution", 7.0,
           "their target is a top-0.01% cell after about 300 evaluations; tested here at the optimum"),
 )
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One trial of a search to the optimum: all the claims report reads of its record."""
+
+    benchmark: str
+    strategy: str
+    seed: int
+    samples: int
+    reached: bool
+    cap: int
+    wall_s: float
+
+
+CSV_HEADER = "benchmark,strategy,seed,samples,reached_optimum,cap,wall_s"
 
 
 def _stopped_records(root: Path) -> list[dict[str, Any]]:
@@ -79,11 +104,44 @@ def _stopped_records(root: Path) -> list[dict[str, Any]]:
     return recs
 
 
-def samples(recs: Sequence[dict[str, Any]]) -> dict[tuple[str, str], dict[int, tuple[int, bool]]]:
+def trials_of(recs: Sequence[dict[str, Any]]) -> list[Trial]:
+    """The trials of ``recs`` (stopped records), sorted by benchmark, strategy and seed."""
+    return sorted((Trial(r["benchmark"], r["strategy"], int(r["seed"]), len(r["arch"]), bool(r["stopped"]),
+                         int(r["budget"]), round(float(r["wall_time"]), 2)) for r in recs),
+                  key=lambda t: (t.benchmark, t.strategy, t.seed))
+
+
+def trials_csv(trials: Sequence[Trial]) -> str:
+    return "\n".join([CSV_HEADER] + [f"{t.benchmark},{t.strategy},{t.seed},{t.samples},{int(t.reached)},{t.cap},"
+                                     f"{t.wall_s:.2f}" for t in trials]) + "\n"
+
+
+def read_trials_csv(path: Path) -> list[Trial]:
+    lines = path.read_text().splitlines()
+    if not lines or lines[0] != CSV_HEADER:
+        raise ValueError(f"{path}: not a claims trials table (its first line must be {CSV_HEADER!r})")
+    out = []
+    for k, line in enumerate(lines[1:], start=2):
+        f = line.split(",")
+        if len(f) != 7:
+            raise ValueError(f"{path}:{k}: expected 7 comma-separated fields, got {len(f)}")
+        out.append(Trial(f[0], f[1], int(f[2]), int(f[3]), f[4] == "1", int(f[5]), float(f[6])))
+    return sorted(out, key=lambda t: (t.benchmark, t.strategy, t.seed))
+
+
+def load_trials(root: Path) -> list[Trial]:
+    """The folder's trials: from its records, or, where it has none, from ``tables/trials.csv``."""
+    table = root / "tables" / "trials.csv"
+    if not any((root / "data").glob("*/*/seed-*.json")) and table.is_file():
+        return read_trials_csv(table)
+    return trials_of(_stopped_records(root))
+
+
+def samples(trials: Sequence[Trial]) -> dict[tuple[str, str], dict[int, tuple[int, bool]]]:
     """``{(benchmark, strategy): {seed: (samples, reached the optimum)}}``."""
     out: dict[tuple[str, str], dict[int, tuple[int, bool]]] = {}
-    for r in recs:
-        out.setdefault((r["benchmark"], r["strategy"]), {})[int(r["seed"])] = (len(r["arch"]), bool(r["stopped"]))
+    for t in trials:
+        out.setdefault((t.benchmark, t.strategy), {})[t.seed] = (t.samples, t.reached)
     return out
 
 
@@ -145,14 +203,18 @@ def verdict(low: float, high: float, published: float, successes: Sequence[int])
 
 
 def analyse(root: str | Path, seed: int = 0, n_boot: int = N_BOOT,
-            recs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The claims report's numbers (``recs``: the folder's records, when already read)."""
+            trials: Sequence[Trial] | None = None) -> dict[str, Any]:
+    """The claims report's numbers (``trials``: the folder's trials, when already read)."""
     root = Path(root)
-    recs = _stopped_records(root) if recs is None else recs
-    by = samples(recs)
-    caps = {(r["benchmark"], r["strategy"]): int(r["budget"]) for r in recs}
+    trials = load_trials(root) if trials is None else trials
+    by = samples(trials)
+    caps = {(t.benchmark, t.strategy): t.cap for t in trials}
+    wall: dict[tuple[str, str], list[float]] = {}
+    for t in trials:
+        wall.setdefault((t.benchmark, t.strategy), []).append(t.wall_s)
     sizes = {b: int(json.loads((root / "benchmarks" / f"{b}.json").read_text())["n"]) for b, _ in by}
     rows = [strategy_row(b, s, t, sizes[b], caps[(b, s)], np.random.default_rng([seed, i]), n_boot)
+            | {"s_per_trial": round(float(np.mean(wall[(b, s)])), 1)}
             for i, ((b, s), t) in enumerate(sorted(by.items()))]
     verdicts = []
     for i, c in enumerate(CLAIMS):
@@ -193,13 +255,13 @@ def markdown(a: dict[str, Any]) -> str:
              "(aRT charges a censored trial its cap). Ratios are aRT(baseline) / aRT(strategy); random search's "
              "is its exact expectation (N+1)/2. Intervals: bootstrap 95% over seeds (paired for two strategies).",
              "", "## Samples to the optimum", "",
-             "| benchmark | strategy | successes | cap | mean (aRT) [95%] | median [95%] | RS exact (N+1)/2 | RS aRT at cap | ratio to RS [95%] |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| benchmark | strategy | successes | cap | mean (aRT) [95%] | median [95%] | RS exact (N+1)/2 | RS aRT at cap | ratio to RS [95%] | s per trial |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in a["rows"]:
         lines.append(f"| {r['benchmark']} | {r['strategy']} | {r['successes']}/{r['trials']} | {r['cap']} | "
                      f"{_fmt(r['art'])} [{_fmt(r['art_low'])}, {_fmt(r['art_high'])}] | {_fmt(r['median'])} "
                      f"[{_fmt(r['median_low'])}, {_fmt(r['median_high'])}] | {_fmt(r['rs_exact'])} | {_fmt(r['rs_at_cap'])} | "
-                     f"{_fmt(r['ratio_rs'])} [{_fmt(r['ratio_rs_low'])}, {_fmt(r['ratio_rs_high'])}] |")
+                     f"{_fmt(r['ratio_rs'])} [{_fmt(r['ratio_rs_low'])}, {_fmt(r['ratio_rs_high'])}] | {_fmt(r['s_per_trial'])} |")
     lines += ["", "## The claims", "", "| paper | benchmark | claim | published | measured [95%] | seeds | verdict |",
               "|---|---|---|---|---|---|---|"]
     for v in a["verdicts"]:
@@ -210,29 +272,28 @@ def markdown(a: dict[str, Any]) -> str:
               "but below it; *does not hold* — the interval contains 1 or lies below; *inconclusive* — fewer than "
               f"{MIN_SUCCESSES} successes on a side. The papers' benchmark is the full NAS-Bench-101 (423,624 cells, "
               "mean test accuracy of 3 runs); ours are smaller tables with one recorded run per query "
-              "(validation accuracy), so the published ratios are a reference, not the same experiment.", ""]
+              "(validation accuracy), so the published ratios are a reference, not the same experiment. Seconds per "
+              "trial: the mean wall time of a trial on the machine that ran it (see `meta.json`).", ""]
     return "\n".join(lines)
 
 
 def write_report(root: str | Path, figures: bool = True) -> Path:
+    """Write ``README.md``, ``tables/`` and ``figures/`` from the folder's records (or, without
+    records, from its ``tables/trials.csv``)."""
     root = Path(root)
-    recs = _stopped_records(root)
-    a = analyse(root, recs=recs)
+    trials = load_trials(root)
+    a = analyse(root, trials=trials)
     (root / "tables").mkdir(exist_ok=True)
-    (root / "tables" / "claims.json").write_text(dumps(a, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(root / "tables" / "claims.json", dumps(a, indent=2, sort_keys=True) + "\n")
     # one line per trial: what every number above is computed from, small enough to commit
-    lines = ["benchmark,strategy,seed,samples,reached_optimum,cap,wall_s"]
-    for r in sorted(recs, key=lambda r: (r["benchmark"], r["strategy"], r["seed"])):
-        lines.append(f"{r['benchmark']},{r['strategy']},{r['seed']},{len(r['arch'])},{int(bool(r['stopped']))},"
-                     f"{r['budget']},{r['wall_time']:.2f}")
-    (root / "tables" / "trials.csv").write_text("\n".join(lines) + "\n")
+    atomic_write_text(root / "tables" / "trials.csv", trials_csv(trials))
     text = markdown(a)
     if figures:
-        text += "\n" + "\n".join(f"![samples to the optimum on {b}](figures/ecdf-{b}.png)" for b in _figures(root, a, samples(recs))) + "\n"
+        text += "\n" + "\n".join(f"![samples to the optimum on {b}](figures/ecdf-{b}.png)" for b in _figures(root, a, samples(trials))) + "\n"
         if a["verdicts"]:
             text += "\n![published against measured ratios](figures/claims-forest.png)\n"
     readme = root / "README.md"
-    readme.write_text(text)
+    atomic_write_text(readme, text)
     return readme
 
 

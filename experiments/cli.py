@@ -142,7 +142,8 @@ def _report(args: argparse.Namespace) -> int:
     else:
         first = next(iter(sorted(Path(args.dir).glob("data/*/*/seed-*.json"))), None)
         head = json.loads(first.read_text()) if first is not None else {}
-        if head.get("stop") == "optimum":
+        claims_table = Path(args.dir) / "tables" / "trials.csv"
+        if head.get("stop") == "optimum" or (first is None and claims_table.is_file()):
             from experiments.claims import write_report as write_claims
 
             write_claims(args.dir)

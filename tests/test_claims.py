@@ -64,3 +64,28 @@ def test_art_ratio_and_verdicts_by_hand():
     assert claims.verdict(12.0, 30.0, 22.0, [30, 4]) == "inconclusive"
     # random search's exact chance to have found the one optimum within x of N samples is x / N
     assert claims.rs_ecdf(100, np.array([1, 50, 100, 200])).tolist() == [0.01, 0.5, 1.0, 1.0]
+
+
+def test_report_rebuilt_from_the_trials_table_alone_is_the_same(tmp_path, toy, register):
+    """A committed results/reproduction/ keeps tables/trials.csv, not its records: rebuilding
+    the report from that file gives the same bytes as from the records."""
+    import shutil
+
+    register(toy)
+    p = tmp_path / "s.toml"
+    p.write_text('benchmarks = ["synthetic"]\nstrategies = ["random-search", "regularized-evolution"]\nseeds = 6\n'
+                 'budget = 200\nstop = "optimum"\n')
+    out = tmp_path / "out"
+    run_suite(load_suite(str(p)), out, progress=False)
+    claims.write_report(out, figures=False)
+    before = {f: (out / f).read_bytes() for f in ("README.md", "tables/claims.json", "tables/trials.csv")}
+    rows = (out / "tables" / "trials.csv").read_text().splitlines()
+    assert rows[0] == claims.CSV_HEADER and len(rows) == 13
+    shutil.rmtree(out / "data")
+    claims.write_report(out, figures=False)
+    assert {f: (out / f).read_bytes() for f in before} == before
+    t = claims.read_trials_csv(out / "tables" / "trials.csv")
+    assert {x.strategy for x in t} == {"random-search", "regularized-evolution"} and all(x.cap == 200 for x in t)
+    (out / "tables" / "trials.csv").write_text("benchmark,strategy\n")
+    with pytest.raises(ValueError, match="not a claims trials table"):
+        claims.load_trials(out)

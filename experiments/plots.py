@@ -51,6 +51,15 @@ def palette(labels: Sequence[str]) -> dict[str, tuple[float, float, float]]:
     return {label: tuple(colors[i % len(colors)]) for i, label in enumerate(labels)}
 
 
+def symlog_from_zero(ax, values) -> None:
+    """A symlog y axis from 0 whose linear part ends at the smallest positive value drawn (regret
+    reaches 0 exactly; a fixed threshold of 1 would make regrets in fractions all linear)."""
+    pos = np.concatenate([np.asarray(v, float).ravel() for v in values]) if len(values) else np.array([])
+    pos = pos[np.isfinite(pos) & (pos > 0)]
+    ax.set_yscale("symlog", linthresh=float(pos.min()) if pos.size else 1.0)
+    ax.set_ylim(bottom=0)
+
+
 def _figure(width: float, height: float) -> Figure:
     with _style():
         return Figure(figsize=(width, height), layout="constrained")
@@ -95,10 +104,7 @@ def curves_figure(
         if logx:
             ax.set_xscale("log")
         if logy:
-            pos = np.concatenate(positive) if positive else np.array([])
-            linthresh = float(pos.min()) if pos.size else 1.0
-            ax.set_yscale("symlog", linthresh=linthresh)
-            ax.set_ylim(bottom=0)
+            symlog_from_zero(ax, positive)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(textwrap.fill(ylabel, 38))  # long metric names would be cut off
         if title:

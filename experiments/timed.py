@@ -276,6 +276,7 @@ def _figures(root, a) -> list[str]:
         strategies = sorted({_label_workers(label)[0] for label in labels})
         colors = plots.palette(strategies)
         fewest = min((_label_workers(label)[1] or 1) for label in labels)
+        drawn = []
         fig = plots._figure(6.4, 4.2)
         ax = fig.subplots()
         for label in labels:
@@ -295,7 +296,9 @@ def _figures(root, a) -> list[str]:
             ls = "-" if (w or 1) == fewest else "--"
             ax.plot(grid[keep], med, color=colors[strat], ls=ls, lw=1.3, label=label)
             ax.fill_between(grid[keep], lo, hi, color=colors[strat], alpha=0.12, lw=0)
-        ax.set(xlabel="simulated training time (s)", ylabel="simple regret (median, 95% band)", yscale="symlog",
+            drawn += [med, lo, hi]
+        plots.symlog_from_zero(ax, drawn)
+        ax.set(xlabel="simulated training time (s)", ylabel="simple regret (median, 95% band)",
                title=f"{b}: regret against simulated time")
         ax.legend(fontsize=7, ncol=2)
         plots.save(fig, root / "figures" / f"time-regret-{b}")

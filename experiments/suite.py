@@ -63,6 +63,7 @@ class Suite:
     time_budgets: dict[str, float] = field(default_factory=dict)  # per benchmark
     time_budget_mean_costs: float | None = None  # or: that many mean training costs of the benchmark
     workers_sim: tuple[int, ...] = ()  # simulated workers; several: one label per count ("lanas-w8")
+    only: dict[str, list[str]] = field(default_factory=dict)  # label -> the only benchmarks it runs on
 
     @property
     def timed(self) -> bool:
@@ -78,6 +79,8 @@ class Suite:
         for b in benchmarks if benchmarks is not None else self.benchmarks:
             tb = self.time_budgets.get(b, self.time_budget)
             for label in self.strategies:
+                if label in self.only and b not in self.only[label]:
+                    continue
                 for w in workers:
                     for seed in self.seeds:
                         out.append(TrialSpec(
@@ -103,6 +106,7 @@ class Suite:
             "noise": self.noise, "source": self.source, "stop": self.stop, "caps": self.caps,
             "time_budget": self.time_budget, "time_budgets": self.time_budgets,
             "time_budget_mean_costs": self.time_budget_mean_costs, "workers_sim": list(self.workers_sim),
+            **({"only": self.only} if self.only else {}),
         }
 
 
@@ -167,7 +171,7 @@ def load_suite(name_or_path: str) -> Suite:
         raise SuiteError(f"{path}: not valid TOML: {exc}") from None
     known = {"name", "description", "benchmarks", "strategies", "seeds", "budget", "budgets",
              "config", "labels", "noise", "stop", "caps", "time_budget", "time_budgets",
-             "time_budget_mean_costs", "workers_sim"}
+             "time_budget_mean_costs", "workers_sim", "only"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise SuiteError(f"{path}: unknown key(s) {unknown}; a suite has {sorted(known)}")
@@ -219,7 +223,7 @@ def load_suite(name_or_path: str) -> Suite:
     budget = count("budget", raw["budget"])
     benchmarks = names("benchmarks")
     strategies = names("strategies")
-    for key in ("budgets", "config", "labels", "caps", "time_budgets"):
+    for key in ("budgets", "config", "labels", "caps", "time_budgets", "only"):
         if not isinstance(raw.get(key, {}), dict):
             raise fail(f"[{key}] must be a table, got {raw[key]!r}")
     budgets = keyed("budgets", benchmarks, "a benchmark of the suite", count)
@@ -238,6 +242,16 @@ def load_suite(name_or_path: str) -> Suite:
             raise fail(f"[config.{k}] must be a table of settings, got {v!r}")
         config[str(k)] = dict(v)
     caps = keyed("caps", strategies, "in strategies", count)
+
+    def some_benchmarks(key: str, v: Any) -> list[str]:
+        if not isinstance(v, list) or not v or not all(isinstance(x, str) for x in v):
+            raise fail(f"{key} must be a non-empty list of benchmarks of the suite, e.g. [\"{benchmarks[0]}\"], got {v!r}")
+        for x in v:
+            if x not in benchmarks:
+                raise fail(f"{key} names {x!r}, which is not a benchmark of the suite{_nearest(x, benchmarks)}")
+        return list(dict.fromkeys(v))
+
+    only = keyed("only", strategies, "in strategies", some_benchmarks)
     time_budget = positive("time_budget", raw["time_budget"]) if "time_budget" in raw else None
     mean_costs = positive("time_budget_mean_costs", raw["time_budget_mean_costs"]) if "time_budget_mean_costs" in raw else None
     if time_budget is not None and mean_costs is not None:
@@ -277,6 +291,7 @@ def load_suite(name_or_path: str) -> Suite:
         time_budgets=time_budgets,
         time_budget_mean_costs=mean_costs,
         workers_sim=tuple(w),
+        only=only,
     )
 
 

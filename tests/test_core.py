@@ -127,6 +127,16 @@ def _suite_file(tmp_path, body: str):
     return str(p)
 
 
+def test_only_restricts_a_label_to_some_benchmarks(tmp_path):
+    p = tmp_path / "s.toml"
+    p.write_text('benchmarks = ["nb201-cifar10", "macro-cifar10"]\nstrategies = ["random-search", "ax6"]\n'
+                 'seeds = 2\nbudget = 5\n[labels]\nax6 = "alphax:six-vertices"\n[only]\nax6 = ["macro-cifar10"]\n')
+    suite = load_suite(str(p))
+    pairs = sorted({(t.benchmark, t.name) for t in suite.trials()})
+    assert pairs == [("macro-cifar10", "ax6"), ("macro-cifar10", "random-search"), ("nb201-cifar10", "random-search")]
+    assert len(suite.trials()) == 6 and suite.as_dict()["only"] == {"ax6": ["macro-cifar10"]}
+
+
 def test_suite_errors_are_clear(tmp_path):
     with pytest.raises(SuiteError, match="missing required key 'budget'"):
         load_suite(_suite_file(tmp_path, 'benchmarks=["a"]\nstrategies=["b"]\nseeds=2\n'))

@@ -101,6 +101,9 @@ def test_damaged_records_are_moved_aside_and_rerun(tmp_path, toy_registered, gar
     ('benchmarks = ["synthetic"]\nstrategies = ["lanas"]\nseeds = 2\nbudget = 5\n[budgets]\nsynthetic = 0\n', "positive integer"),
     ('benchmarks = ["synthetic"]\nstrategies = ["lanas"]\nseeds = 2\nbudget = 5\n[budgets]\nsynthetc = 3\n', "did you mean 'synthetic'"),
     ('benchmarks = ["synthetic"]\nstrategies = ["lanas"]\nseeds = 2\nbudget = 5\nnoise = "loud"\n', "noise must be one of"),
+    ('benchmarks = ["synthetic"]\nstrategies = ["lanas"]\nseeds = 2\nbudget = 5\n[only]\nlanas = ["synthetc"]\n', "did you mean 'synthetic'"),
+    ('benchmarks = ["synthetic"]\nstrategies = ["lanas"]\nseeds = 2\nbudget = 5\n[only]\nlanas = "synthetic"\n', "non-empty list of benchmarks"),
+    ('benchmarks = ["synthetic"]\nstrategies = ["lanas"]\nseeds = 2\nbudget = 5\n[only]\nlanaz = ["synthetic"]\n', "did you mean 'lanas'"),
 ])
 def test_every_mistake_in_a_suite_is_found_before_any_trial(tmp_path, toy_registered, body, message):
     with pytest.raises(SuiteError, match=message):

@@ -385,3 +385,49 @@ def test_official_rollouts_by_default_and_the_counters_of_the_record():
     assert d["evaluation_calls"] == d["rollouts"] - d["failed_rollouts"] + d["tree_evaluations"] >= 20
     legal = run_trial(TrialSpec("nb101-tiny", "alphax:no-metadnn", 0, 20, config={"max_vertices": 4, "rollout": "legal"}), bench)
     assert legal["arch"] != rec["arch"]  # a different search
+
+
+def _reference_walk(d, state, rng, official: bool):
+    """The rollouts as first written (the absent edges listed at every step): the bit-mask walkers
+    must consume the same draws and return the same cells."""
+    ops0, edges0, term = state
+    if term:
+        return state
+    ops, edges = list(ops0), edges0
+    mv = d.max_vertices
+    pairs = [tuple(1 << (i * mv + j) for i in range(v) for j in range(i + 1, v)) for v in range(mv + 1)]
+    while True:
+        v = len(ops) + 2
+        if official:
+            absent = [b for b in pairs[v] if not edges & b]
+            n_node = d.n_ops
+        else:
+            absent = [b for b in pairs[v] if not edges & b] if edges.bit_count() < d.max_edges else []
+            n_node = d.n_ops if v < mv else 0
+        r = int(rng.random() * (n_node + len(absent) + 1))
+        if r < n_node:
+            if v >= mv:
+                ops, edges = list(ops0), edges0
+                continue
+            ops.append(r)
+            edges = 0
+        elif r < n_node + len(absent):
+            if edges.bit_count() >= d.max_edges:
+                ops, edges = list(ops0), edges0
+                continue
+            edges |= absent[r - n_node]
+        else:
+            return (tuple(ops), edges, True)
+
+
+@pytest.mark.parametrize("official", [True, False])
+def test_bit_mask_rollouts_are_the_listed_ones_draw_for_draw(official):
+    for mv in (6, 7):
+        d = CellDesign(max_vertices=mv)
+        starts = [d.root(), d.apply(d.root(), "node:1"), d.apply(d.apply(d.root(), "node:0"), "edge:(0, 2)")]
+        for k, start in enumerate(starts):
+            a, b = np.random.default_rng([mv, k]), np.random.default_rng([mv, k])
+            walk = d.official_terminal if official else d.random_terminal
+            got = [walk(start, a) for _ in range(3000)]
+            assert got == [_reference_walk(d, start, b, official) for _ in range(3000)]
+            assert a.random() == b.random()  # the same number of draws

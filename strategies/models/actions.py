@@ -90,6 +90,13 @@ def random_terminal(design: ActionDesign, state: Any, rng: np.random.Generator, 
     return state
 
 
+def _kth_bit(mask: int, k: int) -> int:
+    """The ``k``-th lowest set bit of ``mask`` (0-based), as a one-bit int."""
+    for _ in range(k):
+        mask &= mask - 1
+    return mask & -mask
+
+
 # ==================================================================== fixed positions
 @dataclass(frozen=True)
 class PositionDesign:
@@ -165,7 +172,7 @@ class CellDesign:
     _edge_pos: dict[tuple[int, int], int] = field(init=False, repr=False, compare=False)
     _edge_label: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
     _parse: dict[str, tuple[int, int, int]] = field(init=False, repr=False, compare=False)
-    _pair_bits: tuple[tuple[int, ...], ...] = field(init=False, repr=False, compare=False)
+    _pair_mask: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _geno_map: tuple[tuple[tuple[int, int], ...], ...] = field(init=False, repr=False, compare=False)
     _geno_pos_len: tuple[int, int] = field(init=False, repr=False, compare=False)
 
@@ -184,8 +191,11 @@ class CellDesign:
         object.__setattr__(self, "_edge_label", labels)
         object.__setattr__(self, "_parse", parse)
         mv = self.max_vertices
-        bits = tuple(tuple(1 << (i * mv + j) for i in range(v) for j in range(i + 1, v)) for v in range(mv + 1))
-        object.__setattr__(self, "_pair_bits", bits)
+        # per cell size v: the edges (i, j), i < j < v, as one mask of bits i * mv + j; a bit's
+        # position grows with (i, j) row-major, so the k-th absent edge in the actions' order is
+        # the k-th lowest set bit of mask & ~edges
+        object.__setattr__(self, "_pair_mask", tuple(sum(1 << (i * mv + j) for i in range(v) for j in range(i + 1, v))
+                                                     for v in range(mv + 1)))
         # per cell size v: (edge bit, genotype position) of the embedding (output -> vertex g - 1)
         geno_map = []
         for v in range(mv + 1):
@@ -242,17 +252,18 @@ class CellDesign:
         if term:
             return state
         ops = list(ops)
-        n_ops, mv, me, pair_bits = self.n_ops, self.max_vertices, self.max_edges, self._pair_bits
+        n_ops, mv, me, masks = self.n_ops, self.max_vertices, self.max_edges, self._pair_mask
         while True:
             v = len(ops) + 2
             n_node = n_ops if v < mv else 0
-            absent = [b for b in pair_bits[v] if not edges & b] if edges.bit_count() < me else []
-            r = int(rng.random() * (n_node + len(absent) + 1))
+            free = masks[v] & ~edges if edges.bit_count() < me else 0
+            n_free = free.bit_count()
+            r = int(rng.random() * (n_node + n_free + 1))
             if r < n_node:
                 ops.append(r)
                 edges = 0
-            elif r < n_node + len(absent):
-                edges |= absent[r - n_node]
+            elif r < n_node + n_free:
+                edges |= _kth_bit(free, r - n_node)
             else:
                 return (tuple(ops), edges, True)
 
@@ -265,22 +276,23 @@ class CellDesign:
         if term:
             return state
         ops, edges = list(ops0), edges0
-        n_ops, mv, me, pair_bits = self.n_ops, self.max_vertices, self.max_edges, self._pair_bits
+        n_ops, mv, me, masks = self.n_ops, self.max_vertices, self.max_edges, self._pair_mask
         while True:
             v = len(ops) + 2
-            absent = [b for b in pair_bits[v] if not edges & b]
-            r = int(rng.random() * (n_ops + len(absent) + 1))
+            free = masks[v] & ~edges
+            n_free = free.bit_count()
+            r = int(rng.random() * (n_ops + n_free + 1))
             if r < n_ops:
                 if v >= mv:  # a vertex past the limit: None, walk again from the start
                     ops, edges = list(ops0), edges0
                     continue
                 ops.append(r)
                 edges = 0
-            elif r < n_ops + len(absent):
+            elif r < n_ops + n_free:
                 if edges.bit_count() >= me:  # an edge past the limit: None, walk again
                     ops, edges = list(ops0), edges0
                     continue
-                edges |= absent[r - n_ops]
+                edges |= _kth_bit(free, r - n_ops)
             else:
                 return (tuple(ops), edges, True)
 

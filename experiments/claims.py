@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import math
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,6 +152,21 @@ def art(lengths: np.ndarray, hits: np.ndarray) -> float:
     return float(lengths.sum() / s) if s else math.inf
 
 
+def quantile(values: np.ndarray, q: float) -> float:
+    """``np.quantile`` (linear) of non-negative values that may be ``inf`` (a resample without a
+    success): where the interpolation reaches an infinite value the quantile is ``inf`` (numpy
+    gives NaN there, as inf - inf)."""
+    with np.errstate(invalid="ignore"):
+        v = float(np.quantile(values, q))
+    return math.inf if math.isnan(v) else v
+
+
+def _rng(seed: int, *names: str) -> np.random.Generator:
+    """The bootstrap's generator for one row or claim: seeded by its names, so a row's interval
+    does not change when other rows are added to the folder."""
+    return np.random.default_rng([seed, zlib.crc32("|".join(names).encode())])
+
+
 def _boot(rng: np.random.Generator, n: int, n_boot: int) -> np.ndarray:
     return rng.integers(0, n, size=(n_boot, n))
 
@@ -169,11 +185,11 @@ def strategy_row(bench: str, strat: str, trials: dict[int, tuple[int, bool]], n:
     a = art(lengths, hits)
     return {
         "benchmark": bench, "strategy": strat, "trials": len(seeds), "successes": int(hits.sum()), "cap": cap,
-        "art": a, "art_low": float(np.quantile(arts, 0.025)), "art_high": float(np.quantile(arts, 0.975)),
-        "median": med, "median_low": float(np.quantile(meds, 0.025)), "median_high": float(np.quantile(meds, 0.975)),
+        "art": a, "art_low": quantile(arts, 0.025), "art_high": quantile(arts, 0.975),
+        "median": med, "median_low": quantile(meds, 0.025), "median_high": quantile(meds, 0.975),
         "rs_exact": rs, "rs_at_cap": metrics.art_random_budget(n, 1, cap),
         "ratio_rs": rs / a if a > 0 else math.inf,
-        "ratio_rs_low": rs / float(np.quantile(arts, 0.975)), "ratio_rs_high": rs / float(np.quantile(arts, 0.025)),
+        "ratio_rs_low": rs / quantile(arts, 0.975), "ratio_rs_high": rs / quantile(arts, 0.025),
     }
 
 
@@ -190,8 +206,8 @@ def paired_ratio(base: dict[int, tuple[int, bool]], strat: dict[int, tuple[int, 
     if not seeds:
         return math.nan, math.nan, math.nan, 0, 0, 0
     boots = np.array([art(lb[i], hb[i]) / art(ls[i], hs[i]) for i in _boot(rng, len(seeds), n_boot)])
-    boots = np.nan_to_num(boots, nan=0.0)
-    return ratio, float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975)), len(seeds), int(hb.sum()), int(hs.sum())
+    boots = np.where(np.isnan(boots), 0.0, boots)  # both without a success: no evidence for the strategy
+    return ratio, quantile(boots, 0.025), quantile(boots, 0.975), len(seeds), int(hb.sum()), int(hs.sum())
 
 
 def verdict(low: float, high: float, published: float, successes: Sequence[int]) -> str:
@@ -213,11 +229,11 @@ def analyse(root: str | Path, seed: int = 0, n_boot: int = N_BOOT,
     for t in trials:
         wall.setdefault((t.benchmark, t.strategy), []).append(t.wall_s)
     sizes = {b: int(json.loads((root / "benchmarks" / f"{b}.json").read_text())["n"]) for b, _ in by}
-    rows = [strategy_row(b, s, t, sizes[b], caps[(b, s)], np.random.default_rng([seed, i]), n_boot)
+    rows = [strategy_row(b, s, t, sizes[b], caps[(b, s)], _rng(seed, b, s), n_boot)
             | {"s_per_trial": round(float(np.mean(wall[(b, s)])), 1)}
-            for i, ((b, s), t) in enumerate(sorted(by.items()))]
+            for (b, s), t in sorted(by.items())]
     verdicts = []
-    for i, c in enumerate(CLAIMS):
+    for c in CLAIMS:
         for b in sorted(sizes):
             if (b, c.strategy) not in by or (c.baseline != "random-search" and (b, c.baseline) not in by):
                 continue
@@ -227,7 +243,7 @@ def analyse(root: str | Path, seed: int = 0, n_boot: int = N_BOOT,
                 succ, common = [row["successes"], MIN_SUCCESSES], row["trials"]
             else:
                 ratio, low, high, common, sb, ss = paired_ratio(by[(b, c.baseline)], by[(b, c.strategy)],
-                                                                 np.random.default_rng([seed, 1000 + i]), n_boot)
+                                                                 _rng(seed, b, c.strategy, c.baseline), n_boot)
                 succ = [sb, ss]
             verdicts.append({"paper": c.paper, "benchmark": b, "strategy": c.strategy, "baseline": c.baseline,
                              "published": c.published, "ratio": ratio, "low": low, "high": high, "seeds": common,

@@ -89,3 +89,30 @@ def test_report_rebuilt_from_the_trials_table_alone_is_the_same(tmp_path, toy, r
     (out / "tables" / "trials.csv").write_text("benchmark,strategy\n")
     with pytest.raises(ValueError, match="not a claims trials table"):
         claims.load_trials(out)
+
+
+def test_intervals_reaching_a_resample_without_success_are_infinite():
+    assert claims.quantile(np.array([1.0, 2.0, 3.0]), 0.5) == 2.0
+    assert claims.quantile(np.array([1.0, 3.0]), 0.25) == 1.5  # numpy's linear rule where all are finite
+    assert claims.quantile(np.array([1.0, math.inf]), 0.975) == math.inf  # numpy: NaN (inf - inf)
+    rng = np.random.default_rng(0)
+    # a baseline that never succeeds (aRT inf) against a strategy that always does
+    base = {s: (100, False) for s in range(10)}
+    strat = {s: (10 + s, True) for s in range(10)}
+    ratio, lo, hi, *_ = claims.paired_ratio(base, strat, rng, 200)
+    assert ratio == math.inf and lo == math.inf and hi == math.inf  # not float max, not NaN
+    row = claims.strategy_row("b", "s", {0: (5, True), 1: (50, False), 2: (50, False)}, 99, 50, rng, 500)
+    assert row["art_high"] == math.inf and row["ratio_rs_low"] == 0.0 and row["art"] == 105.0
+    assert claims._fmt(row["art_high"]) == "∞"
+
+
+def test_a_rows_interval_does_not_depend_on_the_other_rows(tmp_path):
+    bench = tmp_path / "benchmarks"
+    bench.mkdir(parents=True)
+    (bench / "b.json").write_text('{"n": 99}')
+    one = [claims.Trial("b", "s", k, 5 + 3 * k, k % 3 > 0, 50, 1.0) for k in range(12)]
+    other = [claims.Trial("a", "t", k, 7 + k, True, 50, 1.0) for k in range(12)]
+    (bench / "a.json").write_text('{"n": 99}')
+    alone = claims.analyse(tmp_path, n_boot=300, trials=one)["rows"]
+    beside = [r for r in claims.analyse(tmp_path, n_boot=300, trials=other + one)["rows"] if r["benchmark"] == "b"]
+    assert alone == beside

@@ -248,7 +248,25 @@ def analyse(root: str | Path, seed: int = 0, n_boot: int = N_BOOT,
             verdicts.append({"paper": c.paper, "benchmark": b, "strategy": c.strategy, "baseline": c.baseline,
                              "published": c.published, "ratio": ratio, "low": low, "high": high, "seeds": common,
                              "verdict": verdict(low, high, c.published, succ), "note": c.note})
-    return {"rows": rows, "verdicts": verdicts, "sizes": sizes}
+    return {"rows": rows, "verdicts": verdicts, "sizes": sizes, "not_run": not_run(root, by)}
+
+
+def not_run(root: Path, by: dict[tuple[str, str], dict[int, tuple[int, bool]]]) -> list[dict[str, Any]]:
+    """The suite's (``meta.json``) benchmark x label pairs with fewer trials here than it asks for."""
+    meta = root / "meta.json"
+    if not meta.is_file():
+        return []
+    suite = json.loads(meta.read_text()).get("suite", {})
+    only, seeds = suite.get("only", {}), suite.get("seeds", [])
+    out = []
+    for b in suite.get("benchmarks", []):
+        for label in suite.get("strategies", []):
+            if label in only and b not in only[label]:
+                continue
+            have = len(set(by.get((b, label), {})) & set(seeds))
+            if have < len(seeds):
+                out.append({"benchmark": b, "strategy": label, "trials": have, "of": len(seeds)})
+    return out
 
 
 def rs_ecdf(n: int, x: np.ndarray) -> np.ndarray:
@@ -278,6 +296,10 @@ def markdown(a: dict[str, Any]) -> str:
                      f"{_fmt(r['art'])} [{_fmt(r['art_low'])}, {_fmt(r['art_high'])}] | {_fmt(r['median'])} "
                      f"[{_fmt(r['median_low'])}, {_fmt(r['median_high'])}] | {_fmt(r['rs_exact'])} | {_fmt(r['rs_at_cap'])} | "
                      f"{_fmt(r['ratio_rs'])} [{_fmt(r['ratio_rs_low'])}, {_fmt(r['ratio_rs_high'])}] | {_fmt(r['s_per_trial'])} |")
+    if a.get("not_run"):
+        lines += ["", "Not (fully) run here, of the suite in `meta.json`: " + "; ".join(
+            f"{m['strategy']} on {m['benchmark']} ({m['trials']} of {m['of']} trials)" for m in a["not_run"])
+                  + ". Claims against them are left out or rest on the trials shown."]
     lines += ["", "## The claims", "", "| paper | benchmark | claim | published | measured [95%] | seeds | verdict |",
               "|---|---|---|---|---|---|---|"]
     for v in a["verdicts"]:

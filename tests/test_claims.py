@@ -116,3 +116,17 @@ def test_a_rows_interval_does_not_depend_on_the_other_rows(tmp_path):
     alone = claims.analyse(tmp_path, n_boot=300, trials=one)["rows"]
     beside = [r for r in claims.analyse(tmp_path, n_boot=300, trials=other + one)["rows"] if r["benchmark"] == "b"]
     assert alone == beside
+
+
+def test_the_report_names_what_the_suite_asks_for_and_the_folder_lacks(tmp_path, toy, register):
+    register(toy)
+    p = tmp_path / "s.toml"
+    p.write_text('benchmarks = ["synthetic"]\nstrategies = ["random-search", "regularized-evolution"]\nseeds = 3\n'
+                 'budget = 200\nstop = "optimum"\n')
+    out = tmp_path / "out"
+    run_suite(load_suite(str(p)), out, progress=False)
+    claims.write_report(out, figures=False)
+    assert "Not (fully) run" not in (out / "README.md").read_text()
+    next((out / "data" / "synthetic" / "regularized-evolution").glob("seed-*.json")).unlink()
+    claims.write_report(out, figures=False)
+    assert "regularized-evolution on synthetic (2 of 3 trials)" in (out / "README.md").read_text()

@@ -66,18 +66,24 @@ def test_art_ratio_and_verdicts_by_hand():
     assert claims.rs_ecdf(100, np.array([1, 50, 100, 200])).tolist() == [0.01, 0.5, 1.0, 1.0]
 
 
+def _two_strategies_to_the_optimum(tmp_path, toy, register, seeds: int):
+    """A folder of random search and evolution searched to the optimum, with its claims report."""
+    register(toy)
+    p = tmp_path / "s.toml"
+    p.write_text(f'benchmarks = ["synthetic"]\nstrategies = ["random-search", "regularized-evolution"]\nseeds = {seeds}\n'
+                 'budget = 200\nstop = "optimum"\n')
+    out = tmp_path / "out"
+    run_suite(load_suite(str(p)), out, progress=False)
+    claims.write_report(out, figures=False)
+    return out
+
+
 def test_report_rebuilt_from_the_trials_table_alone_is_the_same(tmp_path, toy, register):
     """A committed results/reproduction/ keeps tables/trials.csv, not its records: rebuilding
     the report from that file gives the same bytes as from the records."""
     import shutil
 
-    register(toy)
-    p = tmp_path / "s.toml"
-    p.write_text('benchmarks = ["synthetic"]\nstrategies = ["random-search", "regularized-evolution"]\nseeds = 6\n'
-                 'budget = 200\nstop = "optimum"\n')
-    out = tmp_path / "out"
-    run_suite(load_suite(str(p)), out, progress=False)
-    claims.write_report(out, figures=False)
+    out = _two_strategies_to_the_optimum(tmp_path, toy, register, seeds=6)
     before = {f: (out / f).read_bytes() for f in ("README.md", "tables/claims.json", "tables/trials.csv")}
     rows = (out / "tables" / "trials.csv").read_text().splitlines()
     assert rows[0] == claims.CSV_HEADER and len(rows) == 13
@@ -119,13 +125,7 @@ def test_a_rows_interval_does_not_depend_on_the_other_rows(tmp_path):
 
 
 def test_the_report_names_what_the_suite_asks_for_and_the_folder_lacks(tmp_path, toy, register):
-    register(toy)
-    p = tmp_path / "s.toml"
-    p.write_text('benchmarks = ["synthetic"]\nstrategies = ["random-search", "regularized-evolution"]\nseeds = 3\n'
-                 'budget = 200\nstop = "optimum"\n')
-    out = tmp_path / "out"
-    run_suite(load_suite(str(p)), out, progress=False)
-    claims.write_report(out, figures=False)
+    out = _two_strategies_to_the_optimum(tmp_path, toy, register, seeds=3)
     assert "Not (fully) run" not in (out / "README.md").read_text()
     next((out / "data" / "synthetic" / "regularized-evolution").glob("seed-*.json")).unlink()
     claims.write_report(out, figures=False)

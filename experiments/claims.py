@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import math
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ import numpy as np
 
 from experiments import metrics
 from experiments.records import dumps
+from experiments.suite import runs_on
 from nasbench.data import atomic_write_text
 
 MIN_SUCCESSES = 5  # fewer successes than this on either side of a ratio: inconclusive
@@ -107,9 +108,12 @@ def _stopped_records(root: Path) -> list[dict[str, Any]]:
 
 def trials_of(recs: Sequence[dict[str, Any]]) -> list[Trial]:
     """The trials of ``recs`` (stopped records), sorted by benchmark, strategy and seed."""
-    return sorted((Trial(r["benchmark"], r["strategy"], int(r["seed"]), len(r["arch"]), bool(r["stopped"]),
-                         int(r["budget"]), round(float(r["wall_time"]), 2)) for r in recs),
-                  key=lambda t: (t.benchmark, t.strategy, t.seed))
+    return _in_order(Trial(r["benchmark"], r["strategy"], int(r["seed"]), len(r["arch"]), bool(r["stopped"]),
+                           int(r["budget"]), round(float(r["wall_time"]), 2)) for r in recs)
+
+
+def _in_order(trials: Iterable[Trial]) -> list[Trial]:
+    return sorted(trials, key=lambda t: (t.benchmark, t.strategy, t.seed))
 
 
 def trials_csv(trials: Sequence[Trial]) -> str:
@@ -127,7 +131,7 @@ def read_trials_csv(path: Path) -> list[Trial]:
         if len(f) != 7:
             raise ValueError(f"{path}:{k}: expected 7 comma-separated fields, got {len(f)}")
         out.append(Trial(f[0], f[1], int(f[2]), int(f[3]), f[4] == "1", int(f[5]), float(f[6])))
-    return sorted(out, key=lambda t: (t.benchmark, t.strategy, t.seed))
+    return _in_order(out)
 
 
 def load_trials(root: Path) -> list[Trial]:
@@ -261,7 +265,7 @@ def not_run(root: Path, by: dict[tuple[str, str], dict[int, tuple[int, bool]]]) 
     out = []
     for b in suite.get("benchmarks", []):
         for label in suite.get("strategies", []):
-            if label in only and b not in only[label]:
+            if not runs_on(only, label, b):
                 continue
             have = len(set(by.get((b, label), {})) & set(seeds))
             if have < len(seeds):

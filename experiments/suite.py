@@ -79,7 +79,7 @@ class Suite:
         for b in benchmarks if benchmarks is not None else self.benchmarks:
             tb = self.time_budgets.get(b, self.time_budget)
             for label in self.strategies:
-                if label in self.only and b not in self.only[label]:
+                if not runs_on(self.only, label, b):
                     continue
                 for w in workers:
                     for seed in self.seeds:
@@ -108,6 +108,11 @@ class Suite:
             "time_budget_mean_costs": self.time_budget_mean_costs, "workers_sim": list(self.workers_sim),
             **({"only": self.only} if self.only else {}),
         }
+
+
+def runs_on(only: dict[str, list[str]], label: str, benchmark: str) -> bool:
+    """Whether a suite with this ``[only]`` table runs ``label`` on ``benchmark``."""
+    return label not in only or benchmark in only[label]
 
 
 NOISE_MODELS = ("sample", "mean")

@@ -91,9 +91,10 @@ class Trial:
     reached: bool
     cap: int
     wall_s: float
+    random_picks: int = 0  # queries taken at random for want of the strategy's own (diagnostics "random_picks")
 
 
-CSV_HEADER = "benchmark,strategy,seed,samples,reached_optimum,cap,wall_s"
+CSV_HEADER = "benchmark,strategy,seed,samples,reached_optimum,cap,wall_s,random_picks"
 
 
 def _stopped_records(root: Path) -> list[dict[str, Any]]:
@@ -109,7 +110,8 @@ def _stopped_records(root: Path) -> list[dict[str, Any]]:
 def trials_of(recs: Sequence[dict[str, Any]]) -> list[Trial]:
     """The trials of ``recs`` (stopped records), sorted by benchmark, strategy and seed."""
     return _in_order(Trial(r["benchmark"], r["strategy"], int(r["seed"]), len(r["arch"]), bool(r["stopped"]),
-                           int(r["budget"]), round(float(r["wall_time"]), 2)) for r in recs)
+                           int(r["budget"]), round(float(r["wall_time"]), 2),
+                           int(r.get("diagnostics", {}).get("random_picks", 0))) for r in recs)
 
 
 def _in_order(trials: Iterable[Trial]) -> list[Trial]:
@@ -118,7 +120,7 @@ def _in_order(trials: Iterable[Trial]) -> list[Trial]:
 
 def trials_csv(trials: Sequence[Trial]) -> str:
     return "\n".join([CSV_HEADER] + [f"{t.benchmark},{t.strategy},{t.seed},{t.samples},{int(t.reached)},{t.cap},"
-                                     f"{t.wall_s:.2f}" for t in trials]) + "\n"
+                                     f"{t.wall_s:.2f},{t.random_picks}" for t in trials]) + "\n"
 
 
 def read_trials_csv(path: Path) -> list[Trial]:
@@ -128,9 +130,9 @@ def read_trials_csv(path: Path) -> list[Trial]:
     out = []
     for k, line in enumerate(lines[1:], start=2):
         f = line.split(",")
-        if len(f) != 7:
-            raise ValueError(f"{path}:{k}: expected 7 comma-separated fields, got {len(f)}")
-        out.append(Trial(f[0], f[1], int(f[2]), int(f[3]), f[4] == "1", int(f[5]), float(f[6])))
+        if len(f) != 8:
+            raise ValueError(f"{path}:{k}: expected 8 comma-separated fields, got {len(f)}")
+        out.append(Trial(f[0], f[1], int(f[2]), int(f[3]), f[4] == "1", int(f[5]), float(f[6]), int(f[7])))
     return _in_order(out)
 
 
@@ -230,11 +232,14 @@ def analyse(root: str | Path, seed: int = 0, n_boot: int = N_BOOT,
     by = samples(trials)
     caps = {(t.benchmark, t.strategy): t.cap for t in trials}
     wall: dict[tuple[str, str], list[float]] = {}
+    picks: dict[tuple[str, str], list[tuple[int, int]]] = {}
     for t in trials:
         wall.setdefault((t.benchmark, t.strategy), []).append(t.wall_s)
+        picks.setdefault((t.benchmark, t.strategy), []).append((t.random_picks, t.samples))
     sizes = {b: int(json.loads((root / "benchmarks" / f"{b}.json").read_text())["n"]) for b, _ in by}
     rows = [strategy_row(b, s, t, sizes[b], caps[(b, s)], _rng(seed, b, s), n_boot)
-            | {"s_per_trial": round(float(np.mean(wall[(b, s)])), 1)}
+            | {"s_per_trial": round(float(np.mean(wall[(b, s)])), 1),
+               "random_share": sum(p for p, _ in picks[(b, s)]) / sum(n for _, n in picks[(b, s)])}
             for (b, s), t in sorted(by.items())]
     verdicts = []
     for c in CLAIMS:
@@ -293,13 +298,14 @@ def markdown(a: dict[str, Any]) -> str:
              "(aRT charges a censored trial its cap). Ratios are aRT(baseline) / aRT(strategy); random search's "
              "is its exact expectation (N+1)/2. Intervals: bootstrap 95% over seeds (paired for two strategies).",
              "", "## Samples to the optimum", "",
-             "| benchmark | strategy | successes | cap | mean (aRT) [95%] | median [95%] | RS exact (N+1)/2 | RS aRT at cap | ratio to RS [95%] | s per trial |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| benchmark | strategy | successes | cap | mean (aRT) [95%] | median [95%] | RS exact (N+1)/2 | RS aRT at cap | ratio to RS [95%] | random picks | s per trial |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in a["rows"]:
         lines.append(f"| {r['benchmark']} | {r['strategy']} | {r['successes']}/{r['trials']} | {r['cap']} | "
                      f"{_fmt(r['art'])} [{_fmt(r['art_low'])}, {_fmt(r['art_high'])}] | {_fmt(r['median'])} "
                      f"[{_fmt(r['median_low'])}, {_fmt(r['median_high'])}] | {_fmt(r['rs_exact'])} | {_fmt(r['rs_at_cap'])} | "
-                     f"{_fmt(r['ratio_rs'])} [{_fmt(r['ratio_rs_low'])}, {_fmt(r['ratio_rs_high'])}] | {_fmt(r['s_per_trial'])} |")
+                     f"{_fmt(r['ratio_rs'])} [{_fmt(r['ratio_rs_low'])}, {_fmt(r['ratio_rs_high'])}] | {r['random_share']:.1%} | "
+                     f"{_fmt(r['s_per_trial'])} |")
     if a.get("not_run"):
         lines += ["", "Not (fully) run here, of the suite in `meta.json`: " + "; ".join(
             f"{m['strategy']} on {m['benchmark']} ({m['trials']} of {m['of']} trials)" for m in a["not_run"])
@@ -315,7 +321,10 @@ def markdown(a: dict[str, Any]) -> str:
               f"{MIN_SUCCESSES} successes on a side. The papers' benchmark is the full NAS-Bench-101 (423,624 cells, "
               "mean test accuracy of 3 runs); ours are smaller tables with one recorded run per query "
               "(validation accuracy), so the published ratios are a reference, not the same experiment. Seconds per "
-              "trial: the mean wall time of a trial on the machine that ran it (see `meta.json`).", ""]
+              "trial: the mean wall time of a trial on the machine that ran it (see `meta.json`). Random picks: the share "
+              "of the row's samples the strategy took uniformly at random because its own mechanism proposed "
+              "nothing new (AlphaX's fallback once its tree runs dry, NAO's random fill; the records' diagnostics "
+              "`random_picks`); such samples are random search, not the strategy.", ""]
     return "\n".join(lines)
 
 

@@ -106,7 +106,10 @@ class Strategy:
 
     def diagnostics(self, state: Any) -> dict[str, float]:
         """Counters of a finished trial for its record (a flat dict of numbers, e.g. how often a
-        fallback fired); the report shows their means per benchmark. Default: none."""
+        fallback fired); the report shows their means per benchmark. By convention
+        ``random_picks`` counts the queries taken uniformly at random because the strategy's own
+        mechanism proposed nothing new (a fallback, a random fill): the claims report shows their
+        share of each row's samples. Default: none."""
         return {}
 
     def settings(self, state: Any) -> dict[str, Any]:

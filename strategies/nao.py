@@ -38,8 +38,8 @@ Presets:
 Diagnostics (per trial record; every query is one of the first four): ``random_init``,
 ``decoded_new`` (decoded as is), ``decoded_projected`` (a decode the table lacks, replaced by the
 table's nearest unevaluated architecture), ``random_fill`` (the last resort when a round decodes
-too few), and ``train_steps``, ``recon_round1``, ``invalid_decodes``, ``out_of_table_decodes``,
-``rounds``. On nb101-30k, where the table holds 7% of the space, nearly every new query of a round
+too few; repeated as ``random_picks``, the suite-wide name for such queries), and
+``train_steps``, ``recon_round1``, ``invalid_decodes``, ``out_of_table_decodes``, ``rounds``. On nb101-30k, where the table holds 7% of the space, nearly every new query of a round
 is a projection: NAO there is a gradient move in the embedding followed by the nearest table cell.
 
 Asynchronous workers (:mod:`experiments.timed`): SemiNAS evaluates each round before the next
@@ -318,7 +318,8 @@ class NAO(Strategy):
                        counts=tuple(counts.items())), new
 
     def diagnostics(self, state: NAOState) -> dict[str, float]:
-        return {**dict.fromkeys(COUNTERS, 0.0), **dict(state.counts), "rounds": state.rounds}
+        counts = {**dict.fromkeys(COUNTERS, 0.0), **dict(state.counts)}
+        return {**counts, "rounds": state.rounds, "random_picks": counts["random_fill"]}
 
     def tell(self, state: NAOState, idx: np.ndarray, values: np.ndarray, status: np.ndarray) -> NAOState:
         known = set(state.arch)

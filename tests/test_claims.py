@@ -130,3 +130,19 @@ def test_the_report_names_what_the_suite_asks_for_and_the_folder_lacks(tmp_path,
     next((out / "data" / "synthetic" / "regularized-evolution").glob("seed-*.json")).unlink()
     claims.write_report(out, figures=False)
     assert "regularized-evolution on synthetic (2 of 3 trials)" in (out / "README.md").read_text()
+
+
+def test_random_picks_are_reported_as_a_share_of_the_rows_samples(tmp_path):
+    """AlphaX's fallbacks and NAO's random fill (diagnostics ``random_picks``) are random search:
+    the report says how much of a row they are, and the trials table keeps them."""
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "b.json").write_text('{"n": 99}')
+    recs = [{"benchmark": "b", "strategy": "s", "seed": k, "arch": list(range(n)), "stopped": True, "budget": 50,
+             "wall_time": 1.0, "diagnostics": {"random_picks": float(p)}} for k, (n, p) in enumerate([(40, 10), (60, 0)])]
+    trials = claims.trials_of(recs)
+    assert [t.random_picks for t in trials] == [10, 0]
+    (tmp_path / "t.csv").write_text(claims.trials_csv(trials))
+    assert claims.read_trials_csv(tmp_path / "t.csv") == trials
+    a = claims.analyse(tmp_path, n_boot=50, trials=trials)
+    assert a["rows"][0]["random_share"] == 0.1  # 10 of 100 samples
+    assert "| 10.0% |" in claims.markdown(a)

@@ -80,8 +80,17 @@ Departures from the official code, and why:
 * Values are fractions: a benchmark whose first answer exceeds 1 (accuracy in percent, as
   NAS-Bench-201) is scaled by 1/100 (``value_scale`` overrides), so UCT's ``Cp`` and the sigmoid
   output mean what they mean in the official code.
-* After ``max_episodes`` episodes without an unevaluated architecture (a tiny space whose tree is
-  exhausted), ``ask`` falls back to a random unevaluated architecture, logged as such.
+* After ``max_episodes`` (30,000) episodes in a row without an unevaluated architecture (a
+  small space whose tree has run dry), ``ask`` falls back to a uniformly random unevaluated
+  architecture, logged and counted (``fallbacks``, ``random_picks``: those picks are random search,
+  not AlphaX; the claims report shows their share). The official code has no fallback: it keeps
+  running episodes, and since it counts every evaluation call, repeats included, a dry tree there
+  spends its budget on repeats. How long asks wait on nb101-30k-v6 (``six-vertices``, seed 2, 1,736
+  asks up to 1,740 samples): median 166 episodes over the first 500 samples, 580 up to 1,000,
+  1,690 up to 1,500 and 9,787 after; 53 asks (3%, all after 1,000 samples) waited 30,000 to
+  100,000 episodes. The earlier limit, 100,000 (version 2), spent most of a censored trial's time
+  in the episodes before its fallbacks (seed 2: 409 fallbacks, 41M of 53M episodes, 82 min).
+  ``longest_wait`` records the most episodes an ask ran before the tree found its own.
 
 State: the tree and every table of the search live in :class:`AlphaXState`; ``ask`` and ``tell``
 update it in place and return it (copy it with ``copy.deepcopy`` to checkpoint).
@@ -102,7 +111,7 @@ import numpy as np
 from nasbench.benchmark import Status
 from nasbench.space import INVALID
 from strategies.base import Strategy
-from strategies.models.actions import ActionDesign, design_for, random_terminal
+from strategies.models.actions import ActionDesign, design_for, random_terminal, uniforms
 from strategies.models.predictors import fit_ensemble, init_ensemble, predict_ensemble
 from strategies.registry import register
 
@@ -128,7 +137,7 @@ class AlphaXConfig:
     value_scale: float = 0.0  # 0: auto (1/100 when the first answer exceeds 1)
     max_vertices: int = 0  # cell spaces: 0 = the space's limit (7 on NB101; official code 6)
     max_edges: int = 0  # cell spaces: 0 = the space's limit (9 on NB101)
-    max_episodes: int = 100_000  # episodes per ask without a new architecture before falling back
+    max_episodes: int = 30_000  # episodes in a row without a new architecture before a random fallback
     rollout: str = "official"  # cells: "official" (all actions, restart on an illegal one) or "legal" (ours)
 
     def __post_init__(self) -> None:
@@ -181,7 +190,7 @@ class AlphaXState:
     n_new: int = 0  # NEW evaluations told
     stats: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
         ("episodes", "expansions", "revisits", "rollouts", "rollout_retries", "failed_rollouts", "fallbacks",
-         "evaluation_calls", "tree_evaluations", "dyna_rollouts"), 0))
+         "random_picks", "longest_wait", "evaluation_calls", "tree_evaluations", "dyna_rollouts"), 0))
 
 
 def uct(xbar: float, n_child: int, n_parent: int, cp: float) -> float:
@@ -216,7 +225,10 @@ class AlphaX(Strategy):
         "six-vertices": {"max_vertices": 6},
         "legal-rollouts": {"rollout": "legal"},
     }
-    version = 2  # 2: the official rollout rule on cells (restart on an illegal action), official counters
+    # 2: the official rollout rule on cells (restart on an illegal action), official counters;
+    # 3: fallback after 30,000 idle episodes (was 100,000); rollouts read block-drawn uniforms (the
+    #    same law, other draws: :func:`strategies.models.actions.uniforms`)
+    version = 3
 
     def __init__(self, space, config=None):
         super().__init__(space, config)
@@ -260,6 +272,7 @@ class AlphaX(Strategy):
                 idle += 1
             elif p.idx not in batch:
                 batch.append(p.idx)
+                state.stats["longest_wait"] = max(state.stats["longest_wait"], idle + 1)
                 idle = 0
         if not batch:  # everything evaluated: re-ask a known one (free)
             batch = [next(iter(state.values))] if state.values else [0]
@@ -290,6 +303,8 @@ class AlphaX(Strategy):
             "rollout_retries": st["rollout_retries"],
             "episodes": st["episodes"],
             "fallbacks": st["fallbacks"],
+            "random_picks": st["random_picks"],  # architectures the fallbacks took (random search)
+            "longest_wait": st["longest_wait"],  # most episodes an ask ran to find its own architecture
             "metadnn_fits": state.fits,
         }
 
@@ -439,10 +454,10 @@ class AlphaX(Strategy):
         out: list[int | None] = []
         mean_tries = 1.0 + st["rollout_retries"] / max(st["rollouts"], 1)
         chunk = max(1, min(256 * count, round(count * mean_tries)))
+        official, u = self.config.rollout == "official", uniforms(rng)
         while True:
             k = min(chunk, (count - len(out) - 1) * limit + limit - tries)
-            official = self.config.rollout == "official"
-            ends = [random_terminal(self.design, s, rng, official) for _ in range(k)]
+            ends = [random_terminal(self.design, s, u, official) for _ in range(k)]
             for i in self._indices(ends):
                 if i >= 0 and i not in failed:
                     out.append(i)
@@ -516,5 +531,6 @@ class AlphaX(Strategy):
         state.stats["fallbacks"] += 1
         if free.size == 0:
             return None
+        state.stats["random_picks"] += 1
         log.info("alphax: %d episodes found no new architecture; taking a random one", self.config.max_episodes)
         return int(free[int(state.rng.integers(free.size))])

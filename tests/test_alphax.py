@@ -16,7 +16,7 @@ from nasbench.space import INVALID, InvalidArchitecture
 from nasbench.spaces import nb101
 from nasbench.synthetic import synthetic_benchmark, synthetic_space
 from strategies.alphax import AlphaX, AlphaXState, _backup, _Node, _Pending, uct
-from strategies.models.actions import CellDesign, PositionDesign, cell_layout, design_for
+from strategies.models.actions import CellDesign, PositionDesign, cell_layout, design_for, uniforms
 
 NO_DNN = {"meta_dnn": False}
 
@@ -325,7 +325,7 @@ def test_fast_random_terminal_draws_from_the_uniform_action_distribution():
                 out[t] = out.get(t, 0.0) + p / len(acts)
         return out
 
-    _assert_draws_follow(lambda rng: d.random_terminal(d.root(), rng), law(d.root()), seed=0)
+    _assert_draws_follow(lambda rng: d.random_terminal(d.root(), iter(rng.random, None)), law(d.root()), seed=0)
 
 
 def _assert_draws_follow(draw, exact: dict, seed: int, n: int = 20000) -> None:
@@ -361,17 +361,18 @@ def test_official_rollout_restarts_on_an_illegal_action_with_the_exact_law():
 
     w = weights(d.root())
     total = sum(w.values())
-    _assert_draws_follow(lambda rng: d.official_terminal(d.root(), rng), {t: v / total for t, v in w.items()}, seed=1)
-    rng = np.random.default_rng(1)
+    _assert_draws_follow(lambda rng: d.official_terminal(d.root(), iter(rng.random, None)),
+                         {t: v / total for t, v in w.items()}, seed=1)
+    u = uniforms(np.random.default_rng(1))  # the block stream AlphaX's rollouts read
     # a hand-computed case: one op vertex at the vertex limit, edge limit 1. All actions: 3 nodes
     # (illegal), 3 edges, term. Term at once weighs 1/7; edge e then term 1/7 * 1/6 (the nodes and
     # the 2 other edges are illegal at the edge limit): P(no edge) = (1/7) / (1/7 + 3/42) = 2/3
     # (uniform legal actions: 1/4).
     d1 = CellDesign(max_vertices=3, max_edges=1)
     start = ((0,), 0, False)
-    draws = [d1.official_terminal(start, rng)[1] == 0 for _ in range(14000)]
+    draws = [d1.official_terminal(start, u)[1] == 0 for _ in range(14000)]
     assert abs(np.mean(draws) - 2 / 3) < 4.5 * math.sqrt(2 / 9 / 14000)
-    legal = [d1.random_terminal(start, rng)[1] == 0 for _ in range(14000)]
+    legal = [d1.random_terminal(start, u)[1] == 0 for _ in range(14000)]
     assert abs(np.mean(legal) - 1 / 4) < 4.5 * math.sqrt(3 / 16 / 14000)
 
 
@@ -379,12 +380,17 @@ def test_official_rollouts_by_default_and_the_counters_of_the_record():
     bench, _ = _tiny_nb101(4, keep=0.5, seed=3)
     rec = run_trial(TrialSpec("nb101-tiny", "alphax:no-metadnn", 0, 20, config={"max_vertices": 4}), bench)
     d = rec["diagnostics"]
-    assert AlphaX(bench.space).config.rollout == "official" and rec["strategy_version"] == 2
+    assert AlphaX(bench.space).config.rollout == "official" and rec["strategy_version"] == 3
     assert d["unique_evaluations"] == 20
     # every charged evaluation came from a rollout or a terminal expansion; repeats count officially
     assert d["evaluation_calls"] == d["rollouts"] - d["failed_rollouts"] + d["tree_evaluations"] >= 20
     legal = run_trial(TrialSpec("nb101-tiny", "alphax:no-metadnn", 0, 20, config={"max_vertices": 4, "rollout": "legal"}), bench)
     assert legal["arch"] != rec["arch"]  # a different search
+
+
+def test_the_block_stream_is_the_generators_draws_in_order():
+    got = list(itertools.islice(uniforms(np.random.default_rng(5), first=4, most=16), 60))
+    assert got == np.random.default_rng(5).random(60).tolist()  # blocks of 4, 8, 16, 16, 16
 
 
 def _reference_walk(d, state, rng, official: bool):
@@ -428,6 +434,23 @@ def test_bit_mask_rollouts_are_the_listed_ones_draw_for_draw(official):
         for k, start in enumerate(starts):
             a, b = np.random.default_rng([mv, k]), np.random.default_rng([mv, k])
             walk = d.official_terminal if official else d.random_terminal
-            got = [walk(start, a) for _ in range(3000)]
+            got = [walk(start, iter(a.random, None)) for _ in range(3000)]
             assert got == [_reference_walk(d, start, b, official) for _ in range(3000)]
             assert a.random() == b.random()  # the same number of draws
+
+
+def test_a_dry_tree_falls_back_to_random_picks_after_max_episodes_and_counts_them():
+    """With ``max_episodes = 1`` every episode that finds nothing new ends the wait: the trial still
+    covers the space, each fallback is one counted random pick, and no ask's own find waited
+    longer than one episode."""
+    bench = synthetic_benchmark(positions=2, choices=3, seed=0)  # 9 architectures
+    picks = 0
+    for seed in range(5):
+        rec = run_trial(TrialSpec(bench.name, "alphax:no-metadnn", seed, 9, config={"max_episodes": 1}), bench)
+        d = rec["diagnostics"]
+        assert sorted(rec["arch"]) == list(range(9))
+        assert d["random_picks"] == d["fallbacks"] and d["longest_wait"] <= 1
+        assert d["random_picks"] + d["rollouts"] - d["failed_rollouts"] + d["tree_evaluations"] >= 9
+        picks += d["random_picks"]
+    assert picks > 0
+    assert AlphaX(bench.space).config.max_episodes == 30_000

@@ -34,7 +34,7 @@ callable ``(space) -> design``.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -71,30 +71,46 @@ class ActionDesign(Protocol):
         ...
 
 
-def random_terminal(design: ActionDesign, state: Any, rng: np.random.Generator, official: bool = False) -> Hashable:
-    """A random rollout: uniformly random legal actions from ``state`` until a terminal state.
+def uniforms(rng: np.random.Generator, first: int = 64, most: int = 4096) -> Iterator[float]:
+    """An endless stream of ``rng``'s uniform draws in [0, 1), generated in blocks (``first``,
+    doubling up to ``most``): a rollout reads a Python float per step instead of calling
+    ``rng.random()`` (about a third of a rollout's time). Draws left in a block when the stream is
+    dropped are never used, so the walks are the same in law, not draw for draw, as per-step
+    ``rng.random()`` calls; ``iter(rng.random, None)`` gives those."""
+    k = first
+    while True:
+        yield from rng.random(k).tolist()
+        k = min(2 * k, most)
 
-    Uses the design's own ``random_terminal(state, rng)`` when it has one (a faster equivalent,
+
+def random_terminal(design: ActionDesign, state: Any, u: Iterator[float], official: bool = False) -> Hashable:
+    """A random rollout: uniformly random legal actions from ``state`` until a terminal state,
+    each action chosen by the next draw of ``u`` (uniform in [0, 1), :func:`uniforms`).
+
+    Uses the design's own ``random_terminal(state, u)`` when it has one (a faster equivalent,
     which must draw from the same distribution); else steps through ``actions``/``apply``. With
     ``official``, a design that has ``official_terminal`` (cells) rolls out as the official AlphaX
     code does instead; on designs whose actions are always legal the two are the same.
     """
     if official and hasattr(design, "official_terminal"):
-        return design.official_terminal(state, rng)
+        return design.official_terminal(state, u)
     own = getattr(design, "random_terminal", None)
     if own is not None:
-        return own(state, rng)
+        return own(state, u)
     while not design.is_terminal(state):
         acts = design.actions(state)
-        state = design.apply(state, acts[int(rng.random() * len(acts))])
+        state = design.apply(state, acts[int(next(u) * len(acts))])
     return state
 
 
-def _kth_bit(mask: int, k: int) -> int:
-    """The ``k``-th lowest set bit of ``mask`` (0-based), as a one-bit int."""
-    for _ in range(k):
-        mask &= mask - 1
-    return mask & -mask
+def _set_bits(mask: int) -> tuple[int, ...]:
+    """The set bits of ``mask``, lowest first, each as a one-bit int."""
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(low)
+        mask ^= low
+    return tuple(out)
 
 
 # ==================================================================== fixed positions
@@ -129,10 +145,10 @@ class PositionDesign:
     def is_terminal(self, state: tuple[int, ...]) -> bool:
         return len(state) == len(self.cardinalities)
 
-    def random_terminal(self, state: tuple[int, ...], rng: np.random.Generator) -> tuple[int, ...]:
+    def random_terminal(self, state: tuple[int, ...], u: Iterator[float]) -> tuple[int, ...]:
         """Uniform values for the remaining positions (what uniformly random actions give)."""
         rest = self.cardinalities[len(state):]
-        return (*state, *(int(rng.random() * c) for c in rest))
+        return (*state, *(int(next(u) * c) for c in rest))
 
     def genotype(self, state: tuple[int, ...]) -> np.ndarray | None:
         if not self.is_terminal(state):
@@ -175,6 +191,7 @@ class CellDesign:
     _pair_mask: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _geno_map: tuple[tuple[tuple[int, int], ...], ...] = field(init=False, repr=False, compare=False)
     _geno_pos_len: tuple[int, int] = field(init=False, repr=False, compare=False)
+    _bits: dict[int, tuple[int, ...]] = field(init=False, repr=False, compare=False)  # memo of _set_bits
 
     def __post_init__(self) -> None:
         g = self.genotype_vertices
@@ -190,6 +207,7 @@ class CellDesign:
         object.__setattr__(self, "_edge_pos", pos)
         object.__setattr__(self, "_edge_label", labels)
         object.__setattr__(self, "_parse", parse)
+        object.__setattr__(self, "_bits", {})
         mv = self.max_vertices
         # per cell size v: the edges (i, j), i < j < v, as one mask of bits i * mv + j; a bit's
         # position grows with (i, j) row-major, so the k-th absent edge in the actions' order is
@@ -245,29 +263,29 @@ class CellDesign:
     def is_terminal(self, state: CellState) -> bool:
         return state[2]
 
-    def random_terminal(self, state: CellState, rng: np.random.Generator) -> CellState:
+    def random_terminal(self, state: CellState, u: Iterator[float]) -> CellState:
         """Uniformly random legal actions until ``term``, without building the action strings
         (same order and distribution as :meth:`actions`: nodes, edges row-major, ``term``)."""
         ops, edges, term = state
         if term:
             return state
         ops = list(ops)
-        n_ops, mv, me, masks = self.n_ops, self.max_vertices, self.max_edges, self._pair_mask
+        n_ops, mv, me, masks, memo = self.n_ops, self.max_vertices, self.max_edges, self._pair_mask, self._bits
         while True:
             v = len(ops) + 2
             n_node = n_ops if v < mv else 0
             free = masks[v] & ~edges if edges.bit_count() < me else 0
-            n_free = free.bit_count()
-            r = int(rng.random() * (n_node + n_free + 1))
+            bits = memo.get(free) or self._absent(free)
+            r = int(next(u) * (n_node + len(bits) + 1))
             if r < n_node:
                 ops.append(r)
                 edges = 0
-            elif r < n_node + n_free:
-                edges |= _kth_bit(free, r - n_node)
+            elif r < n_node + len(bits):
+                edges |= bits[r - n_node]
             else:
                 return (tuple(ops), edges, True)
 
-    def official_terminal(self, state: CellState, rng: np.random.Generator) -> CellState:
+    def official_terminal(self, state: CellState, u: Iterator[float]) -> CellState:
         """AlphaX's rollout (``MCTS.simulation``): uniformly random actions among *all* of them,
         node actions at the vertex limit and edge actions at the edge limit included (same order as
         :meth:`actions`: nodes, absent edges row-major, ``term``); an illegal draw restarts the walk
@@ -276,25 +294,33 @@ class CellDesign:
         if term:
             return state
         ops, edges = list(ops0), edges0
-        n_ops, mv, me, masks = self.n_ops, self.max_vertices, self.max_edges, self._pair_mask
+        n_ops, mv, me, masks, memo = self.n_ops, self.max_vertices, self.max_edges, self._pair_mask, self._bits
         while True:
             v = len(ops) + 2
             free = masks[v] & ~edges
-            n_free = free.bit_count()
-            r = int(rng.random() * (n_ops + n_free + 1))
+            bits = memo.get(free) or self._absent(free)
+            r = int(next(u) * (n_ops + len(bits) + 1))
             if r < n_ops:
                 if v >= mv:  # a vertex past the limit: None, walk again from the start
                     ops, edges = list(ops0), edges0
                     continue
                 ops.append(r)
                 edges = 0
-            elif r < n_ops + n_free:
+            elif r < n_ops + len(bits):
                 if edges.bit_count() >= me:  # an edge past the limit: None, walk again
                     ops, edges = list(ops0), edges0
                     continue
-                edges |= _kth_bit(free, r - n_ops)
+                edges |= bits[r - n_ops]
             else:
                 return (tuple(ops), edges, True)
+
+    def _absent(self, free: int) -> tuple[int, ...]:
+        """The absent-edge bits of mask ``free`` in the actions' order (memoised: the walks meet
+        few distinct masks; the memo is cleared past 2^18 of them)."""
+        if len(self._bits) >= 1 << 18:
+            self._bits.clear()
+        bits = self._bits[free] = _set_bits(free)
+        return bits
 
     def genotype(self, state: CellState) -> np.ndarray | None:
         ops, edges, term = state

@@ -230,16 +230,13 @@ def analyse(root: str | Path, seed: int = 0, n_boot: int = N_BOOT,
     root = Path(root)
     trials = load_trials(root) if trials is None else trials
     by = samples(trials)
-    caps = {(t.benchmark, t.strategy): t.cap for t in trials}
-    wall: dict[tuple[str, str], list[float]] = {}
-    picks: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    group: dict[tuple[str, str], list[Trial]] = {}
     for t in trials:
-        wall.setdefault((t.benchmark, t.strategy), []).append(t.wall_s)
-        picks.setdefault((t.benchmark, t.strategy), []).append((t.random_picks, t.samples))
+        group.setdefault((t.benchmark, t.strategy), []).append(t)
     sizes = {b: int(json.loads((root / "benchmarks" / f"{b}.json").read_text())["n"]) for b, _ in by}
-    rows = [strategy_row(b, s, t, sizes[b], caps[(b, s)], _rng(seed, b, s), n_boot)
-            | {"s_per_trial": round(float(np.mean(wall[(b, s)])), 1),
-               "random_share": sum(p for p, _ in picks[(b, s)]) / sum(n for _, n in picks[(b, s)])}
+    rows = [strategy_row(b, s, t, sizes[b], group[(b, s)][0].cap, _rng(seed, b, s), n_boot)
+            | {"s_per_trial": round(float(np.mean([g.wall_s for g in group[(b, s)]])), 1),
+               "random_share": sum(g.random_picks for g in group[(b, s)]) / sum(g.samples for g in group[(b, s)])}
             for (b, s), t in sorted(by.items())]
     verdicts = []
     for c in CLAIMS:

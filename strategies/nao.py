@@ -39,8 +39,9 @@ Diagnostics (per trial record; every query is one of the first four): ``random_i
 ``decoded_new`` (decoded as is), ``decoded_projected`` (a decode the table lacks, replaced by the
 table's nearest unevaluated architecture), ``random_fill`` (the last resort when a round decodes
 too few; repeated as ``random_picks``, the suite-wide name for such queries), and
-``train_steps``, ``recon_round1``, ``invalid_decodes``, ``out_of_table_decodes``, ``rounds``. On nb101-30k, where the table holds 7% of the space, nearly every new query of a round
-is a projection: NAO there is a gradient move in the embedding followed by the nearest table cell.
+``train_steps``, ``recon_round1``, ``invalid_decodes``, ``out_of_table_decodes``, ``rounds``. On
+nb101-30k, where the table holds 7% of the space, nearly every new query of a round is a
+projection: NAO there is a gradient move in the embedding followed by the nearest table cell.
 
 Asynchronous workers (:mod:`experiments.timed`): SemiNAS evaluates each round before the next
 (``train_seminas.py``); with workers, ``ask`` comes whenever one is free, and a round trains on the

@@ -103,16 +103,6 @@ def random_terminal(design: ActionDesign, state: Any, u: Iterator[float], offici
     return state
 
 
-def _set_bits(mask: int) -> tuple[int, ...]:
-    """The set bits of ``mask``, lowest first, each as a one-bit int."""
-    out = []
-    while mask:
-        low = mask & -mask
-        out.append(low)
-        mask ^= low
-    return tuple(out)
-
-
 # ==================================================================== fixed positions
 @dataclass(frozen=True)
 class PositionDesign:
@@ -191,7 +181,7 @@ class CellDesign:
     _pair_mask: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _geno_map: tuple[tuple[tuple[int, int], ...], ...] = field(init=False, repr=False, compare=False)
     _geno_pos_len: tuple[int, int] = field(init=False, repr=False, compare=False)
-    _bits: dict[int, tuple[int, ...]] = field(init=False, repr=False, compare=False)  # memo of _set_bits
+    _bits: dict[int, tuple[int, ...]] = field(init=False, repr=False, compare=False)  # memo of _absent
 
     def __post_init__(self) -> None:
         g = self.genotype_vertices
@@ -275,7 +265,9 @@ class CellDesign:
             v = len(ops) + 2
             n_node = n_ops if v < mv else 0
             free = masks[v] & ~edges if edges.bit_count() < me else 0
-            bits = memo.get(free) or self._absent(free)
+            bits = memo.get(free)
+            if bits is None:  # () is a value: a full cell has no absent edge
+                bits = self._absent(free)
             r = int(next(u) * (n_node + len(bits) + 1))
             if r < n_node:
                 ops.append(r)
@@ -298,7 +290,9 @@ class CellDesign:
         while True:
             v = len(ops) + 2
             free = masks[v] & ~edges
-            bits = memo.get(free) or self._absent(free)
+            bits = memo.get(free)
+            if bits is None:  # () is a value: a full cell has no absent edge
+                bits = self._absent(free)
             r = int(next(u) * (n_ops + len(bits) + 1))
             if r < n_ops:
                 if v >= mv:  # a vertex past the limit: None, walk again from the start
@@ -315,12 +309,18 @@ class CellDesign:
                 return (tuple(ops), edges, True)
 
     def _absent(self, free: int) -> tuple[int, ...]:
-        """The absent-edge bits of mask ``free`` in the actions' order (memoised: the walks meet
-        few distinct masks; the memo is cleared past 2^18 of them)."""
+        """The set bits of mask ``free`` (the absent edges), lowest first as in the actions' order,
+        each a one-bit int; memoised, as the walks meet few distinct masks (the memo is cleared past
+        2^18 of them)."""
         if len(self._bits) >= 1 << 18:
             self._bits.clear()
-        bits = self._bits[free] = _set_bits(free)
-        return bits
+        bits, mask = [], free
+        while mask:
+            low = mask & -mask
+            bits.append(low)
+            mask ^= low
+        out = self._bits[free] = tuple(bits)
+        return out
 
     def genotype(self, state: CellState) -> np.ndarray | None:
         ops, edges, term = state

@@ -39,6 +39,18 @@ def _trial(bench, name: str, seed: int, budget: int) -> float:
     return time.perf_counter() - t0
 
 
+def row(bench, name: str) -> dict[str, Any]:
+    """One strategy's entry: seconds per trial at 1,000 and 5,000 queries (5,000 skipped past LONG_S)."""
+    _trial(bench, name, 99, 30)  # compile
+    out: dict[str, Any] = {}
+    for budget in (1000, 5000):
+        if budget == 5000 and out.get("s_at_1000", 0) > LONG_S:
+            out["s_at_5000"] = f"not run: {out['s_at_1000']:.0f} s at 1,000 queries"
+            continue
+        out[f"s_at_{budget}"] = round(_trial(bench, name, 0, budget), 2)
+    return out
+
+
 def run(strategies: list[str] | None = None) -> dict[str, Any]:
     from strategies.registry import resolve
 
@@ -49,14 +61,7 @@ def run(strategies: list[str] | None = None) -> dict[str, Any]:
             resolve(name)
         except KeyError:
             continue
-        _trial(bench, name, 99, 30)  # compile
-        row: dict[str, Any] = {}
-        for budget in (1000, 5000):
-            if budget == 5000 and row.get("s_at_1000", 0) > LONG_S:
-                row["s_at_5000"] = f"not run: {row['s_at_1000']:.0f} s at 1,000 queries"
-                continue
-            row[f"s_at_{budget}"] = round(_trial(bench, name, 0, budget), 2)
-        out[name] = row
+        out[name] = row(bench, name)
     if strategies is None or "nao" in strategies:
         out["nao_s_first_round"] = {"nb201-cifar10": round(_trial(bench, "nao", 0, 1400), 2),
                                     "note": "1,100 random architectures, then one round of 300 (11,000 steps), "

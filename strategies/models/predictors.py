@@ -106,11 +106,13 @@ def _bucket(n: int, minimum: int = 64) -> int:
 
 
 def _pad_rows(a: np.ndarray | jnp.ndarray, size: int) -> jnp.ndarray:
-    a = jnp.asarray(a)
+    """``a`` with zero rows appended up to ``size`` rows, padded on the host: ``jnp.pad`` would
+    compile once per input shape, and a search's training set grows by a batch every round."""
+    a = np.asarray(a)
     pad = size - a.shape[0]
     if pad < 0:
         raise ValueError(f"cannot pad {a.shape[0]} rows down to {size}")
-    return jnp.pad(a, [(0, pad)] + [(0, 0)] * (a.ndim - 1)) if pad else a
+    return jnp.asarray(np.pad(a, [(0, pad)] + [(0, 0)] * (a.ndim - 1)) if pad else a)
 
 
 def _loss(pred: jnp.ndarray, y: jnp.ndarray, w: jnp.ndarray, loss: str) -> jnp.ndarray:
@@ -180,11 +182,11 @@ def _fit(apply: Callable, key: jax.Array, params: Params, inputs: Sequence[np.nd
         raise ValueError("training targets contain NaN/inf; drop unanswered (out-of-table) architectures first")
     m = np.ones(n, np.float32) if mask is None else np.asarray(mask, dtype=np.float32).reshape(-1)
     size = _bucket(n)
-    inputs = tuple(_pad_rows(jnp.asarray(x, jnp.float32), size) for x in inputs)
+    inputs = tuple(_pad_rows(np.asarray(x, np.float32), size) for x in inputs)
     members = jax.tree_util.tree_leaves(params)[0].shape[0]
     keys = jax.random.split(key, members)
     fn = _fit_fn(apply, int(batch_size), loss)
-    return fn(keys, params, inputs, _pad_rows(jnp.nan_to_num(jnp.asarray(y)), size), _pad_rows(jnp.asarray(m), size),
+    return fn(keys, params, inputs, _pad_rows(np.nan_to_num(y), size), _pad_rows(m, size),
               jnp.asarray(epochs, jnp.int32), jnp.asarray(lr, jnp.float32), jnp.asarray(weight_decay, jnp.float32))
 
 
@@ -194,7 +196,7 @@ def _predict(apply: Callable, params: Params, inputs: Sequence[np.ndarray], chun
     fn = _predict_chunk_fn(apply, len(inputs))
     if m <= chunk:
         size = _bucket(m, 16)
-        return fn(params, *(_pad_rows(jnp.asarray(x, jnp.float32), size) for x in inputs))[:, :m]
+        return fn(params, *(_pad_rows(np.asarray(x, np.float32), size) for x in inputs))[:, :m]
     outs = []
     for s in range(0, m, chunk):
         part = [np.asarray(x[s:s + chunk], np.float32) for x in inputs]

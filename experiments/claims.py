@@ -41,7 +41,7 @@ import numpy as np
 
 from experiments import metrics
 from experiments.records import dumps
-from experiments.suite import runs_on
+from experiments.suite import runs_on, seeds_for
 from nasbench.data import atomic_write_text
 
 MIN_SUCCESSES = 5  # fewer successes than this on either side of a ratio: inconclusive
@@ -263,12 +263,13 @@ def not_run(root: Path, by: dict[tuple[str, str], dict[int, tuple[int, bool]]]) 
     if not meta.is_file():
         return []
     suite = json.loads(meta.read_text()).get("suite", {})
-    only, seeds = suite.get("only", {}), suite.get("seeds", [])
+    only, label_seeds = suite.get("only", {}), suite.get("label_seeds", {})
     out = []
     for b in suite.get("benchmarks", []):
         for label in suite.get("strategies", []):
             if not runs_on(only, label, b):
                 continue
+            seeds = seeds_for(suite.get("seeds", []), label_seeds, label, b)
             have = len(set(by.get((b, label), {})) & set(seeds))
             if have < len(seeds):
                 out.append({"benchmark": b, "strategy": label, "trials": have, "of": len(seeds)})

@@ -23,6 +23,10 @@ A suite file looks like::
                          # ("optimum", "top-0.1%", "top-1%"); the budget is then the cap
     [caps]               # optional: a lower budget cap for a strategy (e.g. GP-BO's cubic cost)
     bayesian-optimization = 2000
+    bananas = { nb101-30k = 400 }   # or only on some benchmarks
+    [label_seeds]        # optional: another seed count (seeds 0..n-1) for a label, e.g. a cheap one
+    random-search = 100
+    lanas = { nb201-cifar10 = 100 }  # or only on some benchmarks
 
 Named suites live in ``experiments/suites/<name>.toml``; any other path to a TOML file works too.
 """
@@ -58,12 +62,13 @@ class Suite:
     description: str = ""
     source: str = ""
     stop: str | None = None  # stop each trial at the first evaluation reaching this target
-    caps: dict[str, int] = field(default_factory=dict)  # label -> a lower budget cap for that strategy
+    caps: dict[str, int | dict[str, int]] = field(default_factory=dict)  # label -> a lower cap (or {benchmark: cap})
     time_budget: float | None = None  # simulated seconds per trial (experiments.timed)
     time_budgets: dict[str, float] = field(default_factory=dict)  # per benchmark
     time_budget_mean_costs: float | None = None  # or: that many mean training costs of the benchmark
     workers_sim: tuple[int, ...] = ()  # simulated workers; several: one label per count ("lanas-w8")
     only: dict[str, list[str]] = field(default_factory=dict)  # label -> the only benchmarks it runs on
+    label_seeds: dict[str, int | dict[str, int]] = field(default_factory=dict)  # label -> seed count (or {benchmark: count})
 
     @property
     def timed(self) -> bool:
@@ -71,7 +76,13 @@ class Suite:
 
     def budget_for(self, benchmark: str, label: str | None = None) -> int:
         b = int(self.budgets.get(benchmark, self.budget))
-        return min(b, int(self.caps[label])) if label in self.caps else b
+        cap = self.caps.get(label) if label is not None else None
+        if isinstance(cap, dict):
+            cap = cap.get(benchmark)
+        return b if cap is None else min(b, int(cap))
+
+    def seeds_for(self, benchmark: str, label: str) -> list[int]:
+        return seeds_for(self.seeds, self.label_seeds, label, benchmark)
 
     def trials(self, benchmarks: list[str] | None = None) -> list[TrialSpec]:
         out = []
@@ -82,7 +93,7 @@ class Suite:
                 if not runs_on(self.only, label, b):
                     continue
                 for w in workers:
-                    for seed in self.seeds:
+                    for seed in self.seeds_for(b, label):
                         out.append(TrialSpec(
                             benchmark=b,
                             strategy=self.labels.get(label, label),
@@ -107,12 +118,22 @@ class Suite:
             "time_budget": self.time_budget, "time_budgets": self.time_budgets,
             "time_budget_mean_costs": self.time_budget_mean_costs, "workers_sim": list(self.workers_sim),
             **({"only": self.only} if self.only else {}),
+            **({"label_seeds": self.label_seeds} if self.label_seeds else {}),
         }
 
 
 def runs_on(only: dict[str, list[str]], label: str, benchmark: str) -> bool:
     """Whether a suite with this ``[only]`` table runs ``label`` on ``benchmark``."""
     return label not in only or benchmark in only[label]
+
+
+def seeds_for(seeds: list[int], label_seeds: dict[str, Any], label: str, benchmark: str) -> list[int]:
+    """The seeds a suite with these ``seeds`` and ``[label_seeds]`` runs ``label`` with on
+    ``benchmark``: ``seeds``, or ``0..n-1`` where ``[label_seeds]`` gives that pair ``n``."""
+    n = label_seeds.get(label)
+    if isinstance(n, dict):
+        n = n.get(benchmark)
+    return list(seeds) if n is None else list(range(int(n)))
 
 
 NOISE_MODELS = ("sample", "mean")
@@ -176,7 +197,7 @@ def load_suite(name_or_path: str) -> Suite:
         raise SuiteError(f"{path}: not valid TOML: {exc}") from None
     known = {"name", "description", "benchmarks", "strategies", "seeds", "budget", "budgets",
              "config", "labels", "noise", "stop", "caps", "time_budget", "time_budgets",
-             "time_budget_mean_costs", "workers_sim", "only"}
+             "time_budget_mean_costs", "workers_sim", "only", "label_seeds"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise SuiteError(f"{path}: unknown key(s) {unknown}; a suite has {sorted(known)}")
@@ -228,7 +249,7 @@ def load_suite(name_or_path: str) -> Suite:
     budget = count("budget", raw["budget"])
     benchmarks = names("benchmarks")
     strategies = names("strategies")
-    for key in ("budgets", "config", "labels", "caps", "time_budgets", "only"):
+    for key in ("budgets", "config", "labels", "caps", "time_budgets", "only", "label_seeds"):
         if not isinstance(raw.get(key, {}), dict):
             raise fail(f"[{key}] must be a table, got {raw[key]!r}")
     budgets = keyed("budgets", benchmarks, "a benchmark of the suite", count)
@@ -246,7 +267,17 @@ def load_suite(name_or_path: str) -> Suite:
         if not isinstance(v, dict):
             raise fail(f"[config.{k}] must be a table of settings, got {v!r}")
         config[str(k)] = dict(v)
-    caps = keyed("caps", strategies, "in strategies", count)
+    def per_benchmark(key: str, v: Any) -> int | dict[str, int]:
+        """One count for every benchmark, or a table of counts for some of the suite's benchmarks."""
+        if not isinstance(v, dict):
+            return count(key, v)
+        for b in v:
+            if b not in benchmarks:
+                raise fail(f"{key} names {b!r}, which is not a benchmark of the suite{_nearest(b, benchmarks)}")
+        return {str(b): count(f"{key}.{b}", n) for b, n in v.items()}
+
+    caps = keyed("caps", strategies, "in strategies", per_benchmark)
+    label_seeds = keyed("label_seeds", strategies, "in strategies", per_benchmark)
 
     def some_benchmarks(key: str, v: Any) -> list[str]:
         if not isinstance(v, list) or not v or not all(isinstance(x, str) for x in v):
@@ -297,6 +328,7 @@ def load_suite(name_or_path: str) -> Suite:
         time_budget_mean_costs=mean_costs,
         workers_sim=tuple(w),
         only=only,
+        label_seeds=label_seeds,
     )
 
 

@@ -66,12 +66,12 @@ def test_art_ratio_and_verdicts_by_hand():
     assert claims.rs_ecdf(100, np.array([1, 50, 100, 200])).tolist() == [0.01, 0.5, 1.0, 1.0]
 
 
-def _two_strategies_to_the_optimum(tmp_path, toy, register, seeds: int):
+def _two_strategies_to_the_optimum(tmp_path, toy, register, seeds: int, extra: str = ""):
     """A folder of random search and evolution searched to the optimum, with its claims report."""
     register(toy)
     p = tmp_path / "s.toml"
     p.write_text(f'benchmarks = ["synthetic"]\nstrategies = ["random-search", "regularized-evolution"]\nseeds = {seeds}\n'
-                 'budget = 200\nstop = "optimum"\n')
+                 'budget = 200\nstop = "optimum"\n' + extra)
     out = tmp_path / "out"
     run_suite(load_suite(str(p)), out, progress=False)
     claims.write_report(out, figures=False)
@@ -130,6 +130,17 @@ def test_the_report_names_what_the_suite_asks_for_and_the_folder_lacks(tmp_path,
     next((out / "data" / "synthetic" / "regularized-evolution").glob("seed-*.json")).unlink()
     claims.write_report(out, figures=False)
     assert "regularized-evolution on synthetic (2 of 3 trials)" in (out / "README.md").read_text()
+
+
+def test_a_label_with_more_seeds_is_counted_against_its_own_seeds(tmp_path, toy, register):
+    out = _two_strategies_to_the_optimum(tmp_path, toy, register, seeds=2, extra="[label_seeds]\nrandom-search = 5\n")
+    assert len(list((out / "data" / "synthetic" / "random-search").glob("seed-*.json"))) == 5
+    assert "Not (fully) run" not in (out / "README.md").read_text()
+    a = json.loads((out / "tables" / "claims.json").read_text())
+    assert {r["strategy"]: r["trials"] for r in a["rows"]} == {"random-search": 5, "regularized-evolution": 2}
+    (out / "data" / "synthetic" / "random-search" / "seed-0004.json").unlink()
+    claims.write_report(out, figures=False)
+    assert "random-search on synthetic (4 of 5 trials)" in (out / "README.md").read_text()
 
 
 def test_random_picks_are_reported_as_a_share_of_the_rows_samples(tmp_path):

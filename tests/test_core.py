@@ -137,6 +137,34 @@ def test_only_restricts_a_label_to_some_benchmarks(tmp_path):
     assert len(suite.trials()) == 6 and suite.as_dict()["only"] == {"ax6": ["macro-cifar10"]}
 
 
+def test_a_cap_may_hold_for_some_benchmarks_only(tmp_path):
+    body = ('benchmarks = ["nb201-cifar10", "macro-cifar10"]\nstrategies = ["random-search", "lanas"]\n'
+            'seeds = 1\nbudget = 500\n[budgets]\nmacro-cifar10 = 300\n'
+            '[caps]\nrandom-search = 400\nlanas = { macro-cifar10 = 100 }\n')
+    suite = load_suite(_suite_file(tmp_path, body))
+    budgets = {(t.benchmark, t.name): t.budget for t in suite.trials()}
+    assert budgets == {("nb201-cifar10", "random-search"): 400, ("nb201-cifar10", "lanas"): 500,
+                       ("macro-cifar10", "random-search"): 300, ("macro-cifar10", "lanas"): 100}
+    with pytest.raises(SuiteError, match="did you mean 'macro-cifar10'"):
+        load_suite(_suite_file(tmp_path, body.replace("{ macro-cifar10", "{ macro-cifar1")))
+    with pytest.raises(SuiteError, match=r"\[caps\] lanas.macro-cifar10 must be a positive integer"):
+        load_suite(_suite_file(tmp_path, body.replace("= 100 }", "= 0 }")))
+
+
+def test_label_seeds_give_a_label_more_seeds_on_some_benchmarks(tmp_path):
+    body = ('benchmarks = ["nb201-cifar10", "macro-cifar10"]\nstrategies = ["random-search", "lanas"]\n'
+            'seeds = [3, 7]\nbudget = 50\n[label_seeds]\nrandom-search = 4\nlanas = { macro-cifar10 = 3 }\n')
+    suite = load_suite(_suite_file(tmp_path, body))
+    seeds: dict = {}
+    for t in suite.trials():
+        seeds.setdefault((t.benchmark, t.name), []).append(t.seed)
+    assert seeds == {("nb201-cifar10", "random-search"): [0, 1, 2, 3], ("nb201-cifar10", "lanas"): [3, 7],
+                     ("macro-cifar10", "random-search"): [0, 1, 2, 3], ("macro-cifar10", "lanas"): [0, 1, 2]}
+    assert suite.as_dict()["label_seeds"] == {"random-search": 4, "lanas": {"macro-cifar10": 3}}
+    with pytest.raises(SuiteError, match="did you mean 'lanas'"):
+        load_suite(_suite_file(tmp_path, body.replace("lanas = {", "lanaz = {")))
+
+
 def test_suite_errors_are_clear(tmp_path):
     with pytest.raises(SuiteError, match="missing required key 'budget'"):
         load_suite(_suite_file(tmp_path, 'benchmarks=["a"]\nstrategies=["b"]\nseeds=2\n'))

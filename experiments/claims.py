@@ -304,6 +304,14 @@ def markdown(a: dict[str, Any]) -> str:
                      f"[{_fmt(r['median_low'])}, {_fmt(r['median_high'])}] | {_fmt(r['rs_exact'])} | {_fmt(r['rs_at_cap'])} | "
                      f"{_fmt(r['ratio_rs'])} [{_fmt(r['ratio_rs_low'])}, {_fmt(r['ratio_rs_high'])}] | {r['random_share']:.1%} | "
                      f"{_fmt(r['s_per_trial'])} |")
+    low = {}  # rows capped below the benchmark's N/2 (the protocol's default cap), by strategy and cap
+    for r in a["rows"]:
+        if r["cap"] < a["sizes"][r["benchmark"]] // 2:
+            low.setdefault((r["strategy"], r["cap"]), []).append(r["benchmark"])
+    if low:
+        lines += ["", "Capped below N/2, what this machine affords (a censored trial is a failure charged its cap, so "
+                  "such a row's successes and ratios are bounded by its cap): " + "; ".join(
+                      f"{s} at {c:,} ({', '.join(bs)})" for (s, c), bs in sorted(low.items())) + "."]
     if a.get("not_run"):
         lines += ["", "Not (fully) run here, of the suite in `meta.json`: " + "; ".join(
             f"{m['strategy']} on {m['benchmark']} ({m['trials']} of {m['of']} trials)" for m in a["not_run"])

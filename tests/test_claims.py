@@ -47,6 +47,9 @@ def test_stopped_records_are_complete_on_resume(tmp_path, toy, register):
     a = json.loads((out / "tables" / "claims.json").read_text())
     rows = {r["strategy"]: r for r in a["rows"]}
     assert rows["random-search"]["rs_exact"] == (256 + 1) / 2 and rows["lanas"]["cap"] == 100
+    # 100 is below N/2 = 128 (random search's 200 is not): the report says which rows were capped
+    assert "Capped below N/2, what this machine affords (" in (out / "README.md").read_text()
+    assert "bounded by its cap): lanas at 100 (synthetic)." in (out / "README.md").read_text()
     assert (out / "figures" / "ecdf-synthetic.png").is_file()
 
 

@@ -304,7 +304,7 @@ def markdown(a: dict[str, Any]) -> str:
                      f"[{_fmt(r['median_low'])}, {_fmt(r['median_high'])}] | {_fmt(r['rs_exact'])} | {_fmt(r['rs_at_cap'])} | "
                      f"{_fmt(r['ratio_rs'])} [{_fmt(r['ratio_rs_low'])}, {_fmt(r['ratio_rs_high'])}] | {r['random_share']:.1%} | "
                      f"{_fmt(r['s_per_trial'])} |")
-    low = {}  # rows capped below the benchmark's N/2 (the protocol's default cap), by strategy and cap
+    low: dict[tuple[str, int], list[str]] = {}  # rows capped below the benchmark's N/2 (the protocol's default cap), by strategy and cap
     for r in a["rows"]:
         if r["cap"] < a["sizes"][r["benchmark"]] // 2:
             low.setdefault((r["strategy"], r["cap"]), []).append(r["benchmark"])

@@ -69,7 +69,10 @@ Diagnostics (per trial record): ``candidates_scored`` (predictor calls on candid
 rounds: the measured ``M``), ``candidates_mutated`` (candidates that came from a mutation as
 drawn), ``candidates_projected`` (from a mutation via the nearest-cell rule), ``candidates_random_fill``
 (uniformly random candidates, ``"mutation"``'s last resort and a batch that ran out),
-``mutation_redraws`` (mutations drawn again because invalid or outside the table), ``rounds``;
+``mutation_redraws`` (mutations drawn again because invalid or outside the table), ``random_picks``
+(queries taken uniformly at random because a round's candidate set held fewer unseen
+architectures than its batch: random search, not BANANAS; on nb101-30k-v6, where mutations of a
+<= 6-vertex cell rarely reach an unseen one, most queries), ``rounds``;
 each round's candidate set is this strategy's :meth:`offers`, from which the runner counts the
 rounds whose candidates held a target (``offered_<target>``).
 
@@ -201,7 +204,7 @@ class PredictorSubsetsState:
 
 
 COUNTERS = ("candidates_scored", "candidates_mutated", "candidates_projected", "candidates_random_fill",
-            "mutation_redraws")
+            "mutation_redraws", "random_picks")
 
 
 # ------------------------------------------------------------------------ candidate sets
@@ -412,6 +415,7 @@ class PredictorSubsets(Strategy):
             seen[pick] = True
             extra = random_candidates(rng, seen, k - pick.size)
             counts["candidates_random_fill"] = counts.get("candidates_random_fill", 0) + extra.size
+            counts["random_picks"] = counts.get("random_picks", 0) + extra.size
             pick = np.concatenate([pick, extra])
         return replace(state, key=key, round=state.round + 1, counts=tuple(sorted(counts.items())),
                        offers=(*state.offers, cand)), pick

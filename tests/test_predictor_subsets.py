@@ -337,6 +337,18 @@ def test_bananas_preset_runs_and_reports_where_its_candidates_came_from(bench):
     assert rec["strategy_version"] == 2
 
 
+def test_picks_topped_up_at_random_are_counted_as_random_picks(bench):
+    """A round whose candidate set (3 random unseen architectures) is smaller than its batch (10)
+    takes the other 7 uniformly at random: random search, counted in ``random_picks``."""
+    rec = run_trial(TrialSpec(bench.name, "predictor-subsets", 0, 40,
+                              config={**TINY, "candidates": "random", "subset": 3}), bench)
+    d = rec["diagnostics"]
+    assert len(rec["arch"]) == 40 and d["rounds"] == 3  # 10 initial, then 3 rounds of 10
+    assert d["candidates_scored"] == 9 and d["random_picks"] == 21 == d["candidates_random_fill"]
+    full = run_trial(TrialSpec(bench.name, "predictor-subsets", 0, 40, config=TINY), bench)["diagnostics"]
+    assert full["random_picks"] == 0  # the whole space is the candidate set: nothing topped up
+
+
 def test_bananas_evolution_keeps_to_a_sparse_table_and_selects_on_the_predictor():
     """The evolved pool on a 30% table: every member is an unseen table cell, the pool's predicted
     scores are at least those of the BANANAS set it started from, and its predictions are the

@@ -329,7 +329,8 @@ def markdown(a: dict[str, Any]) -> str:
               "(validation accuracy), so the published ratios are a reference, not the same experiment. Seconds per "
               "trial: the mean wall time of a trial on the machine that ran it (see `meta.json`). Random picks: the share "
               "of the row's samples the strategy took uniformly at random because its own mechanism proposed "
-              "nothing new (AlphaX's fallback once its tree runs dry, NAO's random fill; the records' diagnostics "
+              "nothing new (AlphaX's fallback once its tree runs dry, NAO's random fill, BANANAS' top-up of a round "
+              "whose mutations found fewer unseen cells than its batch; the records' diagnostics "
               "`random_picks`, counted over a trial's asks with its last batch whole, so a batch strategy's share "
               "can be slightly high); such samples are random search, not the strategy.", ""]
     return "\n".join(lines)

@@ -195,32 +195,40 @@ def run_trial(spec: TrialSpec, bench: Benchmark, max_idle_asks: int = 10_000) ->
 _VECTOR_CACHE: dict[tuple, tuple[Any, Benchmark, JaxStrategy]] = {}
 
 
+VECTOR_STEPS = 256  # steps per compiled scan segment: seeds that have all stopped end the scan early
+
+
 def _build_vectorized(strategy: JaxStrategy, bench: Benchmark, budget: int):
-    """A jitted function ``seeds[S] -> (idx[S, budget], values[S, budget])`` for one strategy."""
+    """Jitted functions over seeds: ``start(seeds[S]) -> carry`` and ``advance(carry, n) ->
+    (carry, (idx[S, n], values[S, n]))``, the next ``n`` steps of each trial (one scan)."""
     s_arrays = strategy.space_arrays()
     b_arrays = bench.arrays()
     observe = bench.observe_fn()
 
-    def one(seed):
+    def start(seed):
         key = jax.random.key(seed)
         k_strategy, k_noise = jax.random.fold_in(key, 1), jax.random.fold_in(key, 0)
-        state = strategy.init_fn(s_arrays, k_strategy, budget)
+        return strategy.init_fn(s_arrays, k_strategy, budget), k_noise
+
+    def advance(carry, n):
+        state, k_noise = carry
 
         def step(state, _):
             state, i = strategy.ask_fn(s_arrays, state)
             v = observe(b_arrays, k_noise, jnp.reshape(i, (1,)))[0]
             return strategy.tell_fn(s_arrays, state, i, v), (i, v)
 
-        _, (idx, vals) = jax.lax.scan(step, state, None, length=budget)
-        return idx, vals
+        state, out = jax.lax.scan(step, state, None, length=n)
+        return (state, k_noise), out
 
-    return jax.jit(jax.vmap(one))
+    return jax.jit(jax.vmap(start)), jax.jit(jax.vmap(advance, in_axes=(0, None)), static_argnums=1)
 
 
 def run_vectorized(specs: list[TrialSpec], bench: Benchmark) -> list[dict[str, Any]]:
     """Run trials of one :class:`JaxStrategy` (same strategy, config and budget, several seeds)
-    as one vmapped, jitted computation (compiled once per strategy, config, budget and benchmark).
-    Gives the same trajectories as :func:`run_trial`."""
+    as one vmapped, jitted computation (compiled once per strategy, config, budget and benchmark),
+    in segments of :data:`VECTOR_STEPS` steps: trials that stop at a target (``spec.stop``) end the
+    computation once every one of them has stopped. Gives the same trajectories as :func:`run_trial`."""
     first = specs[0]
     if any((s.strategy, s.budget, s.config, s.benchmark) != (first.strategy, first.budget, first.config, first.benchmark) for s in specs):
         raise ValueError("run_vectorized needs one strategy, config, budget and benchmark")
@@ -234,10 +242,23 @@ def run_vectorized(specs: list[TrialSpec], bench: Benchmark) -> list[dict[str, A
             raise TypeError(f"{first.strategy} is not a JaxStrategy")
         # keep `bench` alive with its compiled run so id(bench) is never reused for another
         _VECTOR_CACHE[key] = (_build_vectorized(strategy, bench, budget), bench, strategy)
-    run = _VECTOR_CACHE[key][0]
+    start, advance = _VECTOR_CACHE[key][0]
+    thresholds = {stop_threshold(s, bench) for s in specs}
+    threshold = thresholds.pop() if len(thresholds) == 1 else None
     t0 = time.perf_counter()
-    idx, vals = run(jnp.asarray([s.seed for s in specs], dtype=jnp.uint32))
-    idx, vals = np.asarray(idx), np.asarray(vals, dtype=np.float64)
+    carry = start(jnp.asarray([s.seed for s in specs], dtype=jnp.uint32))
+    parts, done, hit = [], 0, np.zeros(len(specs), bool)
+    while done < budget:  # segment by segment, until the budget or every trial has stopped
+        n = min(VECTOR_STEPS, budget - done)
+        carry, (i, v) = advance(carry, n)
+        parts.append((np.asarray(i), np.asarray(v, dtype=np.float64)))
+        done += n
+        if threshold is not None:
+            hit |= (bench.truth.truth[parts[-1][0]] >= threshold).any(axis=1)
+            if hit.all():
+                break
+    idx = np.concatenate([p[0] for p in parts], axis=1)
+    vals = np.concatenate([p[1] for p in parts], axis=1)
     wall = (time.perf_counter() - t0) / len(specs)
     strategy = _VECTOR_CACHE[key][2]
     return [_record(s, bench, idx[k], vals[k], wall, budget, strategy) for k, s in enumerate(specs)]

@@ -104,6 +104,35 @@ def test_vectorized_run_equals_ask_tell(name, toy_partial):
         assert r["arch"] == v["arch"] and r["observed"] == v["observed"]
 
 
+@pytest.mark.parametrize("name", ["random-search", "regularized-evolution"])
+def test_vectorized_trials_that_stop_end_the_scan_early_with_the_same_records(name, toy, monkeypatch):
+    import experiments.runner as runner
+
+    monkeypatch.setattr(runner, "VECTOR_STEPS", 7)  # several segments, the last one shorter
+    full = [TrialSpec(toy.name, name, s, 200) for s in range(4)]
+    stop = [TrialSpec(toy.name, name, s, 200, stop="top-1%") for s in range(4)]
+    calls = []
+    original = runner._build_vectorized
+
+    def counted(*a):
+        start, advance = original(*a)
+        return start, lambda carry, n: (calls.append(n), advance(carry, n))[1]
+
+    monkeypatch.setattr(runner, "_build_vectorized", counted)
+    monkeypatch.setattr(runner, "_VECTOR_CACHE", {})
+    whole = run_vectorized(full, toy)
+    assert sum(calls) == 200 and calls[-1] == 200 % 7  # no stop: every segment, to the budget
+    calls.clear()
+    early = run_vectorized(stop, toy)
+    thr = toy.truth.target(0.01)[0]
+    first = [int(np.argmax(np.asarray(w["truth"]) >= thr)) + 1 for w in whole]
+    assert all(e["stopped"] for e in early) and [len(e["arch"]) for e in early] == first
+    assert sum(calls) == 7 * -(-max(first) // 7) < 200  # ended with the segment of the last first hit
+    for e, w, spec in zip(early, whole, stop):
+        assert e["arch"] == w["arch"][: len(e["arch"])] and e["observed"] == w["observed"][: len(e["arch"])]
+        assert e["arch"] == run_trial(spec, toy)["arch"]
+
+
 def test_trial_keys_depend_on_seed_only():
     a, b = trial_keys(3), trial_keys(3)
     assert (jax.random.key_data(a[0]) == jax.random.key_data(b[0])).all()

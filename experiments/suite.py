@@ -267,13 +267,17 @@ def load_suite(name_or_path: str) -> Suite:
         if not isinstance(v, dict):
             raise fail(f"[config.{k}] must be a table of settings, got {v!r}")
         config[str(k)] = dict(v)
+    def of_suite(key: str, names: Any) -> None:
+        """Every one of ``names`` is a benchmark of the suite."""
+        for b in names:
+            if b not in benchmarks:
+                raise fail(f"{key} names {b!r}, which is not a benchmark of the suite{_nearest(b, benchmarks)}")
+
     def per_benchmark(key: str, v: Any) -> int | dict[str, int]:
         """One count for every benchmark, or a table of counts for some of the suite's benchmarks."""
         if not isinstance(v, dict):
             return count(key, v)
-        for b in v:
-            if b not in benchmarks:
-                raise fail(f"{key} names {b!r}, which is not a benchmark of the suite{_nearest(b, benchmarks)}")
+        of_suite(key, v)
         return {str(b): count(f"{key}.{b}", n) for b, n in v.items()}
 
     caps = keyed("caps", strategies, "in strategies", per_benchmark)
@@ -282,9 +286,7 @@ def load_suite(name_or_path: str) -> Suite:
     def some_benchmarks(key: str, v: Any) -> list[str]:
         if not isinstance(v, list) or not v or not all(isinstance(x, str) for x in v):
             raise fail(f"{key} must be a non-empty list of benchmarks of the suite, e.g. [\"{benchmarks[0]}\"], got {v!r}")
-        for x in v:
-            if x not in benchmarks:
-                raise fail(f"{key} names {x!r}, which is not a benchmark of the suite{_nearest(x, benchmarks)}")
+        of_suite(key, v)
         return list(dict.fromkeys(v))
 
     only = keyed("only", strategies, "in strategies", some_benchmarks)

@@ -18,7 +18,10 @@ This module turns such a folder into the claims report (pure functions of the re
   aRT of a baseline, paired by seed (the bootstrap resamples the common seeds of both);
 * a verdict per claim and benchmark: *holds* (the interval lies above 1 and reaches the published
   ratio), *weaker* (above 1, below the published ratio), *does not hold* (the interval contains 1
-  or lies below it), *inconclusive* (fewer than :data:`MIN_SUCCESSES` successes on either side);
+  or lies below it), *inconclusive* (fewer than :data:`MIN_SUCCESSES` successes on either side: too
+  few to estimate the ratio), unless an exact one-sided test at the smaller cap (:func:`fewer_hits`)
+  finds that the strategy reaches the optimum less often than its baseline: then *does not hold*
+  (a strategy capped low can show that it is slower without showing by how much);
 * figures: the ECDF of samples to the optimum (log axis) with random search's exact curve from
   the hypergeometric law, per benchmark; and the published against the measured ratios (a forest plot).
 
@@ -38,13 +41,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import stats as sps
 
 from experiments import metrics
 from experiments.records import dumps
 from experiments.suite import runs_on, seeds_for
 from nasbench.data import atomic_write_text
 
-MIN_SUCCESSES = 5  # fewer successes than this on either side of a ratio: inconclusive
+MIN_SUCCESSES = 5  # fewer successes than this on either side of a ratio: inconclusive (unless fewer_hits rejects)
+ALPHA = 0.05  # level of the exact test of fewer successes (fewer_hits)
 N_BOOT = 2000
 
 
@@ -216,9 +221,35 @@ def paired_ratio(base: dict[int, tuple[int, bool]], strat: dict[int, tuple[int, 
     return ratio, quantile(boots, 0.025), quantile(boots, 0.975), len(seeds), int(hb.sum()), int(hs.sum())
 
 
-def verdict(low: float, high: float, published: float, successes: Sequence[int]) -> str:
+def fewer_hits(strat: dict[int, tuple[int, bool]], cap: int, base: dict[int, tuple[int, bool]] | None = None,
+               n_space: int = 0) -> dict[str, Any]:
+    """Does the strategy reach the optimum within ``cap`` samples less often than its baseline?
+
+    Against random search (``base`` None) the baseline is exact: each trial finds the one optimum
+    of ``n_space`` within ``cap`` samples with probability ``cap / n_space``, so the p-value is the
+    binomial ``P(X <= hits)``. Against a measured baseline, on their common seeds, it is Fisher's
+    exact test (one-sided: the strategy's odds of a hit lower). ``cap`` is the smaller of the two
+    caps, so both sides had the same chance to hit. Returns ``{"cap", "hits", "of", "base_hits"
+    (None for random search), "base_rate" (random search's ``cap / n_space``, else None), "p"}``."""
+    seeds = sorted(strat) if base is None else sorted(set(strat) & set(base))
+
+    def hits(trials: dict[int, tuple[int, bool]]) -> int:
+        return sum(1 for s in seeds if trials[s][1] and trials[s][0] <= cap)
+
+    k, n = hits(strat), len(seeds)
+    if base is None:
+        rate = min(cap / n_space, 1.0)
+        return {"cap": cap, "hits": k, "of": n, "base_hits": None, "base_rate": rate, "p": float(sps.binom.cdf(k, n, rate))}
+    kb = hits(base)
+    p = float(sps.fisher_exact([[k, n - k], [kb, n - kb]], alternative="less").pvalue) if n else 1.0
+    return {"cap": cap, "hits": k, "of": n, "base_hits": kb, "base_rate": None, "p": p}
+
+
+def verdict(low: float, high: float, published: float, successes: Sequence[int], p_fewer: float = 1.0) -> str:
+    """The verdict on a claim from its ratio's interval; with too few successes to estimate the ratio,
+    *does not hold* only where the exact test of fewer hits (:func:`fewer_hits`) rejects at :data:`ALPHA`."""
     if min(successes) < MIN_SUCCESSES:
-        return "inconclusive"
+        return "does not hold" if p_fewer < ALPHA else "inconclusive"
     if low > 1:
         return "holds" if high >= published else "weaker"
     return "does not hold"
@@ -243,17 +274,21 @@ def analyse(root: str | Path, seed: int = 0, n_boot: int = N_BOOT,
         for b in sorted(sizes):
             if (b, c.strategy) not in by or (c.baseline != "random-search" and (b, c.baseline) not in by):
                 continue
+            cap = group[(b, c.strategy)][0].cap
             if c.baseline == "random-search":
                 row = next(r for r in rows if r["benchmark"] == b and r["strategy"] == c.strategy)
                 ratio, low, high = row["ratio_rs"], row["ratio_rs_low"], row["ratio_rs_high"]
                 succ, common = [row["successes"], MIN_SUCCESSES], row["trials"]
+                test = fewer_hits(by[(b, c.strategy)], cap, n_space=sizes[b])
             else:
                 ratio, low, high, common, sb, ss = paired_ratio(by[(b, c.baseline)], by[(b, c.strategy)],
                                                                  _rng(seed, b, c.strategy, c.baseline), n_boot)
                 succ = [sb, ss]
+                test = fewer_hits(by[(b, c.strategy)], min(cap, group[(b, c.baseline)][0].cap), by[(b, c.baseline)])
             verdicts.append({"paper": c.paper, "benchmark": b, "strategy": c.strategy, "baseline": c.baseline,
                              "published": c.published, "ratio": ratio, "low": low, "high": high, "seeds": common,
-                             "verdict": verdict(low, high, c.published, succ), "note": c.note})
+                             "verdict": verdict(low, high, c.published, succ, test["p"]), "note": c.note,
+                             "few": min(succ) < MIN_SUCCESSES, "hits_test": test})
     return {"rows": rows, "verdicts": verdicts, "sizes": sizes, "not_run": not_run(root, by)}
 
 
@@ -290,6 +325,13 @@ def _fmt(x: Any) -> str:
     return f"{x:,.3g}" if abs(x) < 1000 else f"{x:,.0f}"
 
 
+def _test_note(v: dict[str, Any]) -> str:
+    """The exact test behind a verdict with too few successes for the ratio."""
+    t = v["hits_test"]
+    base = f"{t['base_hits']}/{t['of']}" if t["base_hits"] is not None else f"random search's {t['base_rate']:.1%}"
+    return f" (within {t['cap']:,}: {t['hits']}/{t['of']} against {base}, p = {t['p']:.2g})"
+
+
 def markdown(a: dict[str, Any]) -> str:
     lines = ["# Samples to the optimum: the seed papers' protocol", "",
              "Each trial ends at the first evaluation of the benchmark's optimum or is censored at its cap "
@@ -321,10 +363,14 @@ def markdown(a: dict[str, Any]) -> str:
     for v in a["verdicts"]:
         note = f" ({v['note']})" if v["note"] else ""
         lines.append(f"| {v['paper']} | {v['benchmark']} | {v['strategy']} vs {v['baseline']}{note} | {v['published']}x | "
-                     f"{_fmt(v['ratio'])}x [{_fmt(v['low'])}, {_fmt(v['high'])}] | {v['seeds']} | **{v['verdict']}** |")
+                     f"{_fmt(v['ratio'])}x [{_fmt(v['low'])}, {_fmt(v['high'])}] | {v['seeds']} | **{v['verdict']}**"
+                     f"{_test_note(v) if v['few'] else ''} |")
     lines += ["", "Verdicts: *holds* — the interval lies above 1 and reaches the published ratio; *weaker* — above 1 "
               "but below it; *does not hold* — the interval contains 1 or lies below; *inconclusive* — fewer than "
-              f"{MIN_SUCCESSES} successes on a side. The papers' benchmark is the full NAS-Bench-101 (423,624 cells, "
+              f"{MIN_SUCCESSES} successes on a side, too few to estimate the ratio, unless an exact one-sided test "
+              "at the smaller cap finds that the strategy reaches the optimum less often than its baseline "
+              f"(p < {ALPHA}; Fisher's exact test on the common seeds, or against random search the binomial law "
+              "with its exact chance cap / N): then *does not hold*, with the hits it rests on. The papers' benchmark is the full NAS-Bench-101 (423,624 cells, "
               "mean test accuracy of 3 runs); ours are smaller tables with one recorded run per query "
               "(validation accuracy), so the published ratios are a reference, not the same experiment. Seconds per "
               "trial: the mean wall time of a trial on the machine that ran it (see `meta.json`). Random picks: the share "

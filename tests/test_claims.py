@@ -69,6 +69,50 @@ def test_art_ratio_and_verdicts_by_hand():
     assert claims.rs_ecdf(100, np.array([1, 50, 100, 200])).tolist() == [0.01, 0.5, 1.0, 1.0]
 
 
+def test_too_few_successes_for_a_ratio_can_still_show_a_slower_strategy_by_an_exact_test():
+    """With fewer than MIN_SUCCESSES hits the ratio is not estimated, but an exact one-sided test at
+    the smaller cap can still find that the strategy hits less often than its baseline."""
+    # against random search: 10 trials capped at 50 of N = 100, no hit; each hits with 1/2: p = 2**-10
+    none = {s: (50, False) for s in range(10)}
+    t = claims.fewer_hits(none, 50, n_space=100)
+    assert (t["hits"], t["of"], t["base_rate"], t["base_hits"]) == (0, 10, 0.5, None)
+    assert t["p"] == pytest.approx(2.0 ** -10)
+    # one hit: P(X <= 1) = 11 / 1024
+    assert claims.fewer_hits({**none, 0: (7, True)}, 50, n_space=100)["p"] == pytest.approx(11 / 1024)
+    # against a measured baseline (Fisher, one-sided): 0 of 5 against 5 of 5 within the cap:
+    # p = 1 / C(10, 5); the baseline's hit at 80 is beyond the common cap 50 and does not count,
+    # nor does seed 9, which the strategy did not run
+    strat = {s: (50, False) for s in range(5)}
+    base = {s: (10 + s, True) for s in range(5)} | {9: (3, True)}
+    t = claims.fewer_hits(strat, 50, base)
+    assert (t["hits"], t["of"], t["base_hits"]) == (0, 5, 5) and t["p"] == pytest.approx(1 / 252)
+    t = claims.fewer_hits(strat, 50, {**base, 4: (80, True)})
+    # 4 hits among 10 trials, none among the strategy's 5: C(6, 5) / C(10, 5) = 6 / 252
+    assert t["base_hits"] == 4 and t["p"] == pytest.approx(6 / 252)
+    # the verdict: inconclusive unless the test rejects at ALPHA
+    assert claims.verdict(0.0, 0.02, 2.85, [30, 1], p_fewer=0.001) == "does not hold"
+    assert claims.verdict(0.0, 0.02, 2.85, [30, 1], p_fewer=0.2) == "inconclusive"
+    assert claims.verdict(12.0, 30.0, 22.0, [30, 30], p_fewer=0.001) == "holds"  # enough hits: the interval decides
+
+
+def test_the_report_gives_the_exact_test_behind_a_verdict_with_too_few_successes(tmp_path):
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "b.json").write_text('{"n": 99}')
+    trials = ([claims.Trial("b", "alphax", k, 20, False, 20, 1.0) for k in range(10)]
+              + [claims.Trial("b", "regularized-evolution", k, 5 + k, True, 49, 1.0) for k in range(10)])
+    a = claims.analyse(tmp_path, n_boot=100, trials=trials)
+    v = {x["baseline"]: x for x in a["verdicts"] if x["strategy"] == "alphax"}
+    # 0 of 10 against 10 of 10 within the common cap 20: p = 1 / C(20, 10)
+    assert v["regularized-evolution"]["verdict"] == "does not hold"
+    assert v["regularized-evolution"]["hits_test"]["p"] == pytest.approx(1 / 184756)
+    # against random search's exact 20 / 99 per trial: p = (79 / 99) ** 10 = 0.10, not enough
+    assert v["random-search"]["verdict"] == "inconclusive"
+    assert v["random-search"]["hits_test"]["p"] == pytest.approx((79 / 99) ** 10)
+    text = claims.markdown(a)
+    assert "**does not hold** (within 20: 0/10 against 10/10, p = 5.4e-06)" in text
+    assert "**inconclusive** (within 20: 0/10 against random search's 20.2%, p = 0.1)" in text
+
+
 def _two_strategies_to_the_optimum(tmp_path, toy, register, seeds: int, extra: str = ""):
     """A folder of random search and evolution searched to the optimum, with its claims report."""
     register(toy)

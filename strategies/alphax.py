@@ -118,6 +118,7 @@ from strategies.registry import register
 log = logging.getLogger(__name__)
 
 META_DNN_HIDDEN: tuple[int, ...] = (512, 2048, 2048, 512)
+MEMO_LIMIT = 2_000_000  # terminal states whose index is memoised (cleared when full)
 
 
 @dataclass(frozen=True)
@@ -419,13 +420,13 @@ class AlphaX(Strategy):
         """Indices of terminal states (``INVALID`` when no architecture), memoised, one
         ``space.lookup`` call for the new ones."""
         memo = self._memo
+        if len(memo) > MEMO_LIMIT:  # bounded; cleared before this call's states are read from it
+            memo.clear()
         todo = [t for t in dict.fromkeys(states) if t not in memo]
         if todo:
             geno = [self.design.genotype(t) for t in todo]
             rows = [k for k, g in enumerate(geno) if g is not None]
             found = self.space.lookup(np.stack([geno[k] for k in rows])) if rows else []
-            if len(memo) > 2_000_000:
-                memo.clear()
             for t in todo:
                 memo[t] = INVALID
             for k, i in zip(rows, found):

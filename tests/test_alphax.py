@@ -454,3 +454,27 @@ def test_a_dry_tree_falls_back_to_random_picks_after_max_episodes_and_counts_the
         picks += d["random_picks"]
     assert picks > 0
     assert AlphaX(bench.space).config.max_episodes == 30_000
+
+
+def test_the_index_memo_is_cleared_when_full_without_losing_the_states_asked_for(monkeypatch):
+    """``_indices`` memoises terminal state -> index; when the memo is full it is cleared before it
+    is read (clearing it after, as version 3 did, lost states memoised earlier in the same call:
+    a KeyError on nb101-30k, where a 7-vertex trial rolls out millions of distinct cells)."""
+    import strategies.alphax as ax
+
+    space = synthetic_benchmark(positions=3, choices=3).space
+    s = AlphaX(space, NO_DNN)
+    rng = np.random.default_rng(0)
+    terminals = [random_terminal_state(s.design, rng) for _ in range(40)]
+    want = [int(i) for i in space.lookup(np.stack([s.design.genotype(t) for t in terminals]))]
+    monkeypatch.setattr(ax, "MEMO_LIMIT", 5)
+    assert s._indices(terminals[:10]) == want[:10]
+    # the memo holds 10 > 5: this call's states (old and new) must all come back
+    assert s._indices(terminals[5:25]) == want[5:25]
+    assert s._indices(terminals) == want and len(s._memo) <= len(terminals)
+
+
+def random_terminal_state(design, rng):
+    from strategies.models.actions import random_terminal
+
+    return random_terminal(design, design.root(), uniforms(rng), True)

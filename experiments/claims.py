@@ -329,7 +329,7 @@ def _test_note(v: dict[str, Any]) -> str:
     """The exact test behind a verdict with too few successes for the ratio."""
     t = v["hits_test"]
     base = f"{t['base_hits']}/{t['of']}" if t["base_hits"] is not None else f"random search's {t['base_rate']:.1%}"
-    return f" (within {t['cap']:,}: {t['hits']}/{t['of']} against {base}, p = {t['p']:.2g})"
+    return f" (hits within {t['cap']:,}: {t['hits']}/{t['of']} against {base}, one-sided p = {t['p']:.2g})"
 
 
 def markdown(a: dict[str, Any]) -> str:
@@ -370,7 +370,9 @@ def markdown(a: dict[str, Any]) -> str:
               f"{MIN_SUCCESSES} successes on a side, too few to estimate the ratio, unless an exact one-sided test "
               "at the smaller cap finds that the strategy reaches the optimum less often than its baseline "
               f"(p < {ALPHA}; Fisher's exact test on the common seeds, or against random search the binomial law "
-              "with its exact chance cap / N): then *does not hold*, with the hits it rests on. The papers' benchmark is the full NAS-Bench-101 (423,624 cells, "
+              "with its exact chance cap / N): then *does not hold*. A verdict with too few successes gives "
+              "the hits within that cap and the test's one-sided p-value (that the strategy hits less often). "
+              "The papers' benchmark is the full NAS-Bench-101 (423,624 cells, "
               "mean test accuracy of 3 runs); ours are smaller tables with one recorded run per query "
               "(validation accuracy), so the published ratios are a reference, not the same experiment. Seconds per "
               "trial: the mean wall time of a trial on the machine that ran it (see `meta.json`). Random picks: the share "

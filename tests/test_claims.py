@@ -109,8 +109,8 @@ def test_the_report_gives_the_exact_test_behind_a_verdict_with_too_few_successes
     assert v["random-search"]["verdict"] == "inconclusive"
     assert v["random-search"]["hits_test"]["p"] == pytest.approx((79 / 99) ** 10)
     text = claims.markdown(a)
-    assert "**does not hold** (within 20: 0/10 against 10/10, p = 5.4e-06)" in text
-    assert "**inconclusive** (within 20: 0/10 against random search's 20.2%, p = 0.1)" in text
+    assert "**does not hold** (hits within 20: 0/10 against 10/10, one-sided p = 5.4e-06)" in text
+    assert "**inconclusive** (hits within 20: 0/10 against random search's 20.2%, one-sided p = 0.1)" in text
 
 
 def _two_strategies_to_the_optimum(tmp_path, toy, register, seeds: int, extra: str = ""):

@@ -202,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.fn(args))
     except _user_errors() as exc:
+        if isinstance(exc, KeyError) and not (exc.args and isinstance(exc.args[0], str) and " " in exc.args[0]):
+            raise  # a missing internal key, not a message for the user: a bug, shown with its traceback
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"error: {msg}", file=sys.stderr)
         return 2

@@ -131,6 +131,22 @@ def test_cli_prints_one_line_and_exits_2_on_bad_input(tmp_path, capsys, toy_regi
     assert cli.main(["report", str(tmp_path / "nothing-here")]) == 2
 
 
+def test_cli_shows_the_traceback_of_a_key_error_that_is_a_bug(monkeypatch, capsys):
+    """Unknown names are KeyErrors with a sentence (one line, exit 2); a KeyError of an internal
+    key (AlphaX's index memo once raised one with a cell state) is a bug, not bad input."""
+    def fails(key):
+        def run(_args):
+            raise KeyError(key)
+        return run
+
+    monkeypatch.setattr(cli, "_strategies", fails("unknown strategy 'x'; see nasarena strategies"))
+    assert cli.main(["strategies"]) == 2
+    assert capsys.readouterr().err.strip() == "error: unknown strategy 'x'; see nasarena strategies"
+    monkeypatch.setattr(cli, "_strategies", fails(((1, 2, 2, 0, 2), 1572896, True)))
+    with pytest.raises(KeyError):
+        cli.main(["strategies"])
+
+
 def test_cli_exits_1_when_every_benchmark_is_missing(tmp_path, capsys, register):
     from nasbench.data import DataNotFound
 

@@ -430,15 +430,25 @@ def _figures(root: Path, a: dict[str, Any], recs: dict[tuple[str, str], dict[int
         names.append(b)
     if a["verdicts"]:
         fig, ax = plt.subplots(figsize=(7.5, 0.3 * len(a["verdicts"]) + 1.2))
+        # an interval open at 0 or at infinity (a resample without a success) runs to the axis'
+        # edge, marked with an arrowhead there
+        edge_lo = 1e-3
+        finite = [x for v in a["verdicts"] for x in (v["high"], v["ratio"], v["published"]) if math.isfinite(x)]
+        edge_hi = 10 ** math.ceil(math.log10(max(finite + [10.0]) * 2))
         for k, v in enumerate(a["verdicts"]):
-            lo, hi = max(v["low"], 1e-3), max(v["high"], 1e-3)
-            ax.plot([lo, hi], [k, k], "b-")
-            ax.plot([max(v["ratio"], 1e-3)], [k], "bo")
+            lo, hi = max(v["low"], edge_lo), min(v["high"], edge_hi)
+            ax.plot([lo, max(hi, lo)], [k, k], "b-")
+            if v["low"] < edge_lo:
+                ax.plot([edge_lo], [k], "b<", ms=4)
+            if v["high"] > edge_hi:
+                ax.plot([edge_hi], [k], "b>", ms=4)
+            ax.plot([min(max(v["ratio"], edge_lo), edge_hi)], [k], "bo")
             ax.plot([v["published"]], [k], "r*")
+        ax.set_xlim(edge_lo / 1.5, edge_hi * 1.5)
         ax.axvline(1, color="k", lw=0.5)
         ax.set_yticks(range(len(a["verdicts"])),
                       [f"{v['strategy']} vs {v['baseline']} ({v['benchmark']})" for v in a["verdicts"]], fontsize=7)
-        ax.set(xscale="log", xlabel="aRT ratio\n(blue: measured, 95%; red: published)")
+        ax.set(xscale="log", xlabel="aRT ratio\n(blue: measured, 95%; arrowhead: open-ended; red: published)")
         fig.tight_layout()
         fig.savefig(out / "claims-forest.png", dpi=110, metadata={"Software": None})
         plt.close(fig)

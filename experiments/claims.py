@@ -239,10 +239,15 @@ def fewer_hits(strat: dict[int, tuple[int, bool]], cap: int, base: dict[int, tup
     k, n = hits(strat), len(seeds)
     if base is None:
         rate = min(cap / n_space, 1.0)
-        return {"cap": cap, "hits": k, "of": n, "base_hits": None, "base_rate": rate, "p": float(sps.binom.cdf(k, n, rate))}
+        return {"cap": cap, "hits": k, "of": n, "base_hits": None, "base_rate": rate, "p": _sig(sps.binom.cdf(k, n, rate))}
     kb = hits(base)
     p = float(sps.fisher_exact([[k, n - k], [kb, n - kb]], alternative="less").pvalue) if n else 1.0
-    return {"cap": cap, "hits": k, "of": n, "base_hits": kb, "base_rate": None, "p": p}
+    return {"cap": cap, "hits": k, "of": n, "base_hits": kb, "base_rate": None, "p": _sig(p)}
+
+
+def _sig(p: float) -> float:
+    """A p-value to 6 significant digits: the report's bytes do not hang on a library's last ulp."""
+    return float(f"{float(p):.6g}")
 
 
 def verdict(low: float, high: float, published: float, successes: Sequence[int], p_fewer: float = 1.0) -> str:

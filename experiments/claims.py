@@ -15,7 +15,8 @@ This module turns such a folder into the claims report (pure functions of the re
   than half succeeded), each with a bootstrap 95% interval over seeds;
 * each strategy's ratio to random search's exact expectation, ``(N+1)/2`` without a cap
   (:func:`experiments.metrics.art_random_budget` at the cap, printed beside it), and to the measured
-  aRT of a baseline, paired by seed (the bootstrap resamples the common seeds of both);
+  aRT of each baseline of :data:`BASELINES` (evolution, AlphaX, NAO, BO), paired by seed (the
+  bootstrap resamples the common seeds of both);
 * a verdict per claim and benchmark: *holds* (the interval lies above 1 and reaches the published
   ratio), *weaker* (above 1, below the published ratio), *does not hold* (the interval contains 1
   or lies below it), *inconclusive* (fewer than :data:`MIN_SUCCESSES` successes on either side: too
@@ -48,6 +49,9 @@ from experiments.records import dumps
 from experiments.suite import runs_on, seeds_for
 from nasbench.data import atomic_write_text
 
+# every strategy's aRT is also compared, paired by seed, with these measured baselines (the seed
+# papers' comparisons: evolution, AlphaX in both settings, NAO, BO)
+BASELINES = ("regularized-evolution", "alphax", "alphax-six-vertices", "nao", "bayesian-optimization")
 MIN_SUCCESSES = 5  # fewer successes than this on either side of a ratio: inconclusive (unless fewer_hits rejects)
 ALPHA = 0.05  # level of the exact test of fewer successes (fewer_hits)
 N_BOOT = 2000
@@ -294,7 +298,12 @@ def analyse(root: str | Path, seed: int = 0, n_boot: int = N_BOOT,
                              "published": c.published, "ratio": ratio, "low": low, "high": high, "seeds": common,
                              "verdict": verdict(low, high, c.published, succ, test["p"]), "note": c.note,
                              "few": min(succ) < MIN_SUCCESSES, "hits_test": test})
-    return {"rows": rows, "verdicts": verdicts, "sizes": sizes, "not_run": not_run(root, by)}
+    ratios = [dict(zip(("ratio", "low", "high", "seeds", "base_successes", "successes"),
+                       paired_ratio(by[(b, base)], by[(b, s)], _rng(seed, b, s, base), n_boot)),
+                   benchmark=b, strategy=s, baseline=base)
+              for base in BASELINES for (b, s) in sorted(by) if s != base and (b, base) in by]
+    return {"rows": rows, "verdicts": verdicts, "baseline_ratios": ratios, "sizes": sizes,
+            "not_run": not_run(root, by)}
 
 
 def not_run(root: Path, by: dict[tuple[str, str], dict[int, tuple[int, bool]]]) -> list[dict[str, Any]]:
@@ -363,6 +372,23 @@ def markdown(a: dict[str, Any]) -> str:
         lines += ["", "Not (fully) run here, of the suite in `meta.json`: " + "; ".join(
             f"{m['strategy']} on {m['benchmark']} ({m['trials']} of {m['of']} trials)" for m in a["not_run"])
                   + ". Claims against them are left out or rest on the trials shown."]
+    if a.get("baseline_ratios"):
+        bases = [x for x in BASELINES if any(r["baseline"] == x for r in a["baseline_ratios"])]
+        cell = {(r["benchmark"], r["strategy"], r["baseline"]): r for r in a["baseline_ratios"]}
+        lines += ["", "## Ratios to the measured baselines", "",
+                  "aRT(baseline) / aRT(strategy) on their common seeds, bootstrap 95% (paired); above 1 the "
+                  f"strategy is faster. * marks fewer than {MIN_SUCCESSES} successes on a side (the ratio is "
+                  "then not estimated well; see the claims' exact test).", "",
+                  "| benchmark | strategy | " + " | ".join(f"vs {x}" for x in bases) + " |",
+                  "|---|---|" + "---|" * len(bases)]
+        for b, s in sorted({(r["benchmark"], r["strategy"]) for r in a["baseline_ratios"]}):
+            cells = []
+            for x in bases:
+                r = cell.get((b, s, x))
+                few = r is not None and min(r["successes"], r["base_successes"]) < MIN_SUCCESSES
+                cells.append("–" if r is None else
+                             f"{_fmt(r['ratio'])} [{_fmt(r['low'])}, {_fmt(r['high'])}]{'*' if few else ''}")
+            lines.append(f"| {b} | {s} | " + " | ".join(cells) + " |")
     lines += ["", "## The claims", "", "| paper | benchmark | claim | published | measured [95%] | seeds | verdict |",
               "|---|---|---|---|---|---|---|"]
     for v in a["verdicts"]:

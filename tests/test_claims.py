@@ -111,6 +111,8 @@ def test_the_report_gives_the_exact_test_behind_a_verdict_with_too_few_successes
     text = claims.markdown(a)
     assert "**does not hold** (hits within 20: 0/10 against 10/10, one-sided p = 5.4e-06)" in text
     assert "**inconclusive** (hits within 20: 0/10 against random search's 20.2%, one-sided p = 0.1)" in text
+    # every strategy against each measured baseline, paired: AlphaX never hits (aRT inf)
+    assert "| b | alphax | 0 [0, 0]* | – |" in text and "| b | regularized-evolution | – | ∞ [∞, ∞]* |" in text
     # the forest plot draws the open-ended intervals (ratio 0, interval [0, ...]) without failing
     (tmp_path / "tables").mkdir()
     (tmp_path / "tables" / "trials.csv").write_text(claims.trials_csv(trials))

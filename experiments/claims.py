@@ -278,6 +278,14 @@ def analyse(root: str | Path, seed: int = 0, n_boot: int = N_BOOT,
             | {"s_per_trial": round(float(np.mean([g.wall_s for g in group[(b, s)]])), 1),
                "random_share": sum(g.random_picks for g in group[(b, s)]) / sum(g.samples for g in group[(b, s)])}
             for (b, s), t in sorted(by.items())]
+    pairs: dict[tuple[str, str, str], tuple] = {}
+
+    def pair(b: str, s: str, base: str) -> tuple:
+        """``paired_ratio`` of ``s`` against ``base`` on ``b``, computed once per report."""
+        if (b, s, base) not in pairs:
+            pairs[(b, s, base)] = paired_ratio(by[(b, base)], by[(b, s)], _rng(seed, b, s, base), n_boot)
+        return pairs[(b, s, base)]
+
     verdicts = []
     for c in CLAIMS:
         for b in sorted(sizes):
@@ -290,16 +298,14 @@ def analyse(root: str | Path, seed: int = 0, n_boot: int = N_BOOT,
                 succ, common = [row["successes"], MIN_SUCCESSES], row["trials"]
                 test = fewer_hits(by[(b, c.strategy)], cap, n_space=sizes[b])
             else:
-                ratio, low, high, common, sb, ss = paired_ratio(by[(b, c.baseline)], by[(b, c.strategy)],
-                                                                 _rng(seed, b, c.strategy, c.baseline), n_boot)
+                ratio, low, high, common, sb, ss = pair(b, c.strategy, c.baseline)
                 succ = [sb, ss]
                 test = fewer_hits(by[(b, c.strategy)], min(cap, group[(b, c.baseline)][0].cap), by[(b, c.baseline)])
             verdicts.append({"paper": c.paper, "benchmark": b, "strategy": c.strategy, "baseline": c.baseline,
                              "published": c.published, "ratio": ratio, "low": low, "high": high, "seeds": common,
                              "verdict": verdict(low, high, c.published, succ, test["p"]), "note": c.note,
                              "few": min(succ) < MIN_SUCCESSES, "hits_test": test})
-    ratios = [dict(zip(("ratio", "low", "high", "seeds", "base_successes", "successes"),
-                       paired_ratio(by[(b, base)], by[(b, s)], _rng(seed, b, s, base), n_boot)),
+    ratios = [dict(zip(("ratio", "low", "high", "seeds", "base_successes", "successes"), pair(b, s, base)),
                    benchmark=b, strategy=s, baseline=base)
               for base in BASELINES for (b, s) in sorted(by) if s != base and (b, base) in by]
     return {"rows": rows, "verdicts": verdicts, "baseline_ratios": ratios, "sizes": sizes,

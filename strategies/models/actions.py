@@ -178,10 +178,9 @@ class CellDesign:
     _edge_pos: dict[tuple[int, int], int] = field(init=False, repr=False, compare=False)
     _edge_label: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
     _parse: dict[str, tuple[int, int, int]] = field(init=False, repr=False, compare=False)
-    _pair_mask: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _pairs: tuple[tuple[int, ...], ...] = field(init=False, repr=False, compare=False)
     _geno_map: tuple[tuple[tuple[int, int], ...], ...] = field(init=False, repr=False, compare=False)
     _geno_pos_len: tuple[int, int] = field(init=False, repr=False, compare=False)
-    _bits: dict[int, tuple[int, ...]] = field(init=False, repr=False, compare=False)  # memo of _absent
 
     def __post_init__(self) -> None:
         g = self.genotype_vertices
@@ -197,13 +196,11 @@ class CellDesign:
         object.__setattr__(self, "_edge_pos", pos)
         object.__setattr__(self, "_edge_label", labels)
         object.__setattr__(self, "_parse", parse)
-        object.__setattr__(self, "_bits", {})
         mv = self.max_vertices
-        # per cell size v: the edges (i, j), i < j < v, as one mask of bits i * mv + j; a bit's
-        # position grows with (i, j) row-major, so the k-th absent edge in the actions' order is
-        # the k-th lowest set bit of mask & ~edges
-        object.__setattr__(self, "_pair_mask", tuple(sum(1 << (i * mv + j) for i in range(v) for j in range(i + 1, v))
-                                                     for v in range(mv + 1)))
+        # per cell size v: the edges (i, j), i < j < v, as bits 1 << (i * mv + j), row-major (the
+        # actions' order, which is also ascending bit order); a walk keeps the absent ones as a list
+        object.__setattr__(self, "_pairs", tuple(tuple(1 << (i * mv + j) for i in range(v) for j in range(i + 1, v))
+                                                 for v in range(mv + 1)))
         # per cell size v: (edge bit, genotype position) of the embedding (output -> vertex g - 1)
         geno_map = []
         for v in range(mv + 1):
@@ -260,20 +257,19 @@ class CellDesign:
         if term:
             return state
         ops = list(ops)
-        n_ops, mv, me, masks, memo = self.n_ops, self.max_vertices, self.max_edges, self._pair_mask, self._bits
+        n_ops, mv, me, pairs = self.n_ops, self.max_vertices, self.max_edges, self._pairs
+        absent = [b for b in pairs[len(ops) + 2] if not edges & b]  # ascending: the actions' order
+        ne = edges.bit_count()
         while True:
-            v = len(ops) + 2
-            n_node = n_ops if v < mv else 0
-            free = masks[v] & ~edges if edges.bit_count() < me else 0
-            bits = memo.get(free)
-            if bits is None:  # () is a value: a full cell has no absent edge
-                bits = self._absent(free)
-            r = int(next(u) * (n_node + len(bits) + 1))
+            n_node = n_ops if len(ops) + 2 < mv else 0
+            n_edge = len(absent) if ne < me else 0
+            r = int(next(u) * (n_node + n_edge + 1))
             if r < n_node:
                 ops.append(r)
-                edges = 0
-            elif r < n_node + len(bits):
-                edges |= bits[r - n_node]
+                edges, ne, absent = 0, 0, list(pairs[len(ops) + 2])
+            elif r < n_node + n_edge:
+                edges |= absent.pop(r - n_node)
+                ne += 1
             else:
                 return (tuple(ops), edges, True)
 
@@ -285,42 +281,26 @@ class CellDesign:
         ops0, edges0, term = state
         if term:
             return state
-        ops, edges = list(ops0), edges0
-        n_ops, mv, me, masks, memo = self.n_ops, self.max_vertices, self.max_edges, self._pair_mask, self._bits
+        n_ops, mv, me, pairs = self.n_ops, self.max_vertices, self.max_edges, self._pairs
+        absent0 = [b for b in pairs[len(ops0) + 2] if not edges0 & b]  # ascending: the actions' order
+        ne0 = edges0.bit_count()
+        ops, edges, absent, ne = list(ops0), edges0, absent0.copy(), ne0
         while True:
-            v = len(ops) + 2
-            free = masks[v] & ~edges
-            bits = memo.get(free)
-            if bits is None:  # () is a value: a full cell has no absent edge
-                bits = self._absent(free)
-            r = int(next(u) * (n_ops + len(bits) + 1))
+            r = int(next(u) * (n_ops + len(absent) + 1))
             if r < n_ops:
-                if v >= mv:  # a vertex past the limit: None, walk again from the start
-                    ops, edges = list(ops0), edges0
+                if len(ops) + 2 >= mv:  # a vertex past the limit: None, walk again from the start
+                    ops, edges, absent, ne = list(ops0), edges0, absent0.copy(), ne0
                     continue
                 ops.append(r)
-                edges = 0
-            elif r < n_ops + len(bits):
-                if edges.bit_count() >= me:  # an edge past the limit: None, walk again
-                    ops, edges = list(ops0), edges0
+                edges, ne, absent = 0, 0, list(pairs[len(ops) + 2])
+            elif r < n_ops + len(absent):
+                if ne >= me:  # an edge past the limit: None, walk again
+                    ops, edges, absent, ne = list(ops0), edges0, absent0.copy(), ne0
                     continue
-                edges |= bits[r - n_ops]
+                edges |= absent.pop(r - n_ops)
+                ne += 1
             else:
                 return (tuple(ops), edges, True)
-
-    def _absent(self, free: int) -> tuple[int, ...]:
-        """The set bits of mask ``free`` (the absent edges), lowest first as in the actions' order,
-        each a one-bit int; memoised, as the walks meet few distinct masks (the memo is cleared past
-        2^18 of them)."""
-        if len(self._bits) >= 1 << 18:
-            self._bits.clear()
-        bits, mask = [], free
-        while mask:
-            low = mask & -mask
-            bits.append(low)
-            mask ^= low
-        out = self._bits[free] = tuple(bits)
-        return out
 
     def genotype(self, state: CellState) -> np.ndarray | None:
         ops, edges, term = state

@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from nasbench.data import DataNotFound
+from nasbench.errors import UnknownName
 
 
 def _benchmarks(args: argparse.Namespace) -> int:
@@ -202,21 +203,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.fn(args))
     except _user_errors() as exc:
-        if isinstance(exc, KeyError) and not (exc.args and isinstance(exc.args[0], str) and " " in exc.args[0]):
-            raise  # a missing internal key, not a message for the user: a bug, shown with its traceback
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"error: {msg}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 2
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean bad input (one line, exit 2), not a bug."""
+    """Exceptions that mean bad input (one line, exit 2), not a bug. A ``KeyError`` other than
+    :class:`UnknownName` is a missing internal key: a bug, shown with its traceback."""
     from experiments.execute import RunError
     from experiments.suite import SuiteError
     from nasbench.data import CorruptData
     from strategies.base import ConfigError
 
-    return (SuiteError, RunError, ConfigError, CorruptData, DataNotFound, KeyError, FileNotFoundError,
+    return (SuiteError, RunError, ConfigError, CorruptData, DataNotFound, UnknownName, FileNotFoundError,
             PermissionError, IsADirectoryError, NotADirectoryError, ValueError)
 
 

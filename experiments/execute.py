@@ -47,6 +47,7 @@ from experiments.runner import TrialSpec, make_strategy, run_trial, run_vectoriz
 from experiments.suite import Suite
 from nasbench.benchmark import Benchmark
 from nasbench.data import DataNotFound, atomic_write_text
+from nasbench.errors import UnknownName
 from nasbench.registry import entry, get_benchmark
 from strategies.base import JaxStrategy
 
@@ -200,7 +201,7 @@ def resolve_benchmarks(names: Iterable[str], data_dir: str | None) -> tuple[dict
             found[name] = get_benchmark(name, data_dir)
         except DataNotFound as exc:
             skipped[name] = f"{exc}"
-        except KeyError as exc:
+        except UnknownName as exc:
             raise SystemExit(f"suite names an unknown benchmark: {exc}") from None
     for name in skipped:
         log.warning("skipping benchmark %s: data not found. %s", name, entry(name).how_to_get)

@@ -6,6 +6,7 @@ answers only what a strategy queries, counts the budget, and keeps the ground tr
 """
 
 from nasbench.benchmark import Benchmark, GroundTruth, Oracle, QueryResult, Status
+from nasbench.errors import UnknownName
 from nasbench.registry import available_benchmarks, get_benchmark
 from nasbench.space import InvalidArchitecture, Space
 
@@ -17,6 +18,7 @@ __all__ = [
     "QueryResult",
     "Space",
     "Status",
+    "UnknownName",
     "available_benchmarks",
     "get_benchmark",
 ]

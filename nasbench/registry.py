@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from nasbench.benchmark import Benchmark
+from nasbench.errors import UnknownName
 
 # Modules that register benchmarks when imported (one per table family).
 TABLE_MODULES = (
@@ -69,7 +70,7 @@ def available_benchmarks() -> list[str]:
 def entry(name: str) -> Entry:
     _load_modules()
     if name not in _REGISTRY:
-        raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(sorted(_REGISTRY))}")
+        raise UnknownName(f"unknown benchmark {name!r}; known: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]
 
 

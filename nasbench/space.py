@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from nasbench.errors import UnknownName
+
 OUT_OF_TABLE = -1
 INVALID = -2
 
@@ -74,7 +76,7 @@ class Space:
     def encode(self, kind: str = "onehot", idx: np.ndarray | None = None) -> np.ndarray:
         """The ``kind`` encoding of architectures ``idx`` (all when ``None``), ``[m, d]`` float32."""
         if kind not in self.features:
-            raise KeyError(f"space {self.name!r} has no encoding {kind!r}; it has {sorted(self.features)}")
+            raise UnknownName(f"space {self.name!r} has no encoding {kind!r}; it has {sorted(self.features)}")
         x = self.features[kind]
         return x if idx is None else x[np.asarray(idx)]
 

@@ -7,6 +7,7 @@ import importlib
 import pkgutil
 from typing import Any
 
+from nasbench.errors import UnknownName
 from strategies.base import Strategy
 
 _REGISTRY: dict[str, type[Strategy]] = {}
@@ -43,7 +44,7 @@ def available_strategies() -> list[str]:
 def strategy_class(name: str) -> type[Strategy]:
     _discover()
     if name not in _REGISTRY:
-        raise KeyError(f"unknown strategy {name!r}; registered: {', '.join(sorted(_REGISTRY))}")
+        raise UnknownName(f"unknown strategy {name!r}; registered: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]
 
 
@@ -54,7 +55,7 @@ def resolve(spec: str, config: dict[str, Any] | None = None) -> tuple[type[Strat
     values: dict[str, Any] = {}
     if preset:
         if preset not in cls.presets:
-            raise KeyError(f"strategy {name!r} has no preset {preset!r}; presets: {sorted(cls.presets)}")
+            raise UnknownName(f"strategy {name!r} has no preset {preset!r}; presets: {sorted(cls.presets)}")
         values.update(cls.presets[preset])
     values.update(config or {})
     return cls, values

@@ -132,19 +132,43 @@ def test_cli_prints_one_line_and_exits_2_on_bad_input(tmp_path, capsys, toy_regi
 
 
 def test_cli_shows_the_traceback_of_a_key_error_that_is_a_bug(monkeypatch, capsys):
-    """Unknown names are KeyErrors with a sentence (one line, exit 2); a KeyError of an internal
-    key (AlphaX's index memo once raised one with a cell state) is a bug, not bad input."""
-    def fails(key):
+    """An unknown name (``UnknownName``) is bad input: one line, exit 2. Any other KeyError (AlphaX's
+    index memo once raised one with a cell state, and a plain KeyError with a sentence is no
+    different) is a bug, not bad input: it keeps its traceback."""
+    from nasbench.errors import UnknownName
+
+    def fails(exc):
         def run(_args):
-            raise KeyError(key)
+            raise exc
         return run
 
-    monkeypatch.setattr(cli, "_strategies", fails("unknown strategy 'x'; see nasarena strategies"))
+    monkeypatch.setattr(cli, "_strategies", fails(UnknownName("unknown strategy 'x'; see nasarena strategies")))
     assert cli.main(["strategies"]) == 2
     assert capsys.readouterr().err.strip() == "error: unknown strategy 'x'; see nasarena strategies"
-    monkeypatch.setattr(cli, "_strategies", fails(((1, 2, 2, 0, 2), 1572896, True)))
-    with pytest.raises(KeyError):
-        cli.main(["strategies"])
+    for bug in (KeyError(((1, 2, 2, 0, 2), 1572896, True)), KeyError("a key with spaces")):
+        monkeypatch.setattr(cli, "_strategies", fails(bug))
+        with pytest.raises(KeyError):
+            cli.main(["strategies"])
+
+
+def test_every_registry_raises_unknown_name_with_the_known_names():
+    """The names a user types reach the registries, each of which says what it knows."""
+    from nasbench.errors import UnknownName
+    from nasbench.registry import get_benchmark
+    from strategies.registry import resolve
+
+    with pytest.raises(UnknownName, match="unknown benchmark 'nb999'; known: .*nb201-cifar10"):
+        get_benchmark("nb999")
+    with pytest.raises(UnknownName, match="unknown strategy 'lanass'; registered: .*lanas"):
+        resolve("lanass")
+    with pytest.raises(UnknownName, match="strategy 'lanas' has no preset 'exact'; presets: .*exact-fit"):
+        resolve("lanas:exact")
+    from nasbench.spaces.nb201 import nb201_space
+
+    with pytest.raises(UnknownName, match="has no encoding 'paths'; it has .*onehot"):
+        nb201_space().encode("paths")
+    assert str(UnknownName("a sentence")) == "a sentence"  # not KeyError's quoted repr
+    assert issubclass(UnknownName, KeyError)  # callers that catch KeyError keep working
 
 
 def test_cli_exits_1_when_every_benchmark_is_missing(tmp_path, capsys, register):

@@ -30,6 +30,7 @@ import numpy as np
 
 from nasbench.benchmark import Benchmark, GroundTruth
 from nasbench.data import CorruptData, DataNotFound, cached_arrays, find_data, search_path, source_checksum
+from nasbench.errors import UnknownName
 from nasbench.registry import register
 from nasbench.spaces.graph import graph_space
 
@@ -129,7 +130,7 @@ def _converter(dataset: str):
 def load(dataset: str, data_dir: str | os.PathLike[str] | None = None) -> Benchmark:
     """Benchmark ``graph-<dataset>`` (``dataset`` one of :data:`DATASETS`)."""
     if dataset not in DATASETS:
-        raise KeyError(f"unknown NAS-Bench-Graph dataset {dataset!r}; known: {sorted(DATASETS)}")
+        raise UnknownName(f"unknown NAS-Bench-Graph dataset {dataset!r}; known: {sorted(DATASETS)}")
     path = locate(dataset, data_dir)
     arrays = cached_arrays(f"graph-{dataset}", path, _converter(dataset), version=TABLE_VERSION)
     return Benchmark(

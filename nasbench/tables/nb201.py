@@ -31,6 +31,7 @@ import numpy as np
 
 from nasbench.benchmark import Benchmark, GroundTruth
 from nasbench.data import CorruptData, DataNotFound, cached_arrays, find_data, search_path, source_checksum
+from nasbench.errors import UnknownName
 from nasbench.registry import register
 from nasbench.spaces.nb201 import N_ARCHS, N_EDGES, N_OPS, nb201_space
 
@@ -125,7 +126,7 @@ def convert(path: Path) -> dict[str, np.ndarray]:
 def load(dataset: str, data_dir: str | os.PathLike[str] | None = None) -> Benchmark:
     """Benchmark ``nb201-<dataset>`` (``dataset`` one of :data:`DATASETS`)."""
     if dataset not in DATASETS:
-        raise KeyError(f"unknown NAS-Bench-201 dataset {dataset!r}; known: {sorted(DATASETS)}")
+        raise UnknownName(f"unknown NAS-Bench-201 dataset {dataset!r}; known: {sorted(DATASETS)}")
     stem, _, _ = DATASETS[dataset]
     path = locate(stem, data_dir)
     arrays = cached_arrays(f"nb201-{dataset}", path, convert, version=TABLE_VERSION)

@@ -73,6 +73,7 @@ import numpy as np
 
 from nasbench.benchmark import NOISE_MODELS, OracleLedger, QueryResult, Status
 from nasbench.data import find_data, source_checksum
+from nasbench.errors import UnknownName
 from nasbench.registry import register
 from nasbench.space import OUT_OF_TABLE, Space
 
@@ -534,7 +535,7 @@ def live_benchmark(
     """Live benchmark ``name`` (``train-nb201`` / ``train-nb101``) with a preset and overrides
     (see the module docstring). Cheap: data are read at the first query that trains."""
     if name not in LIVE:
-        raise KeyError(f"unknown live benchmark {name!r}; known: {', '.join(LIVE)}")
+        raise UnknownName(f"unknown live benchmark {name!r}; known: {', '.join(LIVE)}")
     family = LIVE[name]
     source = cifar_source(data_dir)  # fail early, naming where to get CIFAR-10
     cfg = live_config(family, preset, **overrides)

@@ -56,6 +56,7 @@ import numpy as np
 import optax
 
 from nasbench.data import atomic_write_text, cache_dir
+from nasbench.errors import UnknownName
 from nasbench.spaces.nb101 import module_hash
 from nasbench.spaces.nb201 import arch_string
 from nasbench.train import nb201 as nb201_net
@@ -175,7 +176,7 @@ PRESETS: dict[str, Callable[..., TrainConfig]] = {
 def preset(name: str, **overrides: Any) -> TrainConfig:
     """A named config (:data:`PRESETS`) with ``overrides``."""
     if name not in PRESETS:
-        raise KeyError(f"unknown training preset {name!r}; known: {', '.join(PRESETS)}")
+        raise UnknownName(f"unknown training preset {name!r}; known: {', '.join(PRESETS)}")
     return PRESETS[name](**overrides)
 
 

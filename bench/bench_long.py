@@ -77,25 +77,19 @@ def run(strategies: list[str] | None = None) -> dict[str, Any]:
                                     "note": "1,100 random architectures, then one round of 300 (11,000 steps), "
                                             "compilation of the training loop included"}
     if strategies is None or "alphax" in strategies:
-        out["alphax_s_at_1000_on_nb101-30k"] = _alphax_sparse()
-    nao = {}
-    for b in ("nb201-cifar10", "nb101-30k"):
-        try:
-            bb = get_benchmark(b)
-        except DataNotFound as exc:
-            nao[b] = f"not run: {exc}"
-            continue
-        _trial(bb, "nao:small", 99, 150)
-        nao[b] = round(_trial(bb, "nao:small", 0, 150), 2)
-    out["nao:small_s_per_trial_at_150"] = nao
+        # rollouts dominate there: a rolled-out cell is retried until the 30k table holds it
+        out["alphax_s_at_1000_on_nb101-30k"] = _seconds_on("nb101-30k", "alphax", 1000, warmup=30)
+    out["nao:small_s_per_trial_at_150"] = {b: _seconds_on(b, "nao:small", 150, warmup=150)
+                                           for b in ("nb201-cifar10", "nb101-30k")}
     return out
 
 
-def _alphax_sparse() -> float | str:
-    """AlphaX's seconds per 1,000-query trial on nb101-30k, where rollouts dominate: a rolled-out
-    cell is retried until the 30k-cell table holds it (about 9,000 walks per sample)."""
+def _seconds_on(benchmark: str, name: str, budget: int, warmup: int) -> float | str:
+    """Seconds of one ``budget``-query trial of ``name`` on ``benchmark`` (seed 0) after a
+    ``warmup``-query trial that pays the compilation; or why it was not run."""
     try:
-        bench = get_benchmark("nb101-30k")
+        bench = get_benchmark(benchmark)
     except DataNotFound as exc:
         return f"not run: {exc}"
-    return round(_trial(bench, "alphax", 0, 1000), 2)
+    _trial(bench, name, 99, warmup)
+    return round(_trial(bench, name, 0, budget), 2)

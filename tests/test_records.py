@@ -155,6 +155,7 @@ def test_every_registry_raises_unknown_name_with_the_known_names():
     """The names a user types reach the registries, each of which says what it knows."""
     from nasbench.errors import UnknownName
     from nasbench.registry import get_benchmark
+    from nasbench.spaces.nb201 import nb201_space
     from strategies.registry import resolve
 
     with pytest.raises(UnknownName, match="unknown benchmark 'nb999'; known: .*nb201-cifar10"):
@@ -163,8 +164,6 @@ def test_every_registry_raises_unknown_name_with_the_known_names():
         resolve("lanass")
     with pytest.raises(UnknownName, match="strategy 'lanas' has no preset 'exact'; presets: .*exact-fit"):
         resolve("lanas:exact")
-    from nasbench.spaces.nb201 import nb201_space
-
     with pytest.raises(UnknownName, match="has no encoding 'paths'; it has .*onehot"):
         nb201_space().encode("paths")
     assert str(UnknownName("a sentence")) == "a sentence"  # not KeyError's quoted repr

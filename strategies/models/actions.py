@@ -258,8 +258,7 @@ class CellDesign:
             return state
         ops = list(ops)
         n_ops, mv, me, pairs = self.n_ops, self.max_vertices, self.max_edges, self._pairs
-        absent = [b for b in pairs[len(ops) + 2] if not edges & b]  # ascending: the actions' order
-        ne = edges.bit_count()
+        absent, ne = self._absent(len(ops) + 2, edges), edges.bit_count()
         while True:
             n_node = n_ops if len(ops) + 2 < mv else 0
             n_edge = len(absent) if ne < me else 0
@@ -282,8 +281,7 @@ class CellDesign:
         if term:
             return state
         n_ops, mv, me, pairs = self.n_ops, self.max_vertices, self.max_edges, self._pairs
-        absent0 = [b for b in pairs[len(ops0) + 2] if not edges0 & b]  # ascending: the actions' order
-        ne0 = edges0.bit_count()
+        absent0, ne0 = self._absent(len(ops0) + 2, edges0), edges0.bit_count()
         ops, edges, absent, ne = list(ops0), edges0, absent0.copy(), ne0
         while True:
             r = int(next(u) * (n_ops + len(absent) + 1))
@@ -301,6 +299,10 @@ class CellDesign:
                 ne += 1
             else:
                 return (tuple(ops), edges, True)
+
+    def _absent(self, v: int, edges: int) -> list[int]:
+        """The edges a cell of ``v`` vertices lacks, as bits in the actions' order (ascending)."""
+        return [b for b in self._pairs[v] if not edges & b]
 
     def genotype(self, state: CellState) -> np.ndarray | None:
         ops, edges, term = state

@@ -133,7 +133,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from experiments.report import summary, write_report
+    from experiments.analysis import summary
+    from experiments.report import write_report
 
     if args.json:
         from experiments.records import dumps

@@ -34,7 +34,7 @@ import pandas as pd
 
 from experiments import metrics
 from experiments.metrics import GAIN_DEFINITION
-from experiments.report import Table, fmt
+from experiments.tables import Table, fmt
 
 NOT_RUN = "not run in this report"
 NB101 = ("nb101", "nb101-30k")  # the full table first, then the subset
@@ -237,7 +237,7 @@ def final_regret_rows(trials: pd.DataFrame, benchmarks: dict[str, dict[str, Any]
     """One row per benchmark x strategy: ``mean_final_regret`` = mean over trials of optimum minus the
     true score of the incumbent (best *observed*) at the trial's last evaluation, in the benchmark's
     unit, and ``scale`` (100 when the metric is a fraction, so ``regret * scale`` is in percentage
-    points). ``trials`` is the tidy frame of :func:`experiments.report.load_results`."""
+    points). ``trials`` is the tidy frame of :func:`experiments.analysis.load_results`."""
     rows = []
     for (bench, strat), g in trials.groupby(["benchmark", "strategy"], sort=True):
         seeds, inv = np.unique(g["seed"].to_numpy(), return_inverse=True)
@@ -435,7 +435,7 @@ def reproduction_rows(
     gains: Sequence[dict[str, Any]], finals: Sequence[dict[str, Any]] = (), claims: Sequence[Claim] = CLAIMS
 ) -> list[dict[str, Any]]:
     """One row per claim: the paper's number and ours. ``gains`` are the report's summary rows (one
-    per benchmark x strategy x target, :func:`experiments.report.summary`); ``finals`` the rows of
+    per benchmark x strategy x target, :func:`experiments.analysis.summary`); ``finals`` the rows of
     :func:`final_regret_rows` (needed for ``"regret"`` claims). ``value`` is the measured number
     (``None`` where there is none) and ``measured`` how the report prints it."""
     g = _index(gains, "benchmark", "strategy", "target")

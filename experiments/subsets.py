@@ -67,8 +67,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
 from experiments import metrics, plots, stats
+from experiments.analysis import gain_rows, load_results, trajectories
 from experiments.metrics import GAIN_DEFINITION
-from experiments.report import Table, fmt, fmt_p, gain_rows, load_results, trajectories
+from experiments.tables import Table, fmt, fmt_p
 
 log = logging.getLogger(__name__)
 

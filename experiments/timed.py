@@ -224,7 +224,7 @@ def write_report(root, figures: bool = True):
     root = Path(root)
     a = analyse(root)
 
-    from experiments.report import fmt
+    from experiments.tables import fmt
 
     def f(x):
         return "–" if x is None else fmt(x)

@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pytest
 
-from experiments import cli, report
+from experiments import analysis, cli, report
 from experiments.execute import RunError, folder_lock, run_suite
 from experiments.records import dumps, trial_path
 from experiments.suite import SuiteError, load_suite
@@ -221,7 +221,7 @@ def test_report_refuses_to_mix_settings_in_one_row(tmp_path, toy_registered):
     rec["fingerprint"]["budget"] = 99
     p.write_text(json.dumps(rec))
     with pytest.raises(ValueError, match="mixes trials of 2 settings .*budget"):
-        report.load_results(out)
+        analysis.load_results(out)
 
 
 def test_pool_workers_do_not_outlive_a_killed_driver(tmp_path):

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from experiments import metrics, report, stats
+from experiments import analysis, metrics, report, stats
 from experiments.metrics import GAIN_DEFINITION
+from experiments.tables import fmt
 
 SEEDS = (0, 1, 2)
 # benchmark -> (N, budget, {strategy: [arch per seed]}); truth of arch i is i / N
@@ -70,7 +71,7 @@ def results(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def rows(results) -> dict[tuple[str, str, str], dict]:
-    return {(r["benchmark"], r["strategy"], r["target"]): r for r in report.summary(results)}
+    return {(r["benchmark"], r["strategy"], r["target"]): r for r in analysis.summary(results)}
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +81,7 @@ def written(results) -> Path:
 
 
 def test_load_results_is_tidy(results):
-    trials, benchmarks = report.load_results(results)
+    trials, benchmarks = analysis.load_results(results)
     assert list(trials.columns) == ["benchmark", "strategy", "seed", "step", "arch", "observed", "truth", "cost"]
     assert len(trials) == 3 * 3 * 10 + 3 * 3 * 5
     one = trials[(trials.benchmark == "toy") & (trials.strategy == "designed") & (trials.seed == 1)]
@@ -93,7 +94,7 @@ def test_load_results_is_tidy(results):
 def test_summary_keys_and_hand_computed_values(rows):
     assert len(rows) == 2 * 3 * 3
     for r in rows.values():
-        assert list(r)[:9] == list(report.SUMMARY_KEYS)
+        assert list(r)[:9] == list(analysis.SUMMARY_KEYS)
         json.dumps(r, allow_nan=False)  # JSON-safe: no inf or nan
     art_opt, art_top1 = 1001 / 2, 1001 / 11  # exact random search, N = 1000, K = 1 and 10
     d = rows["toy", "designed", "optimum"]
@@ -166,9 +167,9 @@ def test_readme_has_definition_sources_and_the_summary_numbers(written, rows):
         line = next(ln for ln in section.splitlines() if ln.startswith(f"| {strat} | {target} |"))
         cells = [c.strip() for c in line.strip("|").split("|")]
         assert cells[2:4] == [str(r["n_trials"]), str(r["successes"])]
-        assert cells[4] == report.fmt(r["art"] if r["art"] is not None else np.inf)
-        assert cells[7] == report.fmt(r["gain"])
-        assert cells[8] == f"[{report.fmt(r['gain_low'])}, {report.fmt(r['gain_high'])}]"
+        assert cells[4] == fmt(r["art"] if r["art"] is not None else np.inf)
+        assert cells[7] == fmt(r["gain"])
+        assert cells[8] == f"[{fmt(r['gain_low'])}, {fmt(r['gain_high'])}]"
 
 
 def test_gain_csv_matches_summary(written, rows, results):
@@ -212,11 +213,11 @@ def test_ranks_and_tests_tables(written, results):
 
 def test_errors_say_what_to_do(tmp_path, results):
     with pytest.raises(FileNotFoundError, match="nasarena run"):
-        report.summary(tmp_path)
+        analysis.summary(tmp_path)
     broken = make_results(tmp_path / "broken")
     (broken / "benchmarks" / "toy2.json").unlink()
     with pytest.raises(FileNotFoundError, match="toy2.json is missing"):
-        report.load_results(broken)
+        analysis.load_results(broken)
 
 
 def test_a_shorter_trial_counts_its_own_samples(tmp_path):
@@ -226,7 +227,7 @@ def test_a_shorter_trial_counts_its_own_samples(tmp_path):
     for key in ("arch", "observed", "truth", "cost"):
         rec[key] = rec[key][:7]
     path.write_text(json.dumps(rec))
-    rows = {(r["strategy"], r["target"]): r for r in report.summary(root)}
+    rows = {(r["strategy"], r["target"]): r for r in analysis.summary(root)}
     assert rows["designed", "optimum"]["art"] == (2 + 4 + 7) / 2
     report.write_report(root, figures=False)
     with (root / "tables" / "ranks.csv").open() as fh:
@@ -242,7 +243,7 @@ def test_curve_steps():
 
 def test_gain_by_budget_cuts_each_trial(results, monkeypatch):
     monkeypatch.setattr(report, "GAIN_BUDGETS", (2, 50))  # 50 exceeds the toy budgets: not shown
-    a = report.analyse(results, n_boot=10)
+    a = analysis.analyse(results, n_boot=10)
     table = report.budget_gain_table(a)
     row = next(r for r in table.rows if r["benchmark"] == "toy" and r["strategy"] == "designed")
     art_rs = 1001 / 11  # N = 1000, K = 10 architectures in the top 1%

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments import report, reproduction
-from experiments.report import fmt
+from experiments import analysis, report, reproduction
+from experiments.tables import fmt
 
 N, BUDGET, SEEDS = 1000, 10, (0, 1, 2)
 BENCH = "nb101-30k"  # the closest benchmark of the NAS-Bench-101 claims; truth of arch i is i / N
@@ -79,12 +79,12 @@ def results(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def gains(results) -> list[dict]:
-    return report.summary(results, n_boot=200)
+    return analysis.summary(results, n_boot=200)
 
 
 @pytest.fixture(scope="module")
 def finals(results) -> list[dict]:
-    trials, benchmarks = report.load_results(results)
+    trials, benchmarks = analysis.load_results(results)
     return reproduction.final_regret_rows(trials, benchmarks)
 
 

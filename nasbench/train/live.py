@@ -72,7 +72,7 @@ import jax
 import numpy as np
 
 from nasbench.benchmark import NOISE_MODELS, OracleLedger, QueryResult, Status
-from nasbench.data import find_data, source_checksum
+from nasbench.data import cache_dir, find_data, source_checksum
 from nasbench.errors import UnknownName
 from nasbench.registry import register
 from nasbench.space import OUT_OF_TABLE, Space
@@ -441,7 +441,7 @@ class LiveBenchmark:
                 f"{ENV_OVERRIDES} parallel=ray trains on Ray, an optional extra: pip install -e '.[ray]'"
             ) from exc
         c = self.config
-        folder = str(Path(c.cache_folder) if c.cache_folder is not None else trainer.cache_dir() / "train")
+        folder = str(Path(c.cache_folder) if c.cache_folder is not None else cache_dir() / "train")
         job = functools.partial(_train_job, c, self.data_dir, self.data_id, folder)
         results = evaluate_batch_ray(job, [(self.cell(i), seed) for i, seed in todo])
         out, failed = {}, []

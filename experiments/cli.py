@@ -97,7 +97,7 @@ def _run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 130
     except ImportError as exc:
-        from experiments.ray_executor import RayUnavailable
+        from nasbench.ray_tasks import RayUnavailable
 
         if not isinstance(exc, RayUnavailable):
             raise

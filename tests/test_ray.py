@@ -20,21 +20,13 @@ import pytest
 from test_train_live import TINY, make_fake_cifar
 
 import experiments.execute as execute
-import experiments.ray_executor as rx
 from experiments.execute import is_done, run_suite, trial_path
-from experiments.ray_executor import (
-    FAILED_FILE,
-    BatchEvaluationError,
-    EvalFailure,
-    RayUnavailable,
-    evaluate_batch_ray,
-    is_live,
-    require_ray,
-    run_ray,
-)
+from experiments.ray_executor import FAILED_FILE, is_live, run_ray
 from experiments.runner import trial_keys
 from experiments.suite import load_suite
+from nasbench import ray_tasks
 from nasbench.benchmark import Benchmark, Status
+from nasbench.ray_tasks import BatchEvaluationError, EvalFailure, RayUnavailable, evaluate_batch_ray, require_ray
 from nasbench.synthetic import synthetic_benchmark
 from nasbench.train import live, trainer
 
@@ -255,7 +247,7 @@ def test_live_benchmark_trains_a_query_as_ray_tasks(ray_runtime, tmp_path, monke
     assert res.cost.tolist() == [recs[0]["wall_time"], recs[1]["wall_time"], 0.0] and (res.cost[:2] > 0).all()
 
     # a fresh benchmark (another trial): every answer from the cache, no Ray batch, nothing trained
-    monkeypatch.setattr(rx, "evaluate_batch_ray", lambda *a, **k: pytest.fail("submitted a Ray batch"))
+    monkeypatch.setattr(ray_tasks, "evaluate_batch_ray", lambda *a, **k: pytest.fail("submitted a Ray batch"))
     again = live.live_benchmark("train-nb201", cifar, preset="proxy", **tiny)
     r2 = again.oracle(jax.random.key(1)).query([1234, 40])
     assert r2.status.tolist() == [Status.NEW, Status.NEW]
@@ -319,8 +311,8 @@ def test_local_runtime_does_not_outlive_a_killed_driver(tmp_path):
 
     pids = _descendants_of_killed_driver(tmp_path, """
         import logging, ray
-        from experiments.ray_executor import _connect
-        started, watcher = _connect(ray, None, 1)
+        from nasbench.ray_tasks import connect
+        started, watcher = connect(ray, None, 1)
         assert started and watcher is not None
         ray.get(ray.remote(lambda: 1).remote())
         deadline = time.time() + 60  # the raylet starts its agents after ray.init returns

@@ -306,7 +306,7 @@ def test_a_truncated_table_cache_is_named_and_rebuilt(tmp_path, monkeypatch, cap
 
 def _descendants_of_killed_driver(tmp_path, body: str) -> list[int]:
     """Run ``body`` in a driver that then prints its descendants and SIGKILLs itself; their pids."""
-    script = "import os, signal, sys, time\nfrom experiments import reaper\n" + textwrap.dedent(body) + textwrap.dedent("""
+    script = "import os, signal, sys, time\nfrom nasbench import reaper\n" + textwrap.dedent(body) + textwrap.dedent("""
         time.sleep(1.5)  # two polls of the reaper
         me = os.getpid()
         kids = [p for p in reaper.descendants(me, reaper.processes()) if p != watcher.pid]
@@ -343,7 +343,7 @@ def test_reaper_kills_what_a_killed_driver_leaves(tmp_path):
 def test_reaper_never_kills_a_reused_pid():
     """A process is matched by pid and start time: one with the same pid but another start time
     (the kernel reused the pid) is left alone."""
-    from experiments import reaper
+    from nasbench import reaper
 
     child = subprocess.Popen(["sleep", "120"])
     try:
@@ -356,7 +356,7 @@ def test_reaper_never_kills_a_reused_pid():
 
 
 def test_reaper_stopped_after_a_clean_exit_kills_nothing(tmp_path):
-    from experiments import reaper
+    from nasbench import reaper
 
     watcher = reaper.watch()
     child = subprocess.Popen(["sleep", "120"])

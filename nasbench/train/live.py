@@ -39,7 +39,7 @@ Configuration (environment, or keyword arguments of :func:`live_benchmark`):
 Parallel training (``NASARENA_TRAIN="parallel=ray"``, or ``parallel="ray"``; needs the ``ray``
 extra, ``pip install -e '.[ray]'``): the new, uncached training runs of one query (a strategy's
 whole ``ask`` batch) are trained at once as Ray tasks, one GPU each where the cluster has GPUs
-(:func:`experiments.ray_executor.evaluate_batch_ray`: Ray is started if it is not yet, on the
+(:func:`nasbench.ray_tasks.evaluate_batch_ray`: Ray is started if it is not yet, on the
 cluster ``$RAY_ADDRESS`` names or locally). Each task runs
 :func:`~nasbench.train.trainer.cached_train_and_evaluate`, so the worker writes the result into the
 disk cache, and a query's answers keep their order and their cost (that run's measured training
@@ -431,22 +431,17 @@ class LiveBenchmark:
     def _train_ray(self, todo: list[tuple[int, int]]) -> dict[tuple[int, int], dict[str, Any]]:
         """Train ``todo`` as one batch of Ray tasks (each worker writes its result to the disk cache)
         and store the results; raises :class:`LiveTrainingError` naming the runs that failed."""
-        from experiments.ray_executor import EvalFailure, RayUnavailable, evaluate_batch_ray, require_ray
+        from nasbench import ray_tasks
         from nasbench.train import trainer
 
-        try:
-            require_ray()
-        except RayUnavailable as exc:
-            raise RayUnavailable(
-                f"{ENV_OVERRIDES} parallel=ray trains on Ray, an optional extra: pip install -e '.[ray]'"
-            ) from exc
+        ray_tasks.require_ray(f"{ENV_OVERRIDES} parallel=ray")
         c = self.config
         folder = str(Path(c.cache_folder) if c.cache_folder is not None else cache_dir() / "train")
         job = functools.partial(_train_job, c, self.data_dir, self.data_id, folder)
-        results = evaluate_batch_ray(job, [(self.cell(i), seed) for i, seed in todo])
+        results = ray_tasks.evaluate_batch_ray(job, [(self.cell(i), seed) for i, seed in todo])
         out, failed = {}, []
         for (i, seed), r in zip(todo, results):
-            if isinstance(r, EvalFailure):
+            if isinstance(r, ray_tasks.EvalFailure):
                 arch = trainer.arch_id(self.cell(i), c.train)
                 failed.append(f"architecture {i} ({arch}), seed {seed}, {r.attempts} attempts: {r.error}")
             else:

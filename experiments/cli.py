@@ -19,7 +19,9 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from nasbench.data import DataNotFound
 from nasbench.errors import UnknownName
@@ -120,6 +122,7 @@ def _run(args: argparse.Namespace) -> int:
     if res["trials"] == 0:
         return status or 1
     if not args.no_report:
+        write_report: Callable[[str], Any]
         if suite.stop == "optimum":  # the seed papers' protocol: the claims report
             from experiments.claims import write_report
         elif suite.timed:  # budgets in simulated time: the time report

@@ -196,7 +196,7 @@ def cached_arrays(
     import io
 
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    np.savez(buf, **arrays)  # type: ignore[arg-type]  # (numpy 2 stubs type the keywords as allow_pickle)
     atomic_write_bytes(target, buf.getvalue())
     atomic_write_text(meta_path, json.dumps({"source_key": key, "sha256": digest, "source": str(source)}))
     return arrays

@@ -361,10 +361,11 @@ class AlphaX(Strategy):
                 return None
             p = _Pending(idx, c, True, 0, None)
         else:
-            idx, tries = self._rollout(state, c, 0)
-            if idx is None:
+            found, tries = self._rollout(state, c, 0)
+            if found is None:
                 self._finish(state, c, self.config.failed_rollout_value)
                 return None
+            idx = found
             state.stats["evaluation_calls"] += 1
             dyna = self._dyna(state, c)
             if idx in state.values:
@@ -384,6 +385,7 @@ class AlphaX(Strategy):
     def _settle(self, state: AlphaXState) -> None:
         """Complete the pending episodes whose architecture the oracle has answered."""
         ready, still = [], []
+        p: _Pending | None
         for p in state.pending:
             while p.idx in state.failed and not p.terminal:  # out of table: roll out again
                 idx, tries = self._rollout(state, p.node, p.tries + 1)
@@ -426,7 +428,7 @@ class AlphaX(Strategy):
         if todo:
             geno = [self.design.genotype(t) for t in todo]
             rows = [k for k, g in enumerate(geno) if g is not None]
-            found = self.space.lookup(np.stack([geno[k] for k in rows])) if rows else []
+            found = self.space.lookup(np.stack([g for g in geno if g is not None])) if rows else np.zeros(0, np.int64)
             for t in todo:
                 memo[t] = INVALID
             for k, i in zip(rows, found):
@@ -496,7 +498,7 @@ class AlphaX(Strategy):
 
     def _predictions(self, state: AlphaXState, dynas: list[tuple[int | None, ...] | None]) -> dict[int, float]:
         """Meta-DNN predictions of the not-yet-evaluated architectures of these rollouts."""
-        todo = sorted({i for d in dynas if d and None not in d for i in d if i not in state.values})
+        todo = sorted({i for d in dynas if d and None not in d for i in d if i is not None and i not in state.values})
         if not todo:
             return {}
         cfg = self.config
@@ -507,10 +509,11 @@ class AlphaX(Strategy):
         """``(real + mean of the predicted rollouts) / 2``, or ``real`` without them."""
         if not dyna or None in dyna:
             return real
-        missing = [i for i in dyna if i not in state.values and i not in preds]
+        ids = [i for i in dyna if i is not None]  # all of them (None is not in dyna)
+        missing = [i for i in ids if i not in state.values and i not in preds]
         if missing:
             preds = {**preds, **self._predictions(state, [tuple(missing)])}
-        sim = [state.values[i] if i in state.values else preds[i] for i in dyna]
+        sim = [state.values[i] if i in state.values else preds[i] for i in ids]
         return (real + sum(sim) / len(sim)) / 2.0
 
     def _refit(self, state: AlphaXState) -> None:

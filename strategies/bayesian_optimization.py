@@ -280,7 +280,7 @@ class BayesianOptimization(Strategy):
             )
         if chosen.size == 0:  # cannot happen with a non-empty pool, kept as a guard
             chosen = cand[:1]
-        state = replace(state, params=gp.GPParams(*(np.asarray(v) for v in params)))
+        state = replace(state, params=gp.GPParams(*(np.asarray(v) for v in params)))  # type: ignore[arg-type]  # host copies
         return state, chosen
 
     def tell(self, state: BOState, idx: np.ndarray, values: np.ndarray, status: np.ndarray) -> BOState:

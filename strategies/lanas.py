@@ -654,21 +654,21 @@ class LaNAS(Strategy):
         pending = dict(state.pending)
         tree = state.tree
         xsum, m = (tree.xsum.copy(), tree.m.copy()) if tree is not None else (None, None)
-        for i, v, s in zip(idx, values, status):
-            i = int(i)
+        for raw, v, s in zip(idx, values, status):
+            i = int(raw)
             leaf = pending.pop(i, None)
             if s in (Status.NEW, Status.CACHED) and np.isfinite(v):
                 if 0 <= i < evaluated.size and not evaluated[i]:
                     evaluated[i] = True
                     new_i.append(i)
                     new_v.append(float(v))
-                    if leaf is not None and xsum is not None:  # back-propagate the value
+                    if leaf is not None and xsum is not None and m is not None:  # back-propagate the value
                         for anc in self._path_nodes(leaf):
                             xsum[anc] += v / state.value_scale
                             m[anc] += 1
             elif 0 <= i < dead.size:
                 dead[i] = True
-        if tree is not None:
+        if tree is not None and xsum is not None and m is not None:
             tree = replace(tree, xsum=xsum, m=m)
         return replace(
             state,

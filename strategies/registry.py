@@ -61,7 +61,7 @@ def resolve(spec: str, config: dict[str, Any] | None = None) -> tuple[type[Strat
     return cls, values
 
 
-def describe() -> list[dict[str, str]]:
+def describe() -> list[dict[str, Any]]:
     """Name, paper and one-line summary of every registered strategy."""
     return [
         {"name": n, "paper": c.paper, "summary": c.summary, "presets": sorted(c.presets)}

@@ -100,8 +100,8 @@ def _genotypes_of_cells(
     g = np.zeros((n, S.GENOTYPE_LEN), dtype=np.int8)
     op_index = {op: k for k, op in enumerate(S.OPS)}
     edge_index = {e: k for k, e in enumerate(S.EDGE_POSITIONS)}
-    for v in np.unique(n_vertices):
-        v = int(v)
+    for nv in np.unique(n_vertices):
+        v = int(nv)
         if not 2 <= v <= S.MAX_VERTICES:
             raise CorruptData(f"{source}: a cell has {v} vertices (must be 2..{S.MAX_VERTICES})")
         rows = np.flatnonzero(n_vertices == v)
@@ -130,8 +130,8 @@ def _genotypes_of_cells(
     batch = S.prune_batch(g)
     bad = np.flatnonzero(~batch.valid | (batch.n_vertices != n_vertices))
     if bad.size:
-        r = int(bad[0])
-        raise CorruptData(f"{source}: cell {r} ({matrices[r]}, {ops[r]}) is not a valid pruned NB101 cell")
+        first = int(bad[0])
+        raise CorruptData(f"{source}: cell {first} ({matrices[first]}, {ops[first]}) is not a valid pruned NB101 cell")
     return g
 
 
@@ -289,10 +289,10 @@ def convert_tfrecord(path: Path) -> dict[str, np.ndarray]:
     rank[order] = np.arange(len(order))
     ci = rank[np.frombuffer(rec_cell, dtype=np.int32)]
     ep = np.frombuffer(rec_epochs, dtype=np.int32).astype(np.int64)
-    epochs = np.unique(ep)
-    ei = np.searchsorted(epochs, ep)
+    epoch_values = np.unique(ep)
+    ei = np.searchsorted(epoch_values, ep)
     # repeat number: order of appearance within (cell, epochs), as the official API appends them
-    key = ci * len(epochs) + ei
+    key = ci * len(epoch_values) + ei
     srt = np.argsort(key, kind="stable")
     ks = key[srt]
     first = np.r_[0, np.flatnonzero(ks[1:] != ks[:-1]) + 1]
@@ -303,9 +303,9 @@ def convert_tfrecord(path: Path) -> dict[str, np.ndarray]:
         c = int(ci[np.argmax(rep)])
         raise CorruptData(f"{path}: cell {hashes_hex[order[c]]} has more than {N_REPEATS} repeats at one budget")
     n = len(cells)
-    out: dict[str, np.ndarray] = {"epochs": epochs}
+    out: dict[str, np.ndarray] = {"epochs": epoch_values}
     for name, col in cols.items():
-        a = np.full((n, len(epochs), N_REPEATS), np.nan)
+        a = np.full((n, len(epoch_values), N_REPEATS), np.nan)
         a[ci, ei, rep] = np.frombuffer(col, dtype=np.float64)
         out[name] = a
     n_vertices = np.array([int(round(np.sqrt(len(cells[j][0])))) for j in order], dtype=np.int64)

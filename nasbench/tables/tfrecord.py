@@ -278,7 +278,7 @@ def decode_evaluation_data(buf: bytes) -> EvaluationData:
         if wire == 1 and num in _EVAL_DOUBLES:
             setattr(ev, _EVAL_DOUBLES[num], val)
         elif num == 6 and wire == 2:
-            ev.checkpoint_path = bytes(val).decode("utf-8", errors="replace")  # type: ignore[arg-type]
+            ev.checkpoint_path = bytes(val).decode("utf-8", errors="replace")  # type: ignore[call-overload]
     return ev
 
 
@@ -289,7 +289,7 @@ def decode_model_metrics(buf: bytes) -> ModelMetrics:
         if num == 1 and wire == 2:
             mm.evaluation_data.append(decode_evaluation_data(val))  # type: ignore[arg-type]
         elif num == 2 and wire == 0:
-            v = int(val)  # type: ignore[arg-type]
+            v = int(val)  # type: ignore[call-overload]
             mm.trainable_parameters = v - (1 << 64) if v >= 1 << 63 else v  # int32 as varint
         elif num == 3 and wire == 1:
             mm.total_time = float(val)  # type: ignore[arg-type]

@@ -21,6 +21,7 @@ import os
 import pickle
 import tarfile
 from pathlib import PurePosixPath
+from typing import IO, cast
 
 import numpy as np
 
@@ -60,7 +61,7 @@ def read_python_tarball(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
         for member in tar.getmembers():
             name = PurePosixPath(member.name).name
             if member.isfile() and (name.startswith("data_batch_") or name == "test_batch"):
-                d = pickle.load(tar.extractfile(member), encoding="bytes")  # noqa: S301 - the official format
+                d = pickle.load(cast(IO[bytes], tar.extractfile(member)), encoding="bytes")  # noqa: S301 - the official format
                 x = np.asarray(d[b"data"], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
                 batches[name] = (np.ascontiguousarray(x), np.asarray(d[b"labels"], np.int64))
     need = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
@@ -85,7 +86,7 @@ def read_image_tarball(path: str | os.PathLike[str], n_valid: int = N_VALID, see
             parts = PurePosixPath(member.name).parts
             if not member.isfile() or len(parts) < 3 or parts[-3] not in found or parts[-2] not in CLASSES:
                 continue
-            with Image.open(io.BytesIO(tar.extractfile(member).read())) as im:
+            with Image.open(io.BytesIO(cast(IO[bytes], tar.extractfile(member)).read())) as im:
                 arr = np.asarray(im.convert("RGB"), np.uint8)
             found[parts[-3]].append((CLASSES.index(parts[-2]), parts[-1], arr))
     if not found["train"] or not found["test"]:

@@ -253,10 +253,10 @@ class CellDesign:
     def random_terminal(self, state: CellState, u: Iterator[float]) -> CellState:
         """Uniformly random legal actions until ``term``, without building the action strings
         (same order and distribution as :meth:`actions`: nodes, edges row-major, ``term``)."""
-        ops, edges, term = state
+        state_ops, edges, term = state
         if term:
             return state
-        ops = list(ops)
+        ops = list(state_ops)
         n_ops, mv, me, pairs = self.n_ops, self.max_vertices, self.max_edges, self._pairs
         absent, ne = self._absent(len(ops) + 2, edges), edges.bit_count()
         while True:

@@ -182,11 +182,11 @@ def _fit(apply: Callable, key: jax.Array, params: Params, inputs: Sequence[np.nd
         raise ValueError("training targets contain NaN/inf; drop unanswered (out-of-table) architectures first")
     m = np.ones(n, np.float32) if mask is None else np.asarray(mask, dtype=np.float32).reshape(-1)
     size = _bucket(n)
-    inputs = tuple(_pad_rows(np.asarray(x, np.float32), size) for x in inputs)
+    padded = tuple(_pad_rows(np.asarray(x, np.float32), size) for x in inputs)
     members = jax.tree_util.tree_leaves(params)[0].shape[0]
     keys = jax.random.split(key, members)
     fn = _fit_fn(apply, int(batch_size), loss)
-    return fn(keys, params, inputs, _pad_rows(np.nan_to_num(y), size), _pad_rows(m, size),
+    return fn(keys, params, padded, _pad_rows(np.nan_to_num(y), size), _pad_rows(m, size),
               jnp.asarray(epochs, jnp.int32), jnp.asarray(lr, jnp.float32), jnp.asarray(weight_decay, jnp.float32))
 
 
@@ -292,7 +292,7 @@ def predict_gnn_ensemble(params: Params, adj: np.ndarray, feats: np.ndarray, *, 
 
 
 # -------------------------------------------------------------------------------- acquisition
-def acquisition(preds: jnp.ndarray, kind: str = "thompson", key: jax.Array | None = None,
+def acquisition(preds: jnp.ndarray | np.ndarray, kind: str = "thompson", key: jax.Array | None = None,
                 beta: float = 1.0) -> jnp.ndarray:
     """Score candidates from ensemble predictions ``[members, m]`` (larger is better).
 
@@ -386,8 +386,8 @@ def fit_predictor(key: jax.Array, spec: PredictorSpec, inputs: tuple[np.ndarray,
     params = init_predictor(jax.random.fold_in(key, 0), spec, inputs)
     idx = np.asarray(idx)
     rows = tuple(x[idx] for x in inputs)
-    kw = dict(out_activation=spec.out_activation, epochs=spec.epochs, batch_size=spec.batch_size,
-              lr=spec.lr, weight_decay=spec.weight_decay, loss=spec.loss, hidden=spec.hidden)
+    kw: dict[str, Any] = dict(out_activation=spec.out_activation, epochs=spec.epochs, batch_size=spec.batch_size,
+                              lr=spec.lr, weight_decay=spec.weight_decay, loss=spec.loss, hidden=spec.hidden)
     k = jax.random.fold_in(key, 1)
     if spec.kind == "gnn":
         return fit_gnn_ensemble(k, params, rows[0], rows[1], y, **kw)

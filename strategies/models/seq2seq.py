@@ -49,7 +49,7 @@ import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import flax.linen as nn
 import jax
@@ -309,7 +309,7 @@ def legal_mask(token_types: tuple[tuple[int, ...], ...], vocab: int) -> np.ndarr
 def joint_loss(train_model: NAOModel, trade_off: float, params: Params, tokens: jax.Array,
                targets: jax.Array, weights: jax.Array, rng: jax.Array) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
     """``trade_off * MSE + (1 - trade_off) * NLL`` averaged over rows with weight 1 (others 0)."""
-    pred, logits = train_model.apply({"params": params}, tokens, rngs={"dropout": rng})
+    pred, logits = cast(tuple[jax.Array, jax.Array], train_model.apply({"params": params}, tokens, rngs={"dropout": rng}))
     denom = jnp.maximum(weights.sum(), 1.0)
     mse = jnp.sum(weights * (pred - targets) ** 2) / denom
     logp = jax.nn.log_softmax(logits, axis=-1)
@@ -424,13 +424,13 @@ class Seq2Seq:
         """Predicted (z-scored) value of each sequence ``[B]``."""
         m = self.eval_model
         enc = m.apply({"params": params}, tokens, method=NAOModel.encode)
-        return m.apply({"params": params}, enc, method=NAOModel.predict_outputs)
+        return cast(jax.Array, m.apply({"params": params}, enc, method=NAOModel.predict_outputs))
 
     def _reconstruct(self, params: Params, tokens: jax.Array, legal: jax.Array) -> jax.Array:
         """Greedy decoding of the sequences' own encodings (autoencoder round trip)."""
         m = self.eval_model
         enc = m.apply({"params": params}, tokens, method=NAOModel.encode)
-        return m.apply({"params": params}, enc, method=NAOModel.decode, legal=legal)
+        return cast(jax.Array, m.apply({"params": params}, enc, method=NAOModel.decode, legal=legal))
 
     def _move(self, params: Params, tokens: jax.Array, etas: jax.Array, legal: jax.Array) -> tuple[jax.Array, jax.Array]:
         """NAO's search move for each step size: ``h' = normalise(h + eta * df/dh)``, decode.

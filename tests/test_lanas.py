@@ -12,8 +12,8 @@ import pytest
 from experiments.runner import TrialSpec, run_trial
 from nasbench.benchmark import Benchmark, GroundTruth, Status
 from nasbench.synthetic import synthetic_benchmark
-from strategies.lanas import (
-    LaNAS,
+from strategies.lanas import LaNAS
+from strategies.models.partition import (
     classify,
     draw_classified,
     draw_rejection,
@@ -322,7 +322,7 @@ def _torch_formula_fit(w, b, x, y, steps, lr, clip, b1=0.9, b2=0.999, eps=1e-8):
 def test_adam_trainer_is_pytorchs_update_rule(lr, scale):
     """Two nodes with different bags and step counts against the PyTorch-formula reference; the
     last case has targets large enough that clipping is active at every step."""
-    from strategies.lanas import init_models, train_linear
+    from strategies.models.partition import init_models, train_linear
 
     rng = np.random.default_rng(0)
     x = rng.integers(0, 2, size=(12, 5)).astype(np.float32)
@@ -342,7 +342,7 @@ def test_adam_trainer_is_pytorchs_update_rule(lr, scale):
 
 
 def test_adam_init_is_xavier_uniform_and_linear_default_bias():
-    from strategies.lanas import init_models
+    from strategies.models.partition import init_models
 
     p = init_models(jax.random.key(0), 2000, 49)
     bw, bb = np.sqrt(6 / 50), 1 / 7

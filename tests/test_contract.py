@@ -36,16 +36,6 @@ def partial():
     return synthetic_benchmark(positions=4, choices=4, repeats=1, keep=0.4, seed=1, name="synthetic-partial")
 
 
-class Spy:
-    """Wraps a strategy to record what it asks and what it is told."""
-
-    def __init__(self, inner):
-        self.inner, self.asked, self.told = inner, [], []
-
-    def __getattr__(self, item):
-        return getattr(self.inner, item)
-
-
 @pytest.mark.parametrize("name", STRATEGIES)
 def test_registered_with_metadata(name):
     cls = strategy_class(name)
@@ -110,7 +100,8 @@ def test_never_sees_more_than_it_queried(name, bench):
 @pytest.mark.parametrize("name", STRATEGIES)
 def test_survives_a_budget_of_one(name, bench):
     rec = run_trial(_spec(name, bench, budget=1), bench)
-    assert len(rec["arch"]) == 1
+    assert len(rec["arch"]) == 1 and 0 <= rec["arch"][0] < bench.space.n
+    assert rec["truth"] == [float(bench.truth.truth[rec["arch"][0]])]
 
 
 @pytest.mark.parametrize("name", STRATEGIES)

@@ -237,8 +237,8 @@ def test_process_pool_matches_inprocess(tmp_path, toy, monkeypatch):
     # the spawned workers load benchmarks by name: use a real registered one if present
     try:
         reg.get_benchmark("nb201-cifar10")
-    except Exception:
-        pytest.skip("nb201-cifar10 unavailable")
+    except data.DataNotFound as exc:
+        pytest.skip(f"nb201-cifar10 unavailable: {exc}")
     suite = load_suite(_suite_file(
         tmp_path, 'benchmarks=["nb201-cifar10"]\nstrategies=["random-search"]\nseeds=2\nbudget=15\n'))
     run_suite(suite, tmp_path / "a", progress=False)

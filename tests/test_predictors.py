@@ -80,11 +80,13 @@ def test_mask_ignores_padded_rows_exactly(linear_problem):
         np.testing.assert_allclose(np.asarray(la), np.asarray(lb), rtol=1e-5, atol=1e-6)
 
 
-def test_sigmoid_output_lies_in_the_unit_interval():
+def test_sigmoid_output_is_the_logistic_of_the_linear_output():
     p = init_ensemble(jax.random.key(0), 2, 4, HIDDEN, out_activation="sigmoid")
-    out = np.asarray(predict_ensemble(p, 100 * np.random.default_rng(0).normal(size=(50, 4)),
-                                      hidden=HIDDEN, out_activation="sigmoid"))
-    assert ((out >= 0) & (out <= 1)).all()
+    x = 3 * np.random.default_rng(0).normal(size=(50, 4))
+    out = np.asarray(predict_ensemble(p, x, hidden=HIDDEN, out_activation="sigmoid"), np.float64)
+    z = np.asarray(predict_ensemble(p, x, hidden=HIDDEN, out_activation="none"), np.float64)
+    np.testing.assert_allclose(out, 1 / (1 + np.exp(-z)), rtol=1e-5, atol=1e-6)
+    assert z.std() > 0.1 and ((out > 0) & (out < 1)).all()
     with pytest.raises(ValueError, match="out_activation"):
         init_ensemble(jax.random.key(0), 2, 4, HIDDEN, out_activation="tanh")
 

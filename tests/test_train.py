@@ -10,6 +10,7 @@ import tarfile
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from nasbench.space import InvalidArchitecture
@@ -84,8 +85,45 @@ def test_crop_and_flip_are_exact():
     is_same = np.all(np.asarray(out == y), axis=(1, 2, 3))
     is_flip = np.all(np.asarray(out == y[:, :, ::-1]), axis=(1, 2, 3))
     assert np.all(is_same | is_flip) and is_same.any() and is_flip.any()
-    with_pad = trainer.augment(jax.random.key(3), y, pad=4)
-    assert with_pad.shape == y.shape
+    # augment with the training path's pad 4: every image is a crop of its zero-padded self at an
+    # offset in [0, 8]^2, mirrored or not, and the crops use many offsets
+    # (8 x 8 images: every window then holds real pixels, so exactly one offset and flip matches)
+    pad = 4
+    z = np.asarray(jax.random.uniform(jax.random.key(4), (64, 8, 8, 3)))
+    with_pad = np.asarray(trainer.augment(jax.random.key(3), jnp.asarray(z), pad=pad))
+    padded = np.pad(z, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    seen = set()
+    for k in range(len(z)):
+        matches = [(dy, dx, f) for dy in range(2 * pad + 1) for dx in range(2 * pad + 1) for f in (False, True)
+                   if np.array_equal(with_pad[k], (lambda c: c[:, ::-1] if f else c)(padded[k, dy:dy + 8, dx:dx + 8]))]
+        assert len(matches) == 1, f"image {k}: {len(matches)} (mirrored) crops of its padded self match"
+        seen.add(matches[0])
+    assert len({(dy, dx) for dy, dx, _ in seen}) >= 20  # of the 81 offsets, with 64 images
+    assert 0 < sum(f for _, _, f in seen) < len(z)  # some mirrored, some not
+
+
+def test_rmsprop_is_the_official_tf1_update():
+    """NB-101's default optimiser against TF1's ``RMSPropOptimizer`` written out (training_ops
+    ``ApplyRMSProp``: the mean-square slot starts at 1; ``ms = rho ms + (1 - rho) g^2``,
+    ``mom = momentum mom + lr g / sqrt(ms + eps)``, ``var -= mom``; rho 0.9, momentum 0.9, eps 1.0),
+    with the L2 term ``wd * sum(v^2) / 2`` in the loss and the cosine learning rate, 0 at step 0."""
+    total, wd, base = 10, 1e-4, 0.2
+    tx = trainer.make_optimizer(trainer.nb101_config(learning_rate=base, weight_decay=wd), total)
+    grads = np.array([[0.3, -1.2, 2.0], [-0.7, 0.4, 0.9], [1.5, 0.1, -0.2], [0.2, 0.2, 0.2]])
+    v = np.array([0.5, -1.0, 2.0])
+    params = {"w": jnp.asarray(v, jnp.float32)}
+    state = tx.init(params)
+    ms, mom = np.ones(3), np.zeros(3)
+    for t, g in enumerate(grads):
+        updates, state = tx.update({"w": jnp.asarray(g, jnp.float32)}, state, params)
+        params = optax.apply_updates(params, updates)
+        lr = 0.0 if t == 0 else base * 0.5 * (1 + np.cos(np.pi * t / total))
+        g = g + wd * v
+        ms = 0.9 * ms + 0.1 * g * g
+        mom = 0.9 * mom + lr * g / np.sqrt(ms + 1.0)
+        v = v - mom
+        np.testing.assert_allclose(np.asarray(params["w"]), v, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(v, [0.5, -1.0, 2.0])  # it moved
 
 
 def test_cosine_schedule_and_weight_decay():
@@ -137,7 +175,9 @@ def test_training_reduces_loss_and_compiles_once(tmp_path, monkeypatch):
     assert r["steps"] == 12 and len(r["losses"]) == 12 and r["compile_time"] > 0
     assert np.isfinite(r["losses"]).all()
     assert r["losses"][-3:].mean() < 0.7 * r["losses"][:2].mean()
-    assert 0.0 <= r["val_acc"] <= 1.0 and 0.0 <= r["test_acc"] <= 1.0
+    # accuracies are fractions of the 32 validation and 16 test images
+    assert 0 <= r["val_acc"] <= 1 and (r["val_acc"] * 32).is_integer()
+    assert 0 <= r["test_acc"] <= 1 and (r["test_acc"] * 16).is_integer()
     assert trainer.compile_count() == before + 1
     # the same architecture and config again: no new compile, and the same key gives the same run
     r2 = trainer.train_and_evaluate(CELL_B, data, cfg, jax.random.key(0))

@@ -197,4 +197,6 @@ def test_live_nb101_trains_a_subset_cell(fake_cifar, cache, monkeypatch):
     res = bench.oracle(jax.random.key(0)).query([0])
     assert res.status[0] == Status.NEW and 0.0 <= res.values[0] <= 1.0  # a fraction, as nb101's tables
     rec = bench._results[0][0]["record"]
+    assert res.values[0] == rec["val_acc"]  # a fraction of the 12 validation images (batch 5):
+    assert rec["val_acc"] * 12 == pytest.approx(round(rec["val_acc"] * 12))
     assert rec["module_hash"] == bench.space.hash_of(0)

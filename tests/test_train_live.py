@@ -123,6 +123,14 @@ def test_mean_noise_and_vmapped_batches(fake_cifar, cache):
     rv = vm.oracle(jax.random.key(0)).query([21, 22])
     recs = [vm._results[i][0]["record"] for i in (21, 22)]
     assert all(rec["vmap"] == 2 for rec in recs) and np.isfinite(rv.values).all()
+    # ... and trains them as if alone (same seed and data, another cache): the same losses to float
+    # tolerance, the same accuracy up to one of the 12 validation images flipping
+    solo = live.live_benchmark("train-nb201", fake_cifar, **{**kw, "cache_folder": str(cache / "solo")})
+    rs = solo.oracle(jax.random.key(0)).query([21, 22])
+    for i, rec in zip((21, 22), recs):
+        alone = solo._results[i][0]["record"]
+        assert "vmap" not in alone and alone["final_loss"] == pytest.approx(rec["final_loss"], rel=1e-4)
+    assert np.abs(rs.values - rv.values).max() <= 100 / 12 + 1e-9
 
 
 def test_configuration_from_the_environment(fake_cifar, cache, monkeypatch):

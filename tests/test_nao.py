@@ -158,9 +158,12 @@ def test_proposals_are_new_valid_and_in_table():
     params, _, _ = strat.fit(strat.nets.init(jax.random.key(0)), arch, values, jax.random.key(1))
     seen = np.zeros(bench.space.n, bool)
     seen[arch] = True
-    new, _, _ = strat.propose(params, arch, values, seen, 20)
-    assert len(new) > 0 and len(set(new.tolist())) == len(new)
-    assert (new >= 0).all() and not seen[new].any()
+    new, decoded, counts = strat.propose(params, arch, values, seen, 20)
+    assert 1 <= len(new) <= 20 and len(new) == counts["decoded_new"] + counts["decoded_projected"]
+    assert len(set(new.tolist())) == len(new) and (new >= 0).all() and not seen[new].any()
+    # the ones decoded as they are: their sequence is the architecture's own
+    assert len(decoded) == counts["decoded_new"]
+    assert all(strat.lookup_tokens(np.asarray([seq]))[0] == i for i, seq in decoded)
 
 
 def test_a_short_round_is_filled_with_random_unevaluated_architectures(toy):

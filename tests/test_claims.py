@@ -212,3 +212,23 @@ def test_random_picks_are_reported_as_a_share_of_the_rows_samples(tmp_path):
     a = claims.analyse(tmp_path, n_boot=50, trials=trials)
     assert a["rows"][0]["random_share"] == 0.1  # 10 of 100 samples
     assert "| 10.0% |" in claims.markdown(a)
+
+
+def test_committed_records_agree_with_the_committed_trials_table():
+    """results/reproduction's report is rebuilt from tables/trials.csv; the full records committed
+    beside it (records/*.tar.gz) give exactly its lines for their trials."""
+    import tarfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "results" / "reproduction"
+    table = {(t.benchmark, t.strategy, t.seed): t for t in claims.read_trials_csv(root / "tables" / "trials.csv")}
+    tarballs = sorted((root / "records").glob("*.tar.gz"))
+    assert tarballs, f"no records under {root / 'records'}"
+    n = 0
+    for tarball in tarballs:
+        with tarfile.open(tarball) as tar:
+            recs = [json.load(tar.extractfile(m)) for m in tar.getmembers() if m.name.endswith(".json")]
+        for t in claims.trials_of(recs):
+            assert table[(t.benchmark, t.strategy, t.seed)] == t, tarball.name
+            n += 1
+    assert n >= 90  # AlphaX on nb101-30k-v6 and nb101-30k, NAO on nb201-cifar10: 30 seeds each

@@ -86,6 +86,12 @@ def test_too_few_successes_for_a_ratio_can_still_show_a_slower_strategy_by_an_ex
     base = {s: (10 + s, True) for s in range(5)} | {9: (3, True)}
     t = claims.fewer_hits(strat, 50, base)
     assert (t["hits"], t["of"], t["base_hits"]) == (0, 5, 5) and t["p"] == pytest.approx(1 / 252)
+    assert t["p_more"] == 1.0
+    # the other way round, the baseline's 5 of 5 against 0 of 5: more often with p = 1 / 252
+    assert claims.fewer_hits({s: base[s] for s in range(5)}, 50, strat)["p_more"] == pytest.approx(1 / 252)
+    # against random search, 3 hits of 10 at rate 1/2: P(X >= 3) = 1 - 56 / 1024
+    three = {**none, 0: (7, True), 1: (8, True), 2: (9, True)}
+    assert claims.fewer_hits(three, 50, n_space=100)["p_more"] == pytest.approx(1 - 56 / 1024, rel=1e-5)
     t = claims.fewer_hits(strat, 50, {**base, 4: (80, True)})
     # 4 hits among 10 trials, none among the strategy's 5: C(6, 5) / C(10, 5) = 6 / 252
     assert t["base_hits"] == 4 and t["p"] == pytest.approx(6 / 252)
@@ -109,8 +115,10 @@ def test_the_report_gives_the_exact_test_behind_a_verdict_with_too_few_successes
     assert v["random-search"]["verdict"] == "inconclusive"
     assert v["random-search"]["hits_test"]["p"] == pytest.approx((79 / 99) ** 10, rel=1e-5)  # kept to 6 digits
     text = claims.markdown(a)
-    assert "**does not hold** (hits within 20: 0/10 against 10/10, one-sided p = 5.4e-06)" in text
-    assert "**inconclusive** (hits within 20: 0/10 against random search's 20.2%, one-sided p = 0.1)" in text
+    assert ("**does not hold** (hits within 20: 0/10 against 10/10; exact one-sided p = 5.4e-06 that it hits "
+            "less often, 1 more often)") in text
+    assert ("**inconclusive** (hits within 20: 0/10 against random search's 20.2%; exact one-sided p = 0.1 that "
+            "it hits less often, 1 more often)") in text
     # every strategy against each measured baseline, paired: AlphaX never hits (aRT inf)
     assert "| b | alphax | 0 [0, 0]* | – |" in text and "| b | regularized-evolution | – | ∞ [∞, ∞]* |" in text
     # the forest plot draws the open-ended intervals (ratio 0, interval [0, ...]) without failing

@@ -22,13 +22,15 @@ This module turns such a folder into the claims report (pure functions of the re
   or lies below it), *inconclusive* (fewer than :data:`MIN_SUCCESSES` successes on either side: too
   few to estimate the ratio), unless an exact one-sided test at the smaller cap (:func:`fewer_hits`)
   finds that the strategy reaches the optimum less often than its baseline: then *does not hold*
-  (a strategy capped low can show that it is slower without showing by how much);
+  (a strategy capped low can show that it is slower without showing by how much); the report
+  gives that test's p-value both ways, the other (more hits) showing the paper's side of 1 only;
 * figures: the ECDF of samples to the optimum (log axis) with random search's exact curve from
   the hypergeometric law, per benchmark; and the published against the measured ratios (a forest plot).
 
 Everything is computed from one line per trial (benchmark, strategy, seed, samples, reached the
-optimum, cap, seconds), written to ``tables/trials.csv``. A folder without its records (a committed
-``results/reproduction/``, whose records are not) is rebuilt from that file: the same bytes.
+optimum, cap, seconds, random picks), written to ``tables/trials.csv``. A folder without its records
+(a committed ``results/reproduction/``, whose records mostly are not) is rebuilt from that file: the
+same bytes.
 """
 
 from __future__ import annotations

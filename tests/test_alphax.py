@@ -299,7 +299,6 @@ def test_invalid_never_asked_and_out_of_table_answer_retries_the_rollout():
     assert state.pending[0].tries == 1
 
 
-@pytest.mark.slow  # compiles the Meta-DNN's training (the contract tests run it too)
 def test_meta_dnn_refits_every_n_new_evaluations_and_mixes_predictions():
     bench = synthetic_benchmark(positions=4, choices=4, seed=0)
     rec = run_trial(TrialSpec(bench.name, "alphax:test", 0, 20), bench)

@@ -72,7 +72,6 @@ def test_canonicalisation_agrees_with_package_proteins_all():
     assert _agree(S.OPS_PROTEINS, stride=1) == 24 * 5**4
 
 
-@pytest.mark.slow
 def test_canonicalisation_agrees_with_package_all():
     assert _agree(S.OPS, stride=1) == 24 * 9**4  # 157,464 raw architectures
 

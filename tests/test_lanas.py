@@ -282,7 +282,6 @@ def test_presets_and_config_errors(good_region):
         LaNAS(good_region.space, {"encoding": "path"})
 
 
-@pytest.mark.slow
 @pytest.mark.data
 def test_finds_the_nas_bench_201_optimum_far_sooner_than_random_search():
     from nasbench.data import DataNotFound

@@ -131,7 +131,6 @@ def test_gnn_padding_nodes_do_not_count():
                                rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.slow
 def test_gnn_ensemble_learns_an_op_count_target():
     """Target: the number of 3x3 convolutions in an NB-201 cell (a function of node features)."""
     space = nb201_space()

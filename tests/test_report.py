@@ -135,7 +135,6 @@ def test_write_report_figures(tmp_path):
     assert not (root / "figures" / "cd-diagram.png").exists()  # one benchmark: no diagram across benchmarks
 
 
-@pytest.mark.slow
 def test_write_report_all_figures(tmp_path):
     root = make_results(tmp_path)
     report.write_report(root)

@@ -109,7 +109,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nasbench.benchmark import Status
-from nasbench.space import INVALID
+from nasbench.space import INVALID, Space
 from strategies.base import Strategy
 from strategies.models.actions import ActionDesign, design_for, random_terminal, uniforms
 from strategies.models.predictors import fit_ensemble, init_ensemble, predict_ensemble
@@ -231,7 +231,7 @@ class AlphaX(Strategy):
     #    same law, other draws: :func:`strategies.models.actions.uniforms`)
     version = 3
 
-    def __init__(self, space, config=None):
+    def __init__(self, space: Space, config: Any = None) -> None:
         super().__init__(space, config)
         cfg = self.config
         self.design: ActionDesign = design_for(space, cfg.max_vertices or None, cfg.max_edges or None)

@@ -250,9 +250,8 @@ def fewer_hits(strat: dict[int, tuple[int, bool]], cap: int, base: dict[int, tup
         return {"cap": cap, "hits": k, "of": n, "base_hits": None, "base_rate": rate, "p": _sig(sps.binom.cdf(k, n, rate)),
                 "p_more": _sig(sps.binom.sf(k - 1, n, rate))}
     kb = hits(base)
-    table = [[k, n - k], [kb, n - kb]]
-    p = float(sps.fisher_exact(table, alternative="less").pvalue) if n else 1.0
-    p_more = float(sps.fisher_exact(table, alternative="greater").pvalue) if n else 1.0
+    p, p_more = (float(sps.fisher_exact([[k, n - k], [kb, n - kb]], alternative=alt).pvalue) if n else 1.0
+                 for alt in ("less", "greater"))
     return {"cap": cap, "hits": k, "of": n, "base_hits": kb, "base_rate": None, "p": _sig(p), "p_more": _sig(p_more)}
 
 

@@ -66,19 +66,21 @@ def find_data(
     ``candidates`` are relative paths (e.g. ``"nasbench101-subset/nb101_subset_30k.csv.gz"``);
     raises :class:`DataNotFound` naming every place looked in and ``how_to_get``.
     """
-    looked: list[Path] = []
-    for folder in search_path(data_dir):
-        for rel in candidates:
-            p = folder / rel
-            looked.append(p)
-            if p.is_file():
-                return p
+    looked = _candidate_paths(candidates, data_dir)
+    for p in looked:
+        if p.is_file():
+            return p
     where = "\n  ".join(str(p) for p in looked)
     raise DataNotFound(
         f"data file not found; looked for:\n  {where}\n"
         f"How to get it: {how_to_get}\n"
         f"Then pass data_dir=..., set {ENV_DATA}=<folder>, or put it under {cache_dir() / 'data'}."
     )
+
+
+def _candidate_paths(candidates: list[str], data_dir: str | os.PathLike[str] | None) -> list[Path]:
+    """Every ``folder / candidate`` over the search path, in the order they are tried."""
+    return [folder / rel for folder in search_path(data_dir) for rel in candidates]
 
 
 def installed_folder(package: str, *parts: str) -> Path | None:
@@ -114,7 +116,7 @@ def find_data_or_installed(
         pass
     if installed is not None and installed.is_file():
         return installed
-    looked = [str(p / c) for p in search_path(data_dir) for c in candidates]
+    looked = [str(p) for p in _candidate_paths(candidates, data_dir)]
     looked.append(str(installed) if installed is not None else f"the installed package {pip_name!r} (not installed)")
     where = "\n  ".join(looked)
     raise DataNotFound(f"{what} not found; looked in:\n  {where}\nHow to get it: {how_to_get}")

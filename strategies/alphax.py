@@ -102,7 +102,7 @@ import logging
 import math
 from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -428,7 +428,7 @@ class AlphaX(Strategy):
         if todo:
             geno = [self.design.genotype(t) for t in todo]
             rows = [k for k, g in enumerate(geno) if g is not None]
-            found = self.space.lookup(np.stack([g for g in geno if g is not None])) if rows else np.zeros(0, np.int64)
+            found = self.space.lookup(np.stack([cast(np.ndarray, geno[k]) for k in rows])) if rows else np.zeros(0, np.int64)
             for t in todo:
                 memo[t] = INVALID
             for k, i in zip(rows, found):
@@ -509,7 +509,7 @@ class AlphaX(Strategy):
         """``(real + mean of the predicted rollouts) / 2``, or ``real`` without them."""
         if not dyna or None in dyna:
             return real
-        ids = [i for i in dyna if i is not None]  # all of them (None is not in dyna)
+        ids = cast(tuple[int, ...], dyna)  # None is not in it (checked above)
         missing = [i for i in ids if i not in state.values and i not in preds]
         if missing:
             preds = {**preds, **self._predictions(state, [tuple(missing)])}

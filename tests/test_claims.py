@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import tarfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -225,9 +227,6 @@ def test_random_picks_are_reported_as_a_share_of_the_rows_samples(tmp_path):
 def test_committed_records_agree_with_the_committed_trials_table():
     """results/reproduction's report is rebuilt from tables/trials.csv; the full records committed
     beside it (records/*.tar.gz) give exactly its lines for their trials."""
-    import tarfile
-    from pathlib import Path
-
     root = Path(__file__).resolve().parent.parent / "results" / "reproduction"
     table = {(t.benchmark, t.strategy, t.seed): t for t in claims.read_trials_csv(root / "tables" / "trials.csv")}
     tarballs = sorted((root / "records").glob("*.tar.gz"))

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from bench import gpu_train
+from bench import gpu_fidelity, gpu_sizes, gpu_throughput
 from nasbench.train import networks, trainer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +30,7 @@ C3, C1, MP = "conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3"
 # vertex 1 (3 of 5 channels) feeds vertex 2 (2 channels): its tensor is truncated; input -> output
 TRUNCATED = ([[0, 1, 1, 1], [0, 0, 1, 1], [0, 0, 0, 1], [0, 0, 0, 0]], ["input", C3, MP, "output"])
 IDENTITY = ([[0, 1], [0, 0]], ["input", "output"])  # only the output projection
-CELLS = {"CELL_A": gpu_train.CELL_A, "CELL_B": gpu_train.CELL_B, "truncated": TRUNCATED, "identity": IDENTITY}
+CELLS = {"CELL_A": gpu_throughput.CELL_A, "CELL_B": gpu_throughput.CELL_B, "truncated": TRUNCATED, "identity": IDENTITY}
 
 
 def _variables(model, seed):
@@ -163,14 +163,14 @@ def test_fidelity_cells_and_nb101_parameter_counts():
 
     require_data("nasbench101-subset/nb101_subset_30k.csv.gz")
     _, arrays = t101.subset_table(data_dir())
-    picked = gpu_train.fidelity_cells(arrays, 6)
+    picked = gpu_fidelity.fidelity_cells(arrays, 6)
     assert len(set(picked)) == 6
     assert np.all(arrays["train_time_108"][picked] <= np.quantile(arrays["train_time_108"], 0.25))
     acc = arrays["val_acc_4"][picked]
     assert np.all(np.diff(acc) >= 0) and acc[-1] - acc[0] > 0.2
     full = trainer.nb101_config()
     for i in picked:
-        assert gpu_train.jax_params(S.genotype_to_cell(arrays["genotype"][i]), full) == arrays["params"][i]
+        assert gpu_throughput.jax_params(S.genotype_to_cell(arrays["genotype"][i]), full) == arrays["params"][i]
     try:
         from bench import torch_nb101 as tnb
     except ImportError:
@@ -238,9 +238,9 @@ def test_tiny_run_measures_every_part(tmp_path):
     assert _errors(r) == []
     tp = r["throughput"]
     jax_rows = tp["jax"]
-    assert [(j["cell"], j["dtype"]) for j in jax_rows] == list(gpu_train.CONFIGS)
+    assert [(j["cell"], j["dtype"]) for j in jax_rows] == list(gpu_throughput.CONFIGS)
     for j in jax_rows:
-        assert j["images_per_s"] > 0 and j["compile_s"] > 0 and j["steps"] == gpu_train.TINY.steps
+        assert j["images_per_s"] > 0 and j["compile_s"] > 0 and j["steps"] == gpu_sizes.TINY.steps
     # CELL_A's masked network computes the per-architecture one: same weights, same training
     assert tp["masked"]["final_loss"] == pytest.approx(jax_rows[0]["final_loss"], abs=2e-2)
     assert tp["masked"]["params"] > jax_rows[0]["params"]  # every op at every vertex

@@ -155,6 +155,21 @@ def load_trials(root: Path) -> list[Trial]:
     return trials_of(_stopped_records(root))
 
 
+def one_setting(bench: str, strat: str, trials: Sequence[Trial]) -> None:
+    """Raise ``ValueError`` unless the row's trials share one cap and each seed appears once: a row
+    of mixed caps has no single aRT (a trial censored at 400 beside ones run to 2,313), and a
+    repeated seed would be counted twice. A merged ``trials.csv`` is where either could creep in."""
+    caps = sorted({t.cap for t in trials})
+    if len(caps) > 1:
+        counts = ", ".join(f"{sum(t.cap == c for t in trials)} at {c:,}" for c in caps)
+        raise ValueError(f"{strat} on {bench}: trials of different caps ({counts}); a row needs one cap: "
+                         f"rerun the others at one cap, or keep only one setting's trials")
+    seeds = [t.seed for t in trials]
+    twice = sorted({x for x in seeds if seeds.count(x) > 1})
+    if twice:
+        raise ValueError(f"{strat} on {bench}: seeds {twice} appear more than once; keep one trial per seed")
+
+
 def samples(trials: Sequence[Trial]) -> dict[tuple[str, str], dict[int, tuple[int, bool]]]:
     """``{(benchmark, strategy): {seed: (samples, reached the optimum)}}``."""
     out: dict[tuple[str, str], dict[int, tuple[int, bool]]] = {}
@@ -279,6 +294,8 @@ def analyse(root: str | Path, seed: int = 0, n_boot: int = N_BOOT,
     group: dict[tuple[str, str], list[Trial]] = {}
     for t in trials:
         group.setdefault((t.benchmark, t.strategy), []).append(t)
+    for (b, s), ts in group.items():
+        one_setting(b, s, ts)
     sizes = {b: int(json.loads((root / "benchmarks" / f"{b}.json").read_text())["n"]) for b, _ in by}
     rows = [strategy_row(b, s, t, sizes[b], group[(b, s)][0].cap, _rng(seed, b, s), n_boot)
             | {"s_per_trial": round(float(np.mean([g.wall_s for g in group[(b, s)]])), 1),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -222,6 +224,26 @@ def test_random_picks_are_reported_as_a_share_of_the_rows_samples(tmp_path):
     a = claims.analyse(tmp_path, n_boot=50, trials=trials)
     assert a["rows"][0]["random_share"] == 0.1  # 10 of 100 samples
     assert "| 10.0% |" in claims.markdown(a)
+
+
+def test_a_row_of_mixed_caps_or_a_repeated_seed_is_refused_with_one_line(tmp_path):
+    """A merged trials table must not mix settings: trials censored at 400 beside ones run to 2,313
+    have no single aRT, and a seed counted twice weighs double. The CLI prints the message, exit 2."""
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "b.json").write_text('{"n": 99}')
+    ok = [claims.Trial("b", "s", k, 10 + k, True, 49, 1.0) for k in range(3)]
+    assert len(claims.analyse(tmp_path, n_boot=10, trials=ok)["rows"]) == 1
+    mixed = ok + [claims.Trial("b", "s", 3, 20, False, 20, 1.0)]
+    with pytest.raises(ValueError, match=r"s on b: trials of different caps \(1 at 20, 3 at 49\)"):
+        claims.analyse(tmp_path, n_boot=10, trials=mixed)
+    with pytest.raises(ValueError, match=r"s on b: seeds \[1\] appear more than once"):
+        claims.analyse(tmp_path, n_boot=10, trials=ok + [claims.Trial("b", "s", 1, 30, True, 49, 1.0)])
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "tables" / "trials.csv").write_text(claims.trials_csv(mixed))
+    proc = subprocess.run([sys.executable, "-m", "experiments.cli", "report", str(tmp_path)],
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("error: s on b: trials of different caps")
 
 
 def test_committed_records_agree_with_the_committed_trials_table():

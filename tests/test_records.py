@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -361,7 +362,15 @@ def test_reaper_stopped_after_a_clean_exit_kills_nothing(tmp_path):
     watcher = reaper.watch()
     child = subprocess.Popen(["sleep", "120"])
     try:
-        time.sleep(1.0)
+        # wait until the watcher catches SIGTERM (bit 15 of SigCgt): on a loaded machine its Python
+        # takes more than a second to start, and a SIGTERM before then ends it with -15 instead of 0
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            caught = [ln for ln in Path(f"/proc/{watcher.pid}/status").read_text().splitlines() if ln.startswith("SigCgt:")]
+            if int(caught[0].split()[1], 16) >> (signal.SIGTERM - 1) & 1:
+                break
+            time.sleep(0.05)
+        time.sleep(0.6)  # a poll of its loop, so it has seen the child
         reaper.stop(watcher)
         assert watcher.returncode == 0 and child.poll() is None
     finally:

@@ -14,10 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.bench_train import CELL as CELL_A
+from bench.bench_train import CELL as CELL_A  # noqa: F401 - CONFIGS names it; gpu_train and tests take it from here
 from bench.gpu_sizes import num
-
-__all__ = ["CELL_A", "CELL_B", "CONFIGS"]  # and the functions below
 
 #: The Inception-like example cell of the official NAS-Bench-101 README (1x1 conv, 3x3 conv, two
 #: chained 3x3 convs and a 3x3 max-pool, four of them concatenated at the output).

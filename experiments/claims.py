@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 import math
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,8 +165,7 @@ def one_setting(bench: str, strat: str, trials: Sequence[Trial]) -> None:
         counts = ", ".join(f"{sum(t.cap == c for t in trials)} at {c:,}" for c in caps)
         raise ValueError(f"{strat} on {bench}: trials of different caps ({counts}); a row needs one cap: "
                          f"rerun the others at one cap, or keep only one setting's trials")
-    seeds = [t.seed for t in trials]
-    twice = sorted({x for x in seeds if seeds.count(x) > 1})
+    twice = sorted(s for s, k in Counter(t.seed for t in trials).items() if k > 1)
     if twice:
         raise ValueError(f"{strat} on {bench}: seeds {twice} appear more than once; keep one trial per seed")
 

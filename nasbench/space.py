@@ -164,6 +164,20 @@ def product_neighbors(genotypes: np.ndarray, cardinalities: Sequence[int], looku
     return np.stack(cols, axis=1).astype(np.int32)
 
 
+def categorical_fields(genotypes: np.ndarray, cardinalities: Sequence[int]) -> dict[str, Any]:
+    """The :class:`Space` fields that follow from categorical genotypes alone (``cardinalities``,
+    one-hot ``features``, one token a position): ``Space(name=..., genotypes=..., neighbors=...,
+    **categorical_fields(genotypes, cardinalities))``."""
+    tokens, vocab, types = tokens_from_genotypes(genotypes, cardinalities)
+    return {
+        "cardinalities": tuple(int(c) for c in cardinalities),
+        "features": {"onehot": onehot_genotypes(genotypes, cardinalities)},
+        "tokens": tokens,
+        "vocab": vocab,
+        "token_types": types,
+    }
+
+
 def tokens_from_genotypes(genotypes: np.ndarray, cardinalities: Sequence[int]) -> tuple[np.ndarray, int, tuple[tuple[int, ...], ...]]:
     """One token per position: position ``p`` value ``v`` -> token ``1 + offset_p + v``.
 

@@ -15,20 +15,15 @@ import itertools
 import numpy as np
 
 from nasbench.benchmark import Benchmark, GroundTruth
-from nasbench.space import INVALID, Space, onehot_genotypes, product_neighbors, tokens_from_genotypes
+from nasbench.space import INVALID, Space, categorical_fields, product_neighbors
 
 
 def synthetic_space(genotypes: np.ndarray, cardinalities: tuple[int, ...], full_lookup: np.ndarray, name: str) -> Space:
-    tokens, vocab, types = tokens_from_genotypes(genotypes, cardinalities)
     return Space(
         name=name,
         genotypes=genotypes.astype(np.int8),
-        cardinalities=cardinalities,
         neighbors=product_neighbors(genotypes, cardinalities, full_lookup),
-        features={"onehot": onehot_genotypes(genotypes, cardinalities)},
-        tokens=tokens,
-        vocab=vocab,
-        token_types=types,
+        **categorical_fields(genotypes, cardinalities),
     )
 
 

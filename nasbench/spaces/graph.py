@@ -44,8 +44,7 @@ from nasbench.space import (
     INVALID,
     InvalidArchitecture,
     Space,
-    onehot_genotypes,
-    tokens_from_genotypes,
+    categorical_fields,
 )
 
 #: The package's op list (``architecture.gnn_list``); its order defines the hash and op sorting.
@@ -348,16 +347,11 @@ def graph_space(proteins: bool = False) -> GraphSpace:
     arrays = cached_arrays(f"space-{name}", Path(__file__), lambda _src: _build_arrays(ops), version=1)
     genotypes = arrays["genotypes"]
     cards = (len(LINKS),) + (len(ops),) * N_LAYERS
-    tokens, vocab, types = tokens_from_genotypes(genotypes, cards)
     return GraphSpace(
         name=name,
         genotypes=genotypes,
-        cardinalities=cards,
         neighbors=arrays["neighbors"],
-        features={"onehot": onehot_genotypes(genotypes, cards)},
-        tokens=tokens,
-        vocab=vocab,
-        token_types=types,
+        **categorical_fields(genotypes, cards),
         graph=_node_graph(genotypes, len(ops)),
         ops=ops,
         keys=arrays["keys"],

@@ -22,9 +22,8 @@ from nasbench.space import (
     INVALID,
     InvalidArchitecture,
     Space,
-    onehot_genotypes,
+    categorical_fields,
     product_neighbors,
-    tokens_from_genotypes,
 )
 
 CHOICES: tuple[str, ...] = ("identity", "MB3_K3", "MB6_K5")
@@ -92,15 +91,10 @@ def macro_space() -> MacroSpace:
     """The NAS-Bench-Macro space (built once per process)."""
     idx = np.arange(N_ARCHS, dtype=np.int64)
     genotypes = ((idx[:, None] // RADIX) % N_CHOICES).astype(np.int8)
-    tokens, vocab, types = tokens_from_genotypes(genotypes, CARDINALITIES)
     return MacroSpace(
         name="macro",
         genotypes=genotypes,
-        cardinalities=CARDINALITIES,
         neighbors=product_neighbors(genotypes, CARDINALITIES, idx),
-        features={"onehot": onehot_genotypes(genotypes, CARDINALITIES)},
-        tokens=tokens,
-        vocab=vocab,
-        token_types=types,
         graph=None,
+        **categorical_fields(genotypes, CARDINALITIES),
     )

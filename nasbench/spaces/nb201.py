@@ -34,9 +34,8 @@ from nasbench.space import (
     INVALID,
     InvalidArchitecture,
     Space,
-    onehot_genotypes,
+    categorical_fields,
     product_neighbors,
-    tokens_from_genotypes,
 )
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -182,16 +181,10 @@ class NB201Space(Space):
 def nb201_space() -> NB201Space:
     """The NAS-Bench-201 space (built once per process; about 10 ms)."""
     genotypes = all_genotypes()
-    tokens, vocab, types = tokens_from_genotypes(genotypes, CARDINALITIES)
-    neighbors = product_neighbors(genotypes, CARDINALITIES, np.arange(N_ARCHS, dtype=np.int64))
     return NB201Space(
         name="nb201",
         genotypes=genotypes,
-        cardinalities=CARDINALITIES,
-        neighbors=neighbors,
-        features={"onehot": onehot_genotypes(genotypes, CARDINALITIES)},
-        tokens=tokens,
-        vocab=vocab,
-        token_types=types,
+        neighbors=product_neighbors(genotypes, CARDINALITIES, np.arange(N_ARCHS, dtype=np.int64)),
         graph=node_op_dag(genotypes),
+        **categorical_fields(genotypes, CARDINALITIES),
     )

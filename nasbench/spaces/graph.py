@@ -351,9 +351,9 @@ def graph_space(proteins: bool = False) -> GraphSpace:
         name=name,
         genotypes=genotypes,
         neighbors=arrays["neighbors"],
-        **categorical_fields(genotypes, cards),
         graph=_node_graph(genotypes, len(ops)),
         ops=ops,
         keys=arrays["keys"],
         code_to_index=arrays["code_to_index"],
+        **categorical_fields(genotypes, cards),
     )

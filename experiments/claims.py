@@ -376,12 +376,33 @@ def _test_note(v: dict[str, Any]) -> str:
             f"that it hits less often, {t['p_more']:.2g} more often)")
 
 
+def glance(verdicts: Sequence[dict[str, Any]]) -> list[str]:
+    """The verdicts as one table: a row per claim (in :data:`CLAIMS`' order), a column per benchmark,
+    each cell the measured ratio, its interval and the verdict (details in the claims table)."""
+    benches = sorted({v["benchmark"] for v in verdicts})
+    claims_: dict[tuple[str, str, str, float], dict[str, dict[str, Any]]] = {}
+    for v in verdicts:
+        claims_.setdefault((v["paper"], v["strategy"], v["baseline"], v["published"]), {})[v["benchmark"]] = v
+    lines = ["| claim | published | " + " | ".join(benches) + " |", "|---|---|" + "---|" * len(benches)]
+    for (paper, s, base, pub), cells in claims_.items():
+        row = [f"{_fmt(c['ratio'])}x [{_fmt(c['low'])}, {_fmt(c['high'])}] **{c['verdict']}**"
+               if (c := cells.get(b)) else "–" for b in benches]
+        lines.append(f"| {paper.split(' (')[0]}: {s} vs {base} | {pub}x | " + " | ".join(row) + " |")
+    return lines
+
+
 def markdown(a: dict[str, Any]) -> str:
     lines = ["# Samples to the optimum: the seed papers' protocol", "",
              "Each trial ends at the first evaluation of the benchmark's optimum or is censored at its cap "
              "(aRT charges a censored trial its cap). Ratios are aRT(baseline) / aRT(strategy); random search's "
              "is its exact expectation (N+1)/2. Intervals: bootstrap 95% over seeds (paired for two strategies).",
-             "", "## Samples to the optimum", "",
+             ""]
+    if a["verdicts"]:
+        lines += ["## The claims at a glance", "",
+                  "Measured ratio [95%] and verdict per claim and benchmark; the claims table below gives the "
+                  "seeds, the exact tests behind verdicts with too few successes, and the verdicts' definitions.",
+                  "", *glance(a["verdicts"]), ""]
+    lines += ["## Samples to the optimum", "",
              "| benchmark | strategy | successes | cap | mean (aRT) [95%] | median [95%] | RS exact (N+1)/2 | RS aRT at cap | ratio to RS [95%] | random picks | s per trial |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in a["rows"]:

@@ -73,6 +73,19 @@ def test_art_ratio_and_verdicts_by_hand():
     assert claims.rs_ecdf(100, np.array([1, 50, 100, 200])).tolist() == [0.01, 0.5, 1.0, 1.0]
 
 
+def test_the_glance_table_puts_each_claim_on_one_row_across_benchmarks():
+    def v(bench, strat, base, pub, ratio, verdict):
+        return {"paper": "LaNAS (Wang et al.)", "benchmark": bench, "strategy": strat, "baseline": base,
+                "published": pub, "ratio": ratio, "low": ratio / 2, "high": math.inf, "verdict": verdict}
+
+    rows = claims.glance([v("b", "lanas", "random-search", 22.0, 5.0, "weaker"),
+                          v("a", "lanas", "random-search", 22.0, 30.0, "holds"),
+                          v("b", "lanas", "nao", 6.8, 1500.0, "holds")])
+    assert rows == ["| claim | published | a | b |", "|---|---|---|---|",
+                    "| LaNAS: lanas vs random-search | 22.0x | 30x [15, ∞] **holds** | 5x [2.5, ∞] **weaker** |",
+                    "| LaNAS: lanas vs nao | 6.8x | – | 1,500x [750, ∞] **holds** |"]
+
+
 def test_too_few_successes_for_a_ratio_can_still_show_a_slower_strategy_by_an_exact_test():
     """With fewer than MIN_SUCCESSES hits the ratio is not estimated, but an exact one-sided test at
     the smaller cap can still find that the strategy hits less often than its baseline."""

@@ -368,6 +368,14 @@ def _fmt(x: Any) -> str:
     return f"{x:,.3g}" if abs(x) < 1000 else f"{x:,.0f}"
 
 
+def _ratio(d: dict[str, Any], unit: str = "") -> str:
+    """``ratio [low, high]`` of a verdict or a paired ratio; "–" where no ratio exists (neither side
+    ever reached the optimum on their common seeds, or they have none)."""
+    if isinstance(d["ratio"], float) and math.isnan(d["ratio"]):
+        return "–"
+    return f"{_fmt(d['ratio'])}{unit} [{_fmt(d['low'])}, {_fmt(d['high'])}]"
+
+
 def _test_note(v: dict[str, Any]) -> str:
     """The exact test behind a verdict with too few successes for the ratio."""
     t = v["hits_test"]
@@ -378,14 +386,15 @@ def _test_note(v: dict[str, Any]) -> str:
 
 def glance(verdicts: Sequence[dict[str, Any]]) -> list[str]:
     """The verdicts as one table: a row per claim (in :data:`CLAIMS`' order), a column per benchmark,
-    each cell the measured ratio, its interval and the verdict (details in the claims table)."""
+    each cell the measured ratio, its interval (* where a side has too few successes to estimate it)
+    and the verdict (details in the claims table)."""
     benches = sorted({v["benchmark"] for v in verdicts})
     claims_: dict[tuple[str, str, str, float], dict[str, dict[str, Any]]] = {}
     for v in verdicts:
         claims_.setdefault((v["paper"], v["strategy"], v["baseline"], v["published"]), {})[v["benchmark"]] = v
     lines = ["| claim | published | " + " | ".join(benches) + " |", "|---|---|" + "---|" * len(benches)]
     for (paper, s, base, pub), cells in claims_.items():
-        row = [f"{_fmt(c['ratio'])}x [{_fmt(c['low'])}, {_fmt(c['high'])}] **{c['verdict']}**"
+        row = [f"{_ratio(c, 'x')}{'*' if c['few'] else ''} **{c['verdict']}**"
                if (c := cells.get(b)) else "–" for b in benches]
         lines.append(f"| {paper.split(' (')[0]}: {s} vs {base} | {pub}x | " + " | ".join(row) + " |")
     return lines
@@ -399,8 +408,10 @@ def markdown(a: dict[str, Any]) -> str:
              ""]
     if a["verdicts"]:
         lines += ["## The claims at a glance", "",
-                  "Measured ratio [95%] and verdict per claim and benchmark; the claims table below gives the "
-                  "seeds, the exact tests behind verdicts with too few successes, and the verdicts' definitions.",
+                  "Measured ratio [95%] and verdict per claim and benchmark; * marks fewer than "
+                  f"{MIN_SUCCESSES} successes on a side, where the ratio is not estimated well: the verdict is "
+                  "then *inconclusive* unless an exact test of hits decides it. The claims table below gives the "
+                  "seeds, those tests and the verdicts' definitions.",
                   "", *glance(a["verdicts"]), ""]
     lines += ["## Samples to the optimum", "",
              "| benchmark | strategy | successes | cap | mean (aRT) [95%] | median [95%] | RS exact (N+1)/2 | RS aRT at cap | ratio to RS [95%] | random picks | s per trial |",
@@ -438,14 +449,14 @@ def markdown(a: dict[str, Any]) -> str:
                 r = cell.get((b, s, x))
                 few = r is not None and min(r["successes"], r["base_successes"]) < MIN_SUCCESSES
                 cells.append("–" if r is None else
-                             f"{_fmt(r['ratio'])} [{_fmt(r['low'])}, {_fmt(r['high'])}]{'*' if few else ''}")
+                             f"{_ratio(r)}{'*' if few else ''}")
             lines.append(f"| {b} | {s} | " + " | ".join(cells) + " |")
     lines += ["", "## The claims", "", "| paper | benchmark | claim | published | measured [95%] | seeds | verdict |",
               "|---|---|---|---|---|---|---|"]
     for v in a["verdicts"]:
         note = f" ({v['note']})" if v["note"] else ""
         lines.append(f"| {v['paper']} | {v['benchmark']} | {v['strategy']} vs {v['baseline']}{note} | {v['published']}x | "
-                     f"{_fmt(v['ratio'])}x [{_fmt(v['low'])}, {_fmt(v['high'])}] | {v['seeds']} | **{v['verdict']}**"
+                     f"{_ratio(v, 'x')} | {v['seeds']} | **{v['verdict']}**"
                      f"{_test_note(v) if v['few'] else ''} |")
     lines += ["", "Verdicts: *holds* — the interval lies above 1 and reaches the published ratio; *weaker* — above 1 "
               "but below it; *does not hold* — the interval contains 1 or lies below; *inconclusive* — fewer than "

@@ -74,16 +74,18 @@ def test_art_ratio_and_verdicts_by_hand():
 
 
 def test_the_glance_table_puts_each_claim_on_one_row_across_benchmarks():
-    def v(bench, strat, base, pub, ratio, verdict):
+    def v(bench, strat, base, pub, ratio, verdict, few=False):
         return {"paper": "LaNAS (Wang et al.)", "benchmark": bench, "strategy": strat, "baseline": base,
-                "published": pub, "ratio": ratio, "low": ratio / 2, "high": math.inf, "verdict": verdict}
+                "published": pub, "ratio": ratio, "low": ratio / 2, "high": math.inf, "verdict": verdict, "few": few}
 
     rows = claims.glance([v("b", "lanas", "random-search", 22.0, 5.0, "weaker"),
                           v("a", "lanas", "random-search", 22.0, 30.0, "holds"),
-                          v("b", "lanas", "nao", 6.8, 1500.0, "holds")])
+                          v("b", "lanas", "nao", 6.8, 1500.0, "holds"),
+                          v("a", "lanas", "alphax", 12.4, math.nan, "inconclusive", few=True)])
     assert rows == ["| claim | published | a | b |", "|---|---|---|---|",
                     "| LaNAS: lanas vs random-search | 22.0x | 30x [15, ∞] **holds** | 5x [2.5, ∞] **weaker** |",
-                    "| LaNAS: lanas vs nao | 6.8x | – | 1,500x [750, ∞] **holds** |"]
+                    "| LaNAS: lanas vs nao | 6.8x | – | 1,500x [750, ∞] **holds** |",
+                    "| LaNAS: lanas vs alphax | 12.4x | –* **inconclusive** | – |"]
 
 
 def test_too_few_successes_for_a_ratio_can_still_show_a_slower_strategy_by_an_exact_test():
@@ -132,6 +134,9 @@ def test_the_report_gives_the_exact_test_behind_a_verdict_with_too_few_successes
     assert v["random-search"]["verdict"] == "inconclusive"
     assert v["random-search"]["hits_test"]["p"] == pytest.approx((79 / 99) ** 10, rel=1e-5)  # kept to 6 digits
     text = claims.markdown(a)
+    # the glance table opens the report; a verdict with too few successes is starred there
+    assert text.index("## The claims at a glance") < text.index("## Samples to the optimum")
+    assert "]* **does not hold** |" in text.split("## Samples to the optimum")[0]
     assert ("**does not hold** (hits within 20: 0/10 against 10/10; exact one-sided p = 5.4e-06 that it hits "
             "less often, 1 more often)") in text
     assert ("**inconclusive** (hits within 20: 0/10 against random search's 20.2%; exact one-sided p = 0.1 that "

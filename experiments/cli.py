@@ -6,6 +6,9 @@
     nasarena run SUITE [--out DIR] [--executor inprocess|process|ray] [--workers N] [--no-report]
                  [--address HEAD:6379] [--cpus-per-trial C] [--gpus-per-trial G] [--max-retries R]
     nasarena report DIR [--json]          figures and tables of a results folder (or JSON summary)
+    nasarena merge INTO RUN [RUN ...] --suite SUITE
+                                          fold run folders searched to the optimum into a claims
+                                          folder's tables/trials.csv and rebuild its report
 
 Exit status: 0 every trial finished; 1 some trials failed or benchmarks were skipped (missing
 data; the summary lists them); 2 bad input (one line on stderr says what and how to fix it;
@@ -162,6 +165,16 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _merge(args: argparse.Namespace) -> int:
+    from experiments.merge import merge
+    from experiments.suite import load_suite
+
+    n = merge(args.into, args.runs, load_suite(args.suite))
+    print(f"{args.into}: {n['before']} trials, {n['merged']} merged ({n['replaced']} with a different result), "
+          f"{n['after']} now; report written to {os.path.join(args.into, 'README.md')}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nasarena", description="NAS strategies on real NAS benchmarks.")
     parser.add_argument("--data-dir", default=None, help="folder with benchmark data (else $NASARENA_DATA)")
@@ -199,6 +212,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("dir")
     p.add_argument("--json", action="store_true", help="print one JSON object per benchmark x strategy x target")
     p.set_defaults(fn=_report)
+    p = sub.add_parser("merge", help="fold run folders searched to the optimum into a claims folder's trials table")
+    p.add_argument("into", help="a claims folder with tables/trials.csv and no records (results/reproduction)")
+    p.add_argument("runs", nargs="+", help="run folders whose data/ holds the stopped records to merge")
+    p.add_argument("--suite", required=True, help="the suite the folder holds (reproduction-cpu): every trial must match it")
+    p.set_defaults(fn=_merge)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")

@@ -109,7 +109,8 @@ class Trial:
 CSV_HEADER = "benchmark,strategy,seed,samples,reached_optimum,cap,wall_s,random_picks"
 
 
-def _stopped_records(root: Path) -> list[dict[str, Any]]:
+def stopped_records(root: Path) -> list[dict[str, Any]]:
+    """The trial records under ``root/data``, all run with ``stop = "optimum"`` (else ``ValueError``)."""
     recs = [json.loads(p.read_text()) for p in sorted((root / "data").glob("*/*/seed-*.json"))]
     if not recs:
         raise FileNotFoundError(f"no trial records under {root / 'data'}; run a suite with stop = \"optimum\" first")
@@ -130,9 +131,10 @@ def _in_order(trials: Iterable[Trial]) -> list[Trial]:
     return sorted(trials, key=lambda t: (t.benchmark, t.strategy, t.seed))
 
 
-def trials_csv(trials: Sequence[Trial]) -> str:
+def trials_csv(trials: Iterable[Trial]) -> str:
+    """``tables/trials.csv``: one line per trial, by benchmark, strategy and seed."""
     return "\n".join([CSV_HEADER] + [f"{t.benchmark},{t.strategy},{t.seed},{t.samples},{int(t.reached)},{t.cap},"
-                                     f"{t.wall_s:.2f},{t.random_picks}" for t in trials]) + "\n"
+                                     f"{t.wall_s:.2f},{t.random_picks}" for t in _in_order(trials)]) + "\n"
 
 
 def read_trials_csv(path: Path) -> list[Trial]:
@@ -153,7 +155,7 @@ def load_trials(root: Path) -> list[Trial]:
     table = root / "tables" / "trials.csv"
     if not any((root / "data").glob("*/*/seed-*.json")) and table.is_file():
         return read_trials_csv(table)
-    return trials_of(_stopped_records(root))
+    return trials_of(stopped_records(root))
 
 
 def one_setting(bench: str, strat: str, trials: Sequence[Trial]) -> None:

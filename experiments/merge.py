@@ -56,7 +56,7 @@ def merge(into: str | Path, runs: Sequence[str | Path], suite: Suite) -> dict[st
     old = {(t.benchmark, t.strategy, t.seed): t for t in claims.read_trials_csv(table)}
     new: dict[tuple[str, str, int], claims.Trial] = {}
     for run in runs:
-        for t in claims.trials_of(claims._stopped_records(Path(run))):
+        for t in claims.trials_of(claims.stopped_records(Path(run))):
             if (why := mismatch(t, suite)) is not None:
                 raise ValueError(f"{run}: {why}; fix the run's suite file or pass the suite it belongs to")
             new[(t.benchmark, t.strategy, t.seed)] = t
@@ -69,7 +69,7 @@ def merge(into: str | Path, runs: Sequence[str | Path], suite: Suite) -> dict[st
         rows = "; ".join(f"{s} on {b} ({n})" for (b, s), n in sorted(stale.items()))
         raise ValueError(f"after the merge, trials that suite {suite.name} no longer asks for would remain: {rows}; "
                          "rerun those rows' seeds at the suite's cap and merge them too")
-    atomic_write_text(table, claims.trials_csv(claims._in_order(merged.values())))
+    atomic_write_text(table, claims.trials_csv(merged.values()))
     meta_path = into / "meta.json"
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     atomic_write_text(meta_path, dumps({**meta, "suite": suite.as_dict()}, indent=2) + "\n")

@@ -86,3 +86,22 @@ def test_merge_command_says_what_is_wrong_in_one_line(tmp_path, toy, register, c
     run, _ = _run(tmp_path, "run", SUITE)
     assert main(["merge", str(into), str(run), "--suite", str(tmp_path / "into.toml")]) == 0
     assert "6 trials, 6 merged (0 with a different result), 6 now" in capsys.readouterr().out
+
+
+def test_committed_reproduction_folder_holds_only_trials_of_its_suite():
+    """results/reproduction/ is reproduction-cpu as it stands: its meta.json holds that suite, and
+    its table holds exactly the trials the suite asks for (benchmark, label, seed, cap). Changing a
+    cap in the suite file without rerunning the row fails here."""
+    import json
+    from pathlib import Path
+
+    from experiments.merge import mismatch
+
+    root = Path(__file__).resolve().parents[1] / "results" / "reproduction"
+    suite = load_suite("reproduction-cpu")
+    assert json.loads((root / "meta.json").read_text())["suite"] == json.loads(json.dumps(suite.as_dict()))
+    trials = claims.read_trials_csv(root / "tables" / "trials.csv")
+    assert [why for t in trials if (why := mismatch(t, suite))] == []
+    # and it holds every trial the suite asks for, once
+    assert sorted((t.benchmark, t.strategy, t.seed) for t in trials) == \
+        sorted((s.benchmark, s.label, s.seed) for s in suite.trials())

@@ -13,7 +13,8 @@ This module turns such a folder into the claims report (pure functions of the re
 * per benchmark and strategy: trials, successes, mean samples to the optimum (COCO's aRT: all
   samples over successes, a censored trial charged its cap) and the median (``None`` unless more
   than half succeeded), each with a bootstrap 95% interval over seeds;
-* each strategy's ratio to random search's exact expectation, ``(N+1)/2`` without a cap
+* each strategy's ratio to random search's exact expectation, ``(N+1)/(K+1)`` without a cap (K
+  the architectures that tie at the optimum's true score: 1, or 2 on NAS-Bench-Macro)
   (:func:`experiments.metrics.art_random_budget` at the cap, printed beside it), and to the measured
   aRT of each baseline of :data:`BASELINES` (evolution, AlphaX, NAO, BO), paired by seed (the
   bootstrap resamples the common seeds of both);
@@ -41,6 +42,7 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -206,7 +208,9 @@ def _boot(rng: np.random.Generator, n: int, n_boot: int) -> np.ndarray:
 
 
 def strategy_row(bench: str, strat: str, trials: dict[int, tuple[int, bool]], n: int, cap: int,
-                 rng: np.random.Generator, n_boot: int = N_BOOT) -> dict[str, Any]:
+                 rng: np.random.Generator, n_boot: int = N_BOOT, k: int = 1) -> dict[str, Any]:
+    """One row of the samples table; ``k``: the architectures at the optimum (ties: 2 on Macro), which
+    set random search's exact aRT, ``(n + 1) / (k + 1)``, and its aRT at the cap."""
     seeds = sorted(trials)
     lengths = np.array([trials[s][0] for s in seeds], float)
     hits = np.array([trials[s][1] for s in seeds], bool)
@@ -215,13 +219,13 @@ def strategy_row(bench: str, strat: str, trials: dict[int, tuple[int, bool]], n:
     med = float(np.median(np.where(hits, lengths, np.inf))) if hits.mean() > 0.5 else None
     with np.errstate(invalid="ignore"):  # medians of resamples with more failures than successes are inf
         meds = np.array([np.median(np.where(hits[i], lengths[i], np.inf)) for i in idx])
-    rs = (n + 1) / 2
+    rs = metrics.art_random_exact(n, k)
     a = art(lengths, hits)
     return {
         "benchmark": bench, "strategy": strat, "trials": len(seeds), "successes": int(hits.sum()), "cap": cap,
         "art": a, "art_low": quantile(arts, 0.025), "art_high": quantile(arts, 0.975),
         "median": med, "median_low": quantile(meds, 0.025), "median_high": quantile(meds, 0.975),
-        "rs_exact": rs, "rs_at_cap": metrics.art_random_budget(n, 1, cap),
+        "rs_exact": rs, "rs_at_cap": metrics.art_random_budget(n, k, cap),
         "ratio_rs": rs / a if a > 0 else math.inf,
         "ratio_rs_low": rs / quantile(arts, 0.975), "ratio_rs_high": rs / quantile(arts, 0.025),
     }
@@ -245,15 +249,15 @@ def paired_ratio(base: dict[int, tuple[int, bool]], strat: dict[int, tuple[int, 
 
 
 def fewer_hits(strat: dict[int, tuple[int, bool]], cap: int, base: dict[int, tuple[int, bool]] | None = None,
-               n_space: int = 0) -> dict[str, Any]:
+               n_space: int = 0, k_opt: int = 1) -> dict[str, Any]:
     """Does the strategy reach the optimum within ``cap`` samples less often than its baseline?
 
-    Against random search (``base`` None) the baseline is exact: each trial finds the one optimum
-    of ``n_space`` within ``cap`` samples with probability ``cap / n_space``, so the p-value is the
-    binomial ``P(X <= hits)``. Against a measured baseline, on their common seeds, it is Fisher's
-    exact test (one-sided: the strategy's odds of a hit lower). ``cap`` is the smaller of the two
+    Against random search (``base`` None) the baseline is exact: each trial finds one of the
+    ``k_opt`` optima of ``n_space`` within ``cap`` samples with probability ``rs_ecdf(n_space, cap,
+    k_opt)`` (``cap / n_space`` for one optimum), so the p-value is the binomial ``P(X <= hits)``.
+    Against a measured baseline, on their common seeds, it is Fisher's exact test (one-sided: the strategy's odds of a hit lower). ``cap`` is the smaller of the two
     caps, so both sides had the same chance to hit. Returns ``{"cap", "hits", "of", "base_hits"
-    (None for random search), "base_rate" (random search's ``cap / n_space``, else None), "p",
+    (None for random search), "base_rate" (random search's chance within ``cap``, else None), "p",
     "p_more"}``: ``p_more`` is the same test the other way (the strategy hits *more* often), which
     shows the paper's side without estimating the ratio, so no verdict rests on it."""
     seeds = sorted(strat) if base is None else sorted(set(strat) & set(base))
@@ -263,7 +267,7 @@ def fewer_hits(strat: dict[int, tuple[int, bool]], cap: int, base: dict[int, tup
 
     k, n = hits(strat), len(seeds)
     if base is None:
-        rate = min(cap / n_space, 1.0)
+        rate = float(rs_ecdf(n_space, np.array([cap]), k_opt)[0])
         return {"cap": cap, "hits": k, "of": n, "base_hits": None, "base_rate": rate, "p": _sig(sps.binom.cdf(k, n, rate)),
                 "p_more": _sig(sps.binom.sf(k - 1, n, rate))}
     kb = hits(base)
@@ -298,8 +302,10 @@ def analyse(root: str | Path, seed: int = 0, n_boot: int = N_BOOT,
         group.setdefault((t.benchmark, t.strategy), []).append(t)
     for (b, s), ts in group.items():
         one_setting(b, s, ts)
-    sizes = {b: int(json.loads((root / "benchmarks" / f"{b}.json").read_text())["n"]) for b, _ in by}
-    rows = [strategy_row(b, s, t, sizes[b], group[(b, s)][0].cap, _rng(seed, b, s), n_boot)
+    info = {b: json.loads((root / "benchmarks" / f"{b}.json").read_text()) for b, _ in by}
+    sizes = {b: int(i["n"]) for b, i in info.items()}
+    optima = {b: int(i.get("targets", {}).get("optimum", {}).get("K", 1)) for b, i in info.items()}  # ties at the top
+    rows = [strategy_row(b, s, t, sizes[b], group[(b, s)][0].cap, _rng(seed, b, s), n_boot, optima[b])
             | {"s_per_trial": round(float(np.mean([g.wall_s for g in group[(b, s)]])), 1),
                "random_share": sum(g.random_picks for g in group[(b, s)]) / sum(g.samples for g in group[(b, s)])}
             for (b, s), t in sorted(by.items())]
@@ -321,7 +327,7 @@ def analyse(root: str | Path, seed: int = 0, n_boot: int = N_BOOT,
                 row = next(r for r in rows if r["benchmark"] == b and r["strategy"] == c.strategy)
                 ratio, low, high = row["ratio_rs"], row["ratio_rs_low"], row["ratio_rs_high"]
                 succ, common = [row["successes"], MIN_SUCCESSES], row["trials"]
-                test = fewer_hits(by[(b, c.strategy)], cap, n_space=sizes[b])
+                test = fewer_hits(by[(b, c.strategy)], cap, n_space=sizes[b], k_opt=optima[b])
             else:
                 ratio, low, high, common, sb, ss = pair(b, c.strategy, c.baseline)
                 succ = [sb, ss]
@@ -333,7 +339,7 @@ def analyse(root: str | Path, seed: int = 0, n_boot: int = N_BOOT,
     ratios = [dict(zip(("ratio", "low", "high", "seeds", "base_successes", "successes"), pair(b, s, base)),
                    benchmark=b, strategy=s, baseline=base)
               for base in BASELINES for (b, s) in sorted(by) if s != base and (b, base) in by]
-    return {"rows": rows, "verdicts": verdicts, "baseline_ratios": ratios, "sizes": sizes,
+    return {"rows": rows, "verdicts": verdicts, "baseline_ratios": ratios, "sizes": sizes, "optima": optima,
             "not_run": not_run(root, by)}
 
 
@@ -356,10 +362,12 @@ def not_run(root: Path, by: dict[tuple[str, str], dict[int, tuple[int, bool]]]) 
     return out
 
 
-def rs_ecdf(n: int, x: np.ndarray) -> np.ndarray:
-    """P(random search without replacement has found the one optimum within x samples) = x / N
-    (the hypergeometric law with K = 1)."""
-    return np.clip(np.asarray(x, float) / n, 0, 1)
+def rs_ecdf(n: int, x: np.ndarray, k: int = 1) -> np.ndarray:
+    """P(random search without replacement has found one of the ``k`` optima among ``n`` within x
+    samples) = 1 - C(n - x, k) / C(n, k) (the hypergeometric law; x / n for one optimum), computed
+    exactly in integers."""
+    x = np.clip(np.asarray(x, dtype=np.int64), 0, n)
+    return np.array([float(1 - Fraction(math.comb(n - int(v), k), math.comb(n, k))) for v in x.ravel()]).reshape(x.shape)
 
 
 def _fmt(x: Any) -> str:
@@ -403,11 +411,13 @@ def glance(verdicts: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def markdown(a: dict[str, Any]) -> str:
+    ties = [f"{b}: {k}" for b, k in sorted(a["optima"].items()) if k > 1]
     lines = ["# Samples to the optimum: the seed papers' protocol", "",
              "Each trial ends at the first evaluation of the benchmark's optimum or is censored at its cap "
              "(aRT charges a censored trial its cap). Ratios are aRT(baseline) / aRT(strategy); random search's "
-             "is its exact expectation (N+1)/2. Intervals: bootstrap 95% over seeds (paired for two strategies).",
-             ""]
+             "is its exact expectation (N+1)/(K+1), K the architectures that share the optimum's true score "
+             f"(1{', except where they tie: ' + ', '.join(ties) if ties else ''}). Intervals: bootstrap 95% over "
+             "seeds (paired for two strategies).", ""]
     if a["verdicts"]:
         lines += ["## The claims at a glance", "",
                   "Measured ratio [95%] and verdict per claim and benchmark; * marks fewer than "
@@ -416,7 +426,7 @@ def markdown(a: dict[str, Any]) -> str:
                   "seeds, those tests and the verdicts' definitions.",
                   "", *glance(a["verdicts"]), ""]
     lines += ["## Samples to the optimum", "",
-             "| benchmark | strategy | successes | cap | mean (aRT) [95%] | median [95%] | RS exact (N+1)/2 | RS aRT at cap | ratio to RS [95%] | random picks | s per trial |",
+             "| benchmark | strategy | successes | cap | mean (aRT) [95%] | median [95%] | RS exact (N+1)/(K+1) | RS aRT at cap | ratio to RS [95%] | random picks | s per trial |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in a["rows"]:
         lines.append(f"| {r['benchmark']} | {r['strategy']} | {r['successes']}/{r['trials']} | {r['cap']} | "
@@ -512,7 +522,7 @@ def _figures(root: Path, a: dict[str, Any], recs: dict[tuple[str, str], dict[int
     for b, n in sorted(a["sizes"].items()):
         fig, ax = plt.subplots(figsize=(6, 4))
         x = np.unique(np.geomspace(1, n, 200).astype(int))
-        ax.plot(x, rs_ecdf(n, x), "k--", label="random search (exact)")
+        ax.plot(x, rs_ecdf(n, x, a["optima"][b]), "k--", label="random search (exact)")
         for (bb, s), trials in sorted(recs.items()):
             if bb != b:
                 continue

@@ -71,6 +71,8 @@ def test_art_ratio_and_verdicts_by_hand():
     assert claims.verdict(12.0, 30.0, 22.0, [30, 4]) == "inconclusive"
     # random search's exact chance to have found the one optimum within x of N samples is x / N
     assert claims.rs_ecdf(100, np.array([1, 50, 100, 200])).tolist() == [0.01, 0.5, 1.0, 1.0]
+    # two optima tied (NAS-Bench-Macro's top): within x of 4, 1 - C(4 - x, 2) / C(4, 2)
+    assert claims.rs_ecdf(4, np.array([0, 1, 2, 3]), k=2).tolist() == [0.0, 0.5, 5 / 6, 1.0]
 
 
 def test_the_glance_table_puts_each_claim_on_one_row_across_benchmarks():
@@ -96,6 +98,11 @@ def test_too_few_successes_for_a_ratio_can_still_show_a_slower_strategy_by_an_ex
     t = claims.fewer_hits(none, 50, n_space=100)
     assert (t["hits"], t["of"], t["base_rate"], t["base_hits"]) == (0, 10, 0.5, None)
     assert t["p"] == pytest.approx(2.0 ** -10)
+    # two tied optima (K = 2): random search hits within 50 of 100 with 1 - C(50, 2) / C(100, 2)
+    t2 = claims.fewer_hits(none, 50, n_space=100, k_opt=2)
+    assert t2["base_rate"] == pytest.approx(1 - 1225 / 4950) and t2["p"] == pytest.approx((1225 / 4950) ** 10, rel=1e-5)
+    row = claims.strategy_row("b", "s", {0: (5, True)}, 99, 50, np.random.default_rng(0), 10, k=2)
+    assert row["rs_exact"] == 100 / 3 and row["ratio_rs"] == pytest.approx(20 / 3)
     # one hit: P(X <= 1) = 11 / 1024 (p-values are kept to 6 significant digits)
     assert claims.fewer_hits({**none, 0: (7, True)}, 50, n_space=100)["p"] == pytest.approx(11 / 1024, rel=1e-5)
     # against a measured baseline (Fisher, one-sided): 0 of 5 against 5 of 5 within the cap:

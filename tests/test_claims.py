@@ -218,6 +218,10 @@ def test_a_rows_interval_does_not_depend_on_the_other_rows(tmp_path):
 
 def test_the_report_names_what_the_suite_asks_for_and_the_folder_lacks(tmp_path, toy, register):
     out = _two_strategies_to_the_optimum(tmp_path, toy, register, seeds=3)
+    # and says what each benchmark is: its size, the cells tied at the optimum, the metrics
+    info = json.loads((out / "benchmarks" / "synthetic.json").read_text())
+    assert (f"| synthetic | 256 | {info['targets']['optimum']['K']} | {info['metric']} | {info['truth_metric']} |"
+            in (out / "README.md").read_text())
     assert "Not (fully) run" not in (out / "README.md").read_text()
     next((out / "data" / "synthetic" / "regularized-evolution").glob("seed-*.json")).unlink()
     claims.write_report(out, figures=False)

@@ -255,8 +255,9 @@ def fewer_hits(strat: dict[int, tuple[int, bool]], cap: int, base: dict[int, tup
     Against random search (``base`` None) the baseline is exact: each trial finds one of the
     ``k_opt`` optima of ``n_space`` within ``cap`` samples with probability ``rs_ecdf(n_space, cap,
     k_opt)`` (``cap / n_space`` for one optimum), so the p-value is the binomial ``P(X <= hits)``.
-    Against a measured baseline, on their common seeds, it is Fisher's exact test (one-sided: the strategy's odds of a hit lower). ``cap`` is the smaller of the two
-    caps, so both sides had the same chance to hit. Returns ``{"cap", "hits", "of", "base_hits"
+    Against a measured baseline, on their common seeds, it is Fisher's exact test (one-sided: the
+    strategy's odds of a hit lower). ``cap`` is the smaller of the two caps, so both sides had the
+    same chance to hit. Returns ``{"cap", "hits", "of", "base_hits"
     (None for random search), "base_rate" (random search's chance within ``cap``, else None), "p",
     "p_more"}``: ``p_more`` is the same test the other way (the strategy hits *more* often), which
     shows the paper's side without estimating the ratio, so no verdict rests on it."""
@@ -341,8 +342,7 @@ def analyse(root: str | Path, seed: int = 0, n_boot: int = N_BOOT,
               for base in BASELINES for (b, s) in sorted(by) if s != base and (b, base) in by]
     benchmarks = {b: {"n": sizes[b], "k": optima[b], "metric": i.get("metric", "–"),
                       "truth_metric": i.get("truth_metric", "–")} for b, i in sorted(info.items())}
-    return {"rows": rows, "verdicts": verdicts, "baseline_ratios": ratios, "sizes": sizes, "optima": optima,
-            "benchmarks": benchmarks,
+    return {"rows": rows, "verdicts": verdicts, "baseline_ratios": ratios, "sizes": sizes, "benchmarks": benchmarks,
             "not_run": not_run(root, by)}
 
 
@@ -414,7 +414,7 @@ def glance(verdicts: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def markdown(a: dict[str, Any]) -> str:
-    ties = [f"{b}: {k}" for b, k in sorted(a["optima"].items()) if k > 1]
+    ties = [f"{b}: {i['k']}" for b, i in a["benchmarks"].items() if i["k"] > 1]
     lines = ["# Samples to the optimum: the seed papers' protocol", "",
              "Each trial ends at the first evaluation of the benchmark's optimum or is censored at its cap "
              "(aRT charges a censored trial its cap). Ratios are aRT(baseline) / aRT(strategy); random search's "
@@ -532,7 +532,7 @@ def _figures(root: Path, a: dict[str, Any], recs: dict[tuple[str, str], dict[int
     for b, n in sorted(a["sizes"].items()):
         fig, ax = plt.subplots(figsize=(6, 4))
         x = np.unique(np.geomspace(1, n, 200).astype(int))
-        ax.plot(x, rs_ecdf(n, x, a["optima"][b]), "k--", label="random search (exact)")
+        ax.plot(x, rs_ecdf(n, x, a["benchmarks"][b]["k"]), "k--", label="random search (exact)")
         for (bb, s), trials in sorted(recs.items()):
             if bb != b:
                 continue

@@ -17,6 +17,7 @@ same suite, run with ``--out``); :func:`merge` then folds their stopped records 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -61,10 +62,8 @@ def merge(into: str | Path, runs: Sequence[str | Path], suite: Suite) -> dict[st
                 raise ValueError(f"{run}: {why}; fix the run's suite file or pass the suite it belongs to")
             new[(t.benchmark, t.strategy, t.seed)] = t
     merged = {**old, **new}
-    stale: dict[tuple[str, str], int] = {}
-    for t in merged.values():
-        if mismatch(t, suite) is not None:
-            stale[(t.benchmark, t.strategy)] = stale.get((t.benchmark, t.strategy), 0) + 1
+    # the new trials match the suite (checked above); the old ones kept beside them must too
+    stale = Counter((t.benchmark, t.strategy) for k, t in old.items() if k not in new and mismatch(t, suite))
     if stale:
         rows = "; ".join(f"{s} on {b} ({n})" for (b, s), n in sorted(stale.items()))
         raise ValueError(f"after the merge, trials that suite {suite.name} no longer asks for would remain: {rows}; "

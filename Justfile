@@ -1,7 +1,7 @@
-# nasarena: the commands users type. Data is looked up in $NASARENA_DATA (set to ../shared/data when present).
+# nasarena: the commands users type. Data is looked up in --data-dir, $NASARENA_DATA, pyproject.toml's
+# [tool.nasarena] data (../shared/data), then ~/.cache/nasarena/data: `nasarena data` shows where.
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
-export NASARENA_DATA := env_var_or_default("NASARENA_DATA", if path_exists(justfile_directory() / "../shared/data") == "true" { justfile_directory() / "../shared/data" } else { "" })
 export JAX_PLATFORMS := env_var_or_default("JAX_PLATFORMS", "cpu")
 # one BLAS thread: JAX hands small triangular solves to OpenBLAS, whose thread start-up dominates them
 export OPENBLAS_NUM_THREADS := env_var_or_default("OPENBLAS_NUM_THREADS", "1")

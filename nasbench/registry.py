@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from nasbench.benchmark import Benchmark
+from nasbench.data import DataFile
 from nasbench.errors import UnknownName
 
 # Modules that register benchmarks when imported (one per table family).
@@ -31,6 +32,7 @@ class Entry:
     load: Callable[[str | os.PathLike[str] | None], Benchmark]
     description: str
     how_to_get: str
+    files: tuple[DataFile, ...] = ()  # the data files it may read from the search path (``nasarena data``)
 
 
 _REGISTRY: dict[str, Entry] = {}
@@ -38,11 +40,12 @@ _loaded = False
 _cache: dict[tuple[str, str, str], Benchmark] = {}
 
 
-def register(name: str, description: str, how_to_get: str):
-    """Decorator: register ``load(data_dir) -> Benchmark`` under ``name``."""
+def register(name: str, description: str, how_to_get: str, files: tuple[DataFile, ...] = ()):
+    """Decorator: register ``load(data_dir) -> Benchmark`` under ``name``; ``files`` are the data
+    files it reads from the data search path (:class:`nasbench.data.DataFile`)."""
 
     def deco(load: Callable[[str | os.PathLike[str] | None], Benchmark]):
-        _REGISTRY[name] = Entry(name, load, description, how_to_get)
+        _REGISTRY[name] = Entry(name, load, description, how_to_get, tuple(files))
         return load
 
     return deco
@@ -72,6 +75,17 @@ def entry(name: str) -> Entry:
     if name not in _REGISTRY:
         raise UnknownName(f"unknown benchmark {name!r}; known: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]
+
+
+def data_files() -> list[tuple[DataFile, list[str]]]:
+    """Every data file a registered benchmark reads from the search path, once, with the names of
+    the benchmarks that read it."""
+    _load_modules()
+    users: dict[DataFile, list[str]] = {}
+    for name in sorted(_REGISTRY):
+        for f in _REGISTRY[name].files:
+            users.setdefault(f, []).append(name)
+    return list(users.items())
 
 
 def get_benchmark(

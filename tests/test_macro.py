@@ -105,6 +105,7 @@ def test_missing_file_names_where_it_looked(tmp_path, monkeypatch):
     empty = tmp_path / "data"
     empty.mkdir()
     monkeypatch.setenv("NASARENA_DATA", str(empty))
+    monkeypatch.setattr("nasbench.data.project_root", lambda folder=None: None)  # not the checkout's ../shared/data
     with pytest.raises(DataNotFound) as err:
         T.load()
     msg = str(err.value)

@@ -25,17 +25,21 @@ from pathlib import Path
 import numpy as np
 
 from nasbench.benchmark import Benchmark, GroundTruth
-from nasbench.data import CorruptData, cached_arrays, find_data, source_checksum
+from nasbench.data import CorruptData, DataFile, cached_arrays, find_file, source_checksum
 from nasbench.registry import register
 from nasbench.spaces.macro import N_ARCHS, N_CHOICES, N_LAYERS, macro_space
 
 log = logging.getLogger(__name__)
 
-CANDIDATES = ["nas-bench-macro/nas-bench-macro_cifar10.json", "nas-bench-macro_cifar10.json"]
-HOW_TO_GET = (
-    "download data/nas-bench-macro_cifar10.json from https://github.com/xiusu/NAS-Bench-Macro "
-    "into <data folder>/nas-bench-macro/"
+FILE = DataFile(
+    "nas-bench-macro_cifar10.json",
+    ("nas-bench-macro/nas-bench-macro_cifar10.json", "nas-bench-macro_cifar10.json"),
+    "https://github.com/xiusu/NAS-Bench-Macro (data/nas-bench-macro_cifar10.json)",
+    commit="61a2bfc2ca0dce04d0997e6cf498047c27d6acf2",
+    sha256="686dee8363cc21cca8c1f321ad5749454f2d9b9ca5972682e137e539bc522297",
 )
+CANDIDATES = list(FILE.candidates)
+HOW_TO_GET = FILE.how_to_get()
 N_RUNS = 3
 METRIC = "test accuracy (%), one of 3 runs"
 TRUTH_METRIC = "mean test accuracy (%) over 3 runs"
@@ -76,10 +80,11 @@ def convert(path: Path) -> dict[str, np.ndarray]:
     "macro-cifar10",
     "NAS-Bench-Macro on CIFAR-10: 6,561 networks (8 layers x 3 choices), test accuracy (%) of 3 runs",
     HOW_TO_GET,
+    files=(FILE,),
 )
 def load(data_dir: str | os.PathLike[str] | None = None) -> Benchmark:
     """Benchmark ``macro-cifar10``."""
-    path = find_data(CANDIDATES, HOW_TO_GET, data_dir)
+    path = find_file(FILE, data_dir, "NAS-Bench-Macro (macro-cifar10)")
     arrays = cached_arrays("macro-cifar10", path, convert, version=TABLE_VERSION)
     return Benchmark(
         name="macro-cifar10",

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from nasbench.benchmark import Benchmark, GroundTruth
-from nasbench.data import CorruptData, cached_arrays, find_data, source_checksum
+from nasbench.data import CorruptData, DataFile, cached_arrays, find_file, how_to_get, source_checksum
 from nasbench.registry import register
 from nasbench.spaces import nb101 as S
 from nasbench.tables.tfrecord import decode_model_metrics, iter_records
@@ -49,13 +49,17 @@ from nasbench.tables.tfrecord import decode_model_metrics, iter_records
 log = logging.getLogger(__name__)
 
 # ------------------------------------------------------------------------------ the subset
-SUBSET_CANDIDATES = ["nasbench101-subset/nb101_subset_30k.csv.gz", "nb101_subset_30k.csv.gz"]
-SUBSET_SHA256 = "34e79c31414d1a8e32889f82e39a0389aa16019b06bc3c86faf55856e02b23ae"
-SUBSET_HOW_TO_GET = (
-    "the file nb101_subset_30k.csv.gz ships in the shared data folder (../shared/data/"
-    "nasbench101-subset/, with a README on its provenance); point NASARENA_DATA at the folder "
-    "holding nasbench101-subset/"
+SUBSET_FILE = DataFile(
+    "nb101_subset_30k.csv.gz",
+    ("nasbench101-subset/nb101_subset_30k.csv.gz", "nb101_subset_30k.csv.gz"),
+    "https://github.com/tiga1231/nasbench-vis (static/data/data-20k.json and data-10k.json)",
+    commit="ebe5e5c19c168ef07027ed21c477146755b39259",
+    sha256="34e79c31414d1a8e32889f82e39a0389aa16019b06bc3c86faf55856e02b23ae",
+    note="the CSV joins those metrics to the NAS-Bench-101 cells: see nasbench101-subset/README.md of the shared data",
 )
+SUBSET_CANDIDATES = list(SUBSET_FILE.candidates)
+SUBSET_SHA256 = SUBSET_FILE.sha256
+SUBSET_HOW_TO_GET = SUBSET_FILE.how_to_get()
 SUBSET_COLUMNS = (
     "hash", "n_vertices", "matrix", "ops", "val_acc_4", "val_acc_12", "val_acc_36", "val_acc_108",
     "train_time_108", "params",
@@ -64,17 +68,17 @@ SUBSET_VERSION = 1
 METRIC = "val_acc_108"
 
 # --------------------------------------------------------------------------- the full data
-FULL_CANDIDATES = [
-    "nasbench101/nasbench_only108.tfrecord",
-    "nasbench_only108.tfrecord",
-    "nasbench101/nasbench_full.tfrecord",
-    "nasbench_full.tfrecord",
-]
-FULL_HOW_TO_GET = (
-    "download https://storage.googleapis.com/nasbench/nasbench_only108.tfrecord (499 MB; or "
-    "nasbench_full.tfrecord, 2 GB, which adds the 4/12/36-epoch budgets) from the NAS-Bench-101 "
-    "authors (github.com/google-research/nasbench) into <data folder>/nasbench101/"
+_FULL_NOTE = "the NAS-Bench-101 authors' release, github.com/google-research/nasbench"
+FULL_FILES = (
+    DataFile("nasbench_only108.tfrecord", ("nasbench101/nasbench_only108.tfrecord", "nasbench_only108.tfrecord"),
+             "https://storage.googleapis.com/nasbench/nasbench_only108.tfrecord", note=f"499 MB; {_FULL_NOTE}",
+             group="nb101-official", optional=True),
+    DataFile("nasbench_full.tfrecord", ("nasbench101/nasbench_full.tfrecord", "nasbench_full.tfrecord"),
+             "https://storage.googleapis.com/nasbench/nasbench_full.tfrecord",
+             note=f"2 GB, adds the 4/12/36-epoch budgets; {_FULL_NOTE}", group="nb101-official", optional=True),
 )
+FULL_CANDIDATES = [rel for f in FULL_FILES for rel in f.candidates]
+FULL_HOW_TO_GET = how_to_get(FULL_FILES)
 FULL_VERSION = 1
 N_REPEATS = 3
 N_FULL_SPACE = 423_624
@@ -180,7 +184,7 @@ def _space(arrays: dict[str, np.ndarray], name: str) -> S.NB101Space:
 
 def subset_table(data_dir: str | os.PathLike[str] | None = None) -> tuple[Path, dict[str, np.ndarray]]:
     """The subset's path and columnar arrays (harness use: they include every metric)."""
-    path = find_data(SUBSET_CANDIDATES, SUBSET_HOW_TO_GET, data_dir)
+    path = find_file(SUBSET_FILE, data_dir, "the NAS-Bench-101 30k subset")
     arrays = cached_arrays("nb101-30k", path, convert_subset, version=SUBSET_VERSION, expected_sha256=SUBSET_SHA256)
     return path, arrays
 
@@ -189,6 +193,7 @@ def subset_table(data_dir: str | os.PathLike[str] | None = None) -> tuple[Path, 
     "nb101-30k",
     "NAS-Bench-101, a real 30,001-cell subset: validation accuracy after 108 epochs, one run per cell",
     SUBSET_HOW_TO_GET,
+    files=(SUBSET_FILE,),
 )
 def load_subset(data_dir: str | os.PathLike[str] | None = None) -> Benchmark:
     """Benchmark ``nb101-30k`` (see the module docstring)."""
@@ -230,6 +235,7 @@ def _six_vertex_arrays(path: Path) -> dict[str, np.ndarray]:
     "nb101-30k-v6",
     "NAS-Bench-101, the cells of the 30,001-cell subset with at most 6 vertices (AlphaX's space): 4,627 cells",
     SUBSET_HOW_TO_GET,
+    files=(SUBSET_FILE,),
 )
 def load_subset_six(data_dir: str | os.PathLike[str] | None = None) -> Benchmark:
     """Benchmark ``nb101-30k-v6``: the cells of ``nb101-30k`` with at most 6 vertices after pruning
@@ -237,7 +243,7 @@ def load_subset_six(data_dir: str | os.PathLike[str] | None = None) -> Benchmark
     (linnanwang/AlphaX-NASBench101 ``arch_generator.py:20``: ``MAX_NODES = 6``). A mutation to a
     7-vertex cell, or to one the subset lacks, is ``OUT_OF_TABLE``; metric, truth and cost as
     ``nb101-30k``."""
-    path = find_data(SUBSET_CANDIDATES, SUBSET_HOW_TO_GET, data_dir)
+    path = find_file(SUBSET_FILE, data_dir, "the NAS-Bench-101 30k subset")
     arrays = cached_arrays("nb101-30k-v6", path, _six_vertex_arrays, version=SUBSET_VERSION,
                            expected_sha256=SUBSET_SHA256)
     return _subset_benchmark("nb101-30k-v6", path, arrays, ", cells of at most 6 vertices")
@@ -329,7 +335,7 @@ _FULL: dict[str, tuple[Path, dict[str, np.ndarray], S.NB101Space]] = {}
 
 def full_table(data_dir: str | os.PathLike[str] | None = None) -> tuple[Path, dict[str, np.ndarray], S.NB101Space]:
     """Path, columnar arrays and space of the official file (converted once, cached)."""
-    path = find_data(FULL_CANDIDATES, FULL_HOW_TO_GET, data_dir)
+    path = find_file(FULL_FILES, data_dir, "the official NAS-Bench-101 file")
     key = str(path.resolve())
     if key not in _FULL:
         arrays = cached_arrays(f"nb101-{path.stem}", path, convert_tfrecord, version=FULL_VERSION)
@@ -373,6 +379,7 @@ def full_benchmark(
     "nb101",
     "NAS-Bench-101, all 423,624 cells: validation accuracy after 108 epochs, 3 repeats (sampled)",
     FULL_HOW_TO_GET,
+    files=FULL_FILES,
 )
 def load_full(data_dir: str | os.PathLike[str] | None = None) -> Benchmark:
     """Benchmark ``nb101`` (needs the official TFRecord file; see the module docstring)."""
@@ -383,6 +390,7 @@ def load_full(data_dir: str | os.PathLike[str] | None = None) -> Benchmark:
     "nb101-test",
     "NAS-Bench-101, all 423,624 cells: TEST accuracy after 108 epochs, 3 repeats (LaNAS's objective)",
     FULL_HOW_TO_GET,
+    files=FULL_FILES,
 )
 def load_full_test(data_dir: str | os.PathLike[str] | None = None) -> Benchmark:
     """Benchmark ``nb101-test``: like ``nb101`` but on test accuracy."""

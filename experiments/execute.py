@@ -34,7 +34,7 @@ import platform
 import subprocess
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
@@ -42,7 +42,15 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from experiments.records import differences, dumps, fingerprint, read_record, trial_path, write_record
+from experiments.records import (
+    differences,
+    dumps,
+    fingerprint,
+    read_record,
+    trial_path,
+    write_manifest,
+    write_record,
+)
 from experiments.runner import TrialSpec, make_strategy, run_trial, run_vectorized
 from experiments.suite import Suite
 from nasbench.benchmark import Benchmark
@@ -219,6 +227,7 @@ def run_suite(
     on_skip: Callable[[str, str], None] | None = None,
     ray_options: dict[str, Any] | None = None,
     keep_stale: bool = False,
+    on_plan: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Run every unfinished or stale trial of ``suite`` into ``out``; returns counts.
 
@@ -241,7 +250,7 @@ def run_suite(
         raise RunError(f"the output folder {out} is not writable; give --out a writable folder")
     with folder_lock(out):
         return _run_suite_locked(suite, out, executor, workers, data_dir, progress, ray_address, on_skip,
-                                 ray_options, keep_stale)
+                                 ray_options, keep_stale, on_plan)
 
 
 def _meta_changed(path: Path, meta: dict[str, Any]) -> bool:
@@ -284,30 +293,43 @@ def folder_lock(out: Path):
         fh.close()
 
 
-def _run_suite_locked(suite, out, executor, workers, data_dir, progress, ray_address, on_skip, ray_options,
-                      keep_stale) -> dict[str, Any]:
-    enable_compilation_cache()
-    benches, skipped = resolve_benchmarks(suite.benchmarks, data_dir)
-    for name in skipped:
-        if on_skip:
-            on_skip(name, entry(name).how_to_get)
-    for name, bench in benches.items():
-        budget = suite.budget_for(name)
-        if budget > bench.n_table:
-            raise RunError(f"budget {budget} for {name} exceeds its {bench.n_table} architectures; "
-                           f"set [budgets] {name} = {bench.n_table} or less")
-    atomic_write_text(out / "skipped.json", dumps(
-        {n: {"reason": why, "how_to_get": entry(n).how_to_get} for n, why in skipped.items()}, indent=2))
-    checksums, noises = {}, {}
-    for name, bench in benches.items():
-        b = bench if suite.noise is None else bench.with_noise(suite.noise)
-        noises[name] = b.noise
-        atomic_write_text(out / "benchmarks" / f"{name}.json", dumps(benchmark_summary(b), indent=2))
-        checksums.update(bench.checksums)
+def _recorded_summaries(out: Path, names: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """``OUT/benchmarks/<name>.json`` of the benchmarks in ``names`` that have one: the data checksums
+    and noise model of the last run that had their data."""
+    found = {}
+    for name in names:
+        path = out / "benchmarks" / f"{name}.json"
+        try:
+            found[name] = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+    return found
 
-    specs = suite.trials([b for b in suite.benchmarks if b in benches])
+
+def _stale_reason(label: str, field: str, expected: dict[str, Any], rec: dict[str, Any]) -> str:
+    """One phrase for a stale field: ``alphax strategy_version 2 -> 3``, ``nao config (steps)``."""
+    got = rec.get("fingerprint") if isinstance(rec.get("fingerprint"), dict) else {}
+    if field == "config" and isinstance(got.get("config"), dict):
+        keys = sorted(k for k in set(expected["config"]) | set(got["config"])
+                      if expected["config"].get(k) != got["config"].get(k))
+        return f"{label} config ({', '.join(keys)})"
+    if field in expected and not isinstance(expected[field], dict) and field in got:
+        return f"{label} {field} {got[field]} -> {expected[field]}"
+    return f"{label} {field}"
+
+
+def plan_trials(out: Path, specs: list[TrialSpec], expected: Callable[[TrialSpec], dict[str, Any] | None]
+                ) -> dict[str, Any]:
+    """What a run must do: ``todo`` (missing, damaged or stale trials), ``stale`` (count),
+    ``reasons`` (a count per differing fingerprint field), ``details`` (a count per phrase of
+    :func:`_stale_reason`, e.g. ``alphax strategy_version 2 -> 3``), ``damaged`` (paths) and ``valid``
+    (specs whose record matches). ``expected(spec)`` is the trial's fingerprint; ``None`` when it
+    cannot be known here (the benchmark's data is absent and no earlier run recorded its checksums),
+    so every such record counts as stale."""
     todo: list[TrialSpec] = []
-    stale: defaultdict[str, int] = defaultdict(int)
+    valid: list[TrialSpec] = []
+    reasons: Counter[str] = Counter()
+    details: Counter[str] = Counter()
     n_stale = 0
     damaged: list[str] = []
     for s in specs:
@@ -319,24 +341,76 @@ def _run_suite_locked(suite, out, executor, workers, data_dir, progress, ray_add
             if existed:
                 damaged.append(str(path))
             continue
-        diff = differences(fingerprint(s, benches[s.benchmark].checksums, noises[s.benchmark]), rec)
+        exp = expected(s)
+        diff = differences(exp, rec) if exp is not None else ["data checksums (unknown here)"]
         if diff:
             todo.append(s)
             n_stale += 1
-            for d in diff:
-                stale[d] += 1
-    if n_stale and keep_stale:
-        raise RunError(f"{out} holds {n_stale} trial records made with other settings ("
-                       + ", ".join(f"{k}: {v}" for k, v in sorted(stale.items()))
+            reasons.update(diff)
+            details.update(_stale_reason(s.name, d, exp, rec) if exp is not None else f"{s.name} {d}" for d in diff)
+        else:
+            valid.append(s)
+    return {"todo": todo, "valid": valid, "stale": n_stale, "reasons": dict(sorted(reasons.items())),
+            "details": dict(sorted(details.items())), "damaged": damaged}
+
+
+def _run_suite_locked(suite, out, executor, workers, data_dir, progress, ray_address, on_skip, ray_options,
+                      keep_stale, on_plan) -> dict[str, Any]:
+    enable_compilation_cache()
+    benches, absent = resolve_benchmarks(suite.benchmarks, data_dir)
+    for name, bench in benches.items():
+        budget = suite.budget_for(name)
+        if budget > bench.n_table:
+            raise RunError(f"budget {budget} for {name} exceeds its {bench.n_table} architectures; "
+                           f"set [budgets] {name} = {bench.n_table} or less")
+    checksums, noises = {}, {}
+    for name, bench in benches.items():
+        b = bench if suite.noise is None else bench.with_noise(suite.noise)
+        noises[name] = b.noise
+        atomic_write_text(out / "benchmarks" / f"{name}.json", dumps(benchmark_summary(b), indent=2))
+        checksums.update(bench.checksums)
+    # a benchmark whose data is absent here: its records stay the evidence, checked against the
+    # checksums and noise model its last run with the data recorded (not verified against the data)
+    recorded = _recorded_summaries(out, absent)
+    for summary in recorded.values():
+        checksums.update(summary.get("checksums", {}))
+
+    def expected(s: TrialSpec) -> dict[str, Any] | None:
+        if s.benchmark in benches:
+            return fingerprint(s, benches[s.benchmark].checksums, noises[s.benchmark])
+        if s.benchmark in recorded:
+            return fingerprint(s, recorded[s.benchmark].get("checksums", {}), recorded[s.benchmark].get("noise"))
+        return None
+
+    specs = suite.trials()
+    plan = plan_trials(out, specs, expected)
+    todo = [s for s in plan["todo"] if s.benchmark in benches]
+    blocked = [s for s in plan["todo"] if s.benchmark not in benches]  # to run, but the data is absent
+    plan["unverified"] = {b: sum(s.benchmark == b for s in plan["valid"]) for b in sorted(absent)}
+    plan["blocked"] = dict(sorted(Counter(s.benchmark for s in blocked).items()))
+    skipped = {n: why for n, why in absent.items() if n in plan["blocked"]}
+    for name in skipped:
+        if on_skip:
+            on_skip(name, entry(name).how_to_get)
+    if on_plan:
+        on_plan(plan)
+    if plan["stale"] and keep_stale:
+        raise RunError(f"{out} holds {plan['stale']} trial records made with other settings ("
+                       + ", ".join(f"{k}: {v}" for k, v in plan["reasons"].items())
                        + "); rerun without --keep-stale to replace them, or give --out another folder")
-    meta = {"suite": suite.as_dict(), "environment": environment(), "data_checksums": checksums,
+    atomic_write_text(out / "skipped.json", dumps(
+        {n: {"reason": why, "how_to_get": entry(n).how_to_get} for n, why in skipped.items()}, indent=2))
+    meta = {"suite": suite.as_dict(), "environment": environment(), "data_checksums": dict(sorted(checksums.items())),
             "executor": executor}
     if todo or _meta_changed(out / "meta.json", meta):  # a no-op rerun leaves the folder's files as they are
         atomic_write_text(out / "meta.json", dumps(meta, indent=2))
-    log.info("%d trials, %d already finished, %d to run (%d stale)", len(specs), len(specs) - len(todo), len(todo), n_stale)
-    summary = {"trials": len(specs), "ran": len(todo), "stale": n_stale, "stale_reasons": dict(sorted(stale.items())),
-               "damaged": damaged, "skipped_benchmarks": sorted(skipped)}
+    log.info("%d trials, %d already finished, %d to run (%d stale), %d blocked (data absent)", len(specs),
+             len(plan["valid"]), len(todo), plan["stale"], len(blocked))
+    summary = {"trials": len(specs), "ran": len(todo), "stale": plan["stale"], "stale_reasons": plan["reasons"],
+               "damaged": plan["damaged"], "skipped_benchmarks": sorted(skipped), "blocked": plan["blocked"],
+               "unverified": {b: n for b, n in plan["unverified"].items() if n}}
     bar = Progress(len(todo), progress)
+    failed: list[Any] = []
     if executor == "inprocess":
         _run_inprocess(todo, benches, out, bar)
     elif executor == "process":
@@ -344,10 +418,12 @@ def _run_suite_locked(suite, out, executor, workers, data_dir, progress, ray_add
     else:
         from experiments.ray_executor import run_ray  # optional extra
 
-        res = run_ray(todo, out, bar, data_dir=data_dir, address=ray_address, write=write_record,
-                      benches=benches, local_cpus=workers, **(ray_options or {}))
-        return {**summary, "failed": res["failed"]}
-    return {**summary, "failed": []}
+        failed = run_ray(todo, out, bar, data_dir=data_dir, address=ray_address, write=write_record,
+                         benches=benches, local_cpus=workers, **(ray_options or {}))["failed"]
+    write_manifest(out, [(s.name, rec["fingerprint"]) for s in specs
+                         if (rec := read_record(trial_path(out, s))) is not None and (exp := expected(s)) is not None
+                         and not differences(exp, rec)])
+    return {**summary, "failed": failed}
 
 
 def _run_inprocess(todo: list[TrialSpec], benches: dict[str, Benchmark], out: Path, bar: Progress) -> None:

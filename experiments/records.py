@@ -16,6 +16,7 @@ every JSON written here is strict (non-finite numbers become ``null``).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import math
@@ -61,6 +62,19 @@ def resolved_config(strategy_spec: str, overrides: dict[str, Any]) -> tuple[dict
     return json.loads(dumps(dataclasses.asdict(cfg))), int(cls.version)
 
 
+def short_hash(obj: Any) -> str:
+    """12 hex digits of the SHA-256 of ``obj``'s canonical strict JSON (sorted keys, no spaces):
+    the same value on every machine and Python version."""
+    text = json.dumps(strict(obj), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def fingerprint_hash(fp: dict[str, Any]) -> str:
+    """:func:`short_hash` of a fingerprint without its data checksums: what today's code alone
+    determines (the checksums are checked against the data where it is present)."""
+    return short_hash({k: v for k, v in fp.items() if k != "data"})
+
+
 def fingerprint(spec: Any, checksums: dict[str, str], noise: str | None) -> dict[str, Any]:
     """Everything that determines the trial ``spec`` (a :class:`~experiments.runner.TrialSpec`) on a
     benchmark whose data files have ``checksums`` and whose effective noise model is ``noise``."""
@@ -82,6 +96,39 @@ def fingerprint(spec: Any, checksums: dict[str, str], noise: str | None) -> dict
         "workers_sim": (getattr(spec, "workers_sim", None) or 1) if getattr(spec, "timed", False) else None,
         "timed_protocol": TIMED_PROTOCOL if getattr(spec, "timed", False) else None,
     }
+
+
+MANIFEST = "fingerprints.csv"
+MANIFEST_HEADER = "benchmark,label,seed,strategy,strategy_version,config_hash,fingerprint"
+
+
+def manifest_row(label: str, fp: dict[str, Any]) -> dict[str, str]:
+    """The manifest's row of the trial labelled ``label`` whose fingerprint is ``fp``."""
+    return {"benchmark": fp["benchmark"], "label": label, "seed": str(fp["seed"]), "strategy": fp["strategy"],
+            "strategy_version": str(fp["strategy_version"]), "config_hash": short_hash(fp["config"]),
+            "fingerprint": fingerprint_hash(fp)}
+
+
+def write_manifest(out: Path, trials: list[tuple[str, dict[str, Any]]]) -> None:
+    """``OUT/fingerprints.csv``: one row per finished trial (label, fingerprint), by benchmark, label
+    and seed. A folder whose records are not committed (``results/*/data/`` is ignored) keeps this
+    file, so ``tests/test_results_current.py`` can tell, without the records or the data, whether
+    today's code would compute the same trials."""
+    rows = sorted((manifest_row(label, fp) for label, fp in trials),
+                  key=lambda r: (r["benchmark"], r["label"], int(r["seed"])))
+    text = "\n".join([MANIFEST_HEADER] + [",".join(r[c] for c in MANIFEST_HEADER.split(",")) for r in rows]) + "\n"
+    path = Path(out) / MANIFEST
+    if not path.is_file() or path.read_text() != text:
+        atomic_write_text(path, text)
+
+
+def read_manifest(path: Path) -> list[dict[str, str]]:
+    """The rows of a ``fingerprints.csv`` (``ValueError`` if its header is not :data:`MANIFEST_HEADER`)."""
+    lines = Path(path).read_text().splitlines()
+    if not lines or lines[0] != MANIFEST_HEADER:
+        raise ValueError(f"{path}: not a fingerprints manifest (its first line must be {MANIFEST_HEADER!r})")
+    cols = MANIFEST_HEADER.split(",")
+    return [dict(zip(cols, line.split(","))) for line in lines[1:]]
 
 
 def trial_path(out: Path, spec: Any) -> Path:

@@ -109,6 +109,15 @@ class Suite:
                         ))
         return out
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Suite:
+        """The suite :meth:`as_dict` wrote (a results folder's ``meta.json`` keeps it)."""
+        names = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise SuiteError(f"a suite dict with unknown fields {unknown}")
+        return cls(**{**d, "workers_sim": tuple(d.get("workers_sim", ()))})
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "name": self.name, "description": self.description, "benchmarks": self.benchmarks,

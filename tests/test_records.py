@@ -181,7 +181,57 @@ def test_cli_exits_1_when_every_benchmark_is_missing(tmp_path, capsys, register)
     good = tmp_path / "good.toml"
     good.write_text(BASE)
     assert cli.main(["run", str(good), "--out", str(tmp_path / "o"), "--no-report", "--quiet"]) == 1
-    assert "skipped benchmarks" in capsys.readouterr().err
+    assert "not run: trials whose benchmark data is absent here: synthetic (4)" in capsys.readouterr().err
+
+
+def test_records_whose_data_is_absent_are_kept_and_the_run_succeeds(tmp_path, capsys, register, toy_registered):
+    """A fresh clone without a benchmark's data: its committed records are the evidence, checked
+    against the checksums their run recorded; nothing is rerun, nothing rewritten, exit 0. A stale
+    or missing trial of that benchmark cannot run: the run names it and exits 1."""
+    from nasbench.data import DataNotFound
+
+    good = tmp_path / "good.toml"
+    good.write_text(BASE)
+    out = tmp_path / "o"
+    assert cli.main(["run", str(good), "--out", str(out), "--quiet"]) == 0
+    before = {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file() and p.name != ".lock"}
+    capsys.readouterr()
+
+    def missing(_d):
+        raise DataNotFound("no data")
+
+    register(missing, how="get it somewhere")
+    assert cli.main(["run", str(good), "--out", str(out), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "4 trials, all finished: nothing to run" in err
+    assert "synthetic: data absent here; its 4 finished trial records are kept" in err
+    assert {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file() and p.name != ".lock"} == before
+    trial_path(out, load_suite(str(good)).trials()[0]).unlink()
+    assert cli.main(["run", str(good), "--out", str(out), "--quiet", "--no-report"]) == 1
+    err = capsys.readouterr().err
+    assert "1 trials to run, 3 finished: 1 new; 1 of them need data that is absent here" in err
+    assert "not run: trials whose benchmark data is absent here: synthetic (1)" in err
+
+
+def test_a_run_says_what_it_will_run_and_why_before_running(tmp_path, capsys, toy_registered):
+    good = tmp_path / "good.toml"
+    good.write_text(BASE)
+    out = tmp_path / "o"
+    assert cli.main(["run", str(good), "--out", str(out), "--quiet", "--no-report"]) == 0
+    assert "4 trials to run, 0 finished: 4 new" in capsys.readouterr().err
+    good.write_text(BASE + "[config.lanas]\ncp = 0.5\n")
+    assert cli.main(["run", str(good), "--out", str(out), "--quiet", "--no-report"]) == 0
+    assert "2 trials to run, 2 finished: 2 stale (lanas config (cp): 2)" in capsys.readouterr().err
+    rows = (out / "fingerprints.csv").read_text().splitlines()
+    assert rows[0] == "benchmark,label,seed,strategy,strategy_version,config_hash,fingerprint" and len(rows) == 5
+
+
+@pytest.mark.parametrize("workers", ["0", "-1"])
+def test_workers_below_one_is_a_usage_error(tmp_path, capsys, workers, toy_registered):
+    good = tmp_path / "good.toml"
+    good.write_text(BASE)
+    assert cli.main(["run", str(good), "--out", str(tmp_path / "o"), "--executor", "process", "--workers", workers]) == 2
+    assert capsys.readouterr().err == f"error: --workers must be at least 1 (got {workers})\n"
 
 
 def test_json_is_strict_and_files_follow_the_umask(tmp_path, toy_registered):

@@ -103,14 +103,23 @@ def benchmark_summary(bench: Benchmark) -> dict[str, Any]:
     }
 
 
-def _git_revision() -> str:
+def _git(*args: str) -> str | None:
     try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-            cwd=Path(__file__).resolve().parent,
-        ).stdout.strip() or "unknown"
+        r = subprocess.run(["git", *args], capture_output=True, text=True, timeout=5, cwd=Path(__file__).resolve().parent)
     except (OSError, subprocess.SubprocessError):
+        return None
+    return r.stdout if r.returncode == 0 else None
+
+
+def _git_revision() -> str:
+    """HEAD, with ``+modified (N files)`` when the code that ran differs from it: tracked or
+    untracked files outside ``results/`` (a run's own outputs do not make its code dirty)."""
+    head = (_git("rev-parse", "HEAD") or "").strip()
+    if not head:
         return "unknown"
+    status = _git("status", "--porcelain", "--", ":(top)", ":(top,exclude)results")
+    changed = [line for line in (status or "").splitlines() if line.strip()]
+    return f"{head}+modified ({len(changed)} files)" if changed else head
 
 
 def environment() -> dict[str, Any]:
@@ -420,7 +429,9 @@ def _run_suite_locked(suite, out, executor, workers, data_dir, progress, ray_add
 
         failed = run_ray(todo, out, bar, data_dir=data_dir, address=ray_address, write=write_record,
                          benches=benches, local_cpus=workers, **(ray_options or {}))["failed"]
-    write_manifest(out, [(s.name, rec["fingerprint"]) for s in specs
+    # today's fingerprint of each finished trial (its record matched it; a record written before a
+    # field existed lacks it, and a missing field equals today's None)
+    write_manifest(out, [(s.name, exp) for s in specs
                          if (rec := read_record(trial_path(out, s))) is not None and (exp := expected(s)) is not None
                          and not differences(exp, rec)])
     return {**summary, "failed": failed}

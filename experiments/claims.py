@@ -8,37 +8,34 @@ evolution (``shared/notes/seed-algorithms.md``). A suite with ``stop = "optimum"
 protocol (:mod:`experiments.runner`): each trial ends at the first evaluation of the optimum, or is
 censored at its cap.
 
-This module turns such a folder into the claims report (pure functions of the records):
+This module turns such a folder into the claims report (pure functions of the trials):
 
-* per benchmark and strategy: trials, successes, mean samples to the optimum (COCO's aRT: all
-  samples over successes, a censored trial charged its cap) and the median (``None`` unless more
-  than half succeeded), each with a bootstrap 95% interval over seeds;
-* each strategy's ratio to random search's exact expectation, ``(N+1)/(K+1)`` without a cap (K
-  the architectures that tie at the optimum's true score: 1, or 2 on NAS-Bench-Macro)
-  (:func:`experiments.metrics.art_random_budget` at the cap, printed beside it), and to the measured
-  aRT of each baseline of :data:`BASELINES` (evolution, AlphaX, NAO, BO), paired by seed (the
-  bootstrap resamples the common seeds of both);
-* a verdict per claim and benchmark: *holds* (the interval lies above 1 and reaches the published
-  ratio), *weaker* (above 1, below the published ratio), *does not hold* (the interval contains 1
-  or lies below it), *inconclusive* (fewer than :data:`MIN_SUCCESSES` successes on either side: too
-  few to estimate the ratio), unless an exact one-sided test at the smaller cap (:func:`fewer_hits`)
-  finds that the strategy reaches the optimum less often than its baseline: then *does not hold*
-  (a strategy capped low can show that it is slower without showing by how much); the report
-  gives that test's p-value both ways, the other (more hits) showing the paper's side of 1 only;
+* per benchmark and strategy, at the row's own cap: trials, successes, COCO's aRT (all samples over
+  successes, a censored trial charged its cap) with a BCa interval, the median (``None`` unless more
+  than half succeeded), and the ratio to random search's exact aRT at the same cap;
+* each claim on each benchmark compared at a common horizon, the smaller of the two caps
+  (:mod:`experiments.survival`): the ratio of aRTs at the horizon with a BCa interval (paired by
+  seed against a measured baseline; random search is its exact law, K the architectures tied at the
+  optimum: 1, or 2 on NAS-Bench-Macro), one-sided log-rank tests both ways (one-sample against
+  random search), Holm-adjusted over both tests of every claim cell, and one of six verdicts
+  (:data:`VERDICTS`, :func:`verdict`): *reversed*, *not shown*, *direction shown, size not
+  estimable* (fewer than :data:`MIN_SUCCESSES` successes within the horizon on a side), *smaller
+  than*, *consistent with* and *larger than published*;
+* every strategy against each measured baseline of :data:`BASELINES`, the same way;
 * figures: the ECDF of samples to the optimum (log axis) with random search's exact curve from
-  the hypergeometric law, per benchmark; and the published against the measured ratios (a forest plot).
+  the hypergeometric law, per benchmark; and the claims as a grid of panels (one per claim).
 
 Everything is computed from one line per trial (benchmark, strategy, seed, samples, reached the
-optimum, cap, seconds, random picks), written to ``tables/trials.csv``. A folder without its records
+optimum, cap, seconds, random picks, strategy version, config hash), written to
+``tables/trials.csv``; the claim cells go to ``tables/claims.csv``. A folder without its records
 (a committed ``results/reproduction/``, whose records mostly are not) is rebuilt from that file: the
-same bytes.
+same bytes. No verdict depends on the bootstrap's seed (``tests/test_claims.py`` checks two).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -47,19 +44,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
 
-from experiments import metrics
-from experiments.records import dumps
+from experiments import metrics, survival
+from experiments.records import dumps, short_hash
 from experiments.suite import runs_on, seeds_for
 from nasbench.data import atomic_write_text
 
 # every strategy's aRT is also compared, paired by seed, with these measured baselines (the seed
 # papers' comparisons: evolution, AlphaX in both settings, NAO, BO)
 BASELINES = ("regularized-evolution", "alphax", "alphax-six-vertices", "nao", "bayesian-optimization")
-MIN_SUCCESSES = 5  # fewer successes than this on either side of a ratio: inconclusive (unless fewer_hits rejects)
-ALPHA = 0.05  # level of the exact test of fewer successes (fewer_hits)
-N_BOOT = 2000
+MIN_SUCCESSES = 5  # fewer successes than this within the horizon on a side: the ratio's size is not estimable
+ALPHA = 0.05  # family-wise level of the Holm-adjusted one-sided tests
 
 
 @dataclass(frozen=True)
@@ -69,6 +64,11 @@ class Claim:
     baseline: str  # "random-search" (the exact expectation) or a label
     published: float  # their ratio aRT(baseline) / aRT(strategy)
     note: str = ""
+
+    @property
+    def name(self) -> str:
+        """``LaNAS: lanas vs random-search``: the claim's row in the tables."""
+        return f"{self.paper.split(' (')[0]}: {self.strategy} vs {self.baseline}"
 
 
 LANAS = "LaNAS (Wang et al., arXiv 1906.06832), NAS-Bench-101, 41 runs"
@@ -106,9 +106,11 @@ class Trial:
     cap: int
     wall_s: float
     random_picks: int = 0  # queries taken at random for want of the strategy's own (diagnostics "random_picks")
+    strategy_version: int = 0  # the version of the strategy that ran it (its record's fingerprint)
+    config_hash: str = ""  # experiments.records.short_hash of its resolved config
 
 
-CSV_HEADER = "benchmark,strategy,seed,samples,reached_optimum,cap,wall_s,random_picks"
+CSV_HEADER = "benchmark,strategy,seed,samples,reached_optimum,cap,wall_s,random_picks,strategy_version,config_hash"
 
 
 def stopped_records(root: Path) -> list[dict[str, Any]]:
@@ -126,7 +128,9 @@ def trials_of(recs: Sequence[dict[str, Any]]) -> list[Trial]:
     """The trials of ``recs`` (stopped records), sorted by benchmark, strategy and seed."""
     return _in_order(Trial(r["benchmark"], r["strategy"], int(r["seed"]), len(r["arch"]), bool(r["stopped"]),
                            int(r["budget"]), round(float(r["wall_time"]), 2),
-                           int(r.get("diagnostics", {}).get("random_picks", 0))) for r in recs)
+                           int(r.get("diagnostics", {}).get("random_picks", 0)),
+                           int(r["fingerprint"]["strategy_version"]), short_hash(r["fingerprint"]["config"]))
+                       for r in recs)
 
 
 def _in_order(trials: Iterable[Trial]) -> list[Trial]:
@@ -136,7 +140,8 @@ def _in_order(trials: Iterable[Trial]) -> list[Trial]:
 def trials_csv(trials: Iterable[Trial]) -> str:
     """``tables/trials.csv``: one line per trial, by benchmark, strategy and seed."""
     return "\n".join([CSV_HEADER] + [f"{t.benchmark},{t.strategy},{t.seed},{t.samples},{int(t.reached)},{t.cap},"
-                                     f"{t.wall_s:.2f},{t.random_picks}" for t in _in_order(trials)]) + "\n"
+                                     f"{t.wall_s:.2f},{t.random_picks},{t.strategy_version},{t.config_hash}"
+                                     for t in _in_order(trials)]) + "\n"
 
 
 def read_trials_csv(path: Path) -> list[Trial]:
@@ -146,9 +151,9 @@ def read_trials_csv(path: Path) -> list[Trial]:
     out = []
     for k, line in enumerate(lines[1:], start=2):
         f = line.split(",")
-        if len(f) != 8:
-            raise ValueError(f"{path}:{k}: expected 8 comma-separated fields, got {len(f)}")
-        out.append(Trial(f[0], f[1], int(f[2]), int(f[3]), f[4] == "1", int(f[5]), float(f[6]), int(f[7])))
+        if len(f) != 10:
+            raise ValueError(f"{path}:{k}: expected 10 comma-separated fields, got {len(f)}")
+        out.append(Trial(f[0], f[1], int(f[2]), int(f[3]), f[4] == "1", int(f[5]), float(f[6]), int(f[7]), int(f[8]), f[9]))
     return _in_order(out)
 
 
@@ -182,99 +187,24 @@ def samples(trials: Sequence[Trial]) -> dict[tuple[str, str], dict[int, tuple[in
     return out
 
 
-def art(lengths: np.ndarray, hits: np.ndarray) -> float:
-    """COCO's aRT: all samples over successes (``inf`` without one)."""
-    s = int(hits.sum())
-    return float(lengths.sum() / s) if s else math.inf
-
-
-def quantile(values: np.ndarray, q: float) -> float:
-    """``np.quantile`` (linear) of non-negative values that may be ``inf`` (a resample without a
-    success): where the interpolation reaches an infinite value the quantile is ``inf`` (numpy
-    gives NaN there, as inf - inf)."""
-    with np.errstate(invalid="ignore"):
-        v = float(np.quantile(values, q))
-    return math.inf if math.isnan(v) else v
-
-
-def _rng(seed: int, *names: str) -> np.random.Generator:
-    """The bootstrap's generator for one row or claim: seeded by its names, so a row's interval
-    does not change when other rows are added to the folder."""
-    return np.random.default_rng([seed, zlib.crc32("|".join(names).encode())])
-
-
-def _boot(rng: np.random.Generator, n: int, n_boot: int) -> np.ndarray:
-    return rng.integers(0, n, size=(n_boot, n))
-
-
 def strategy_row(bench: str, strat: str, trials: dict[int, tuple[int, bool]], n: int, cap: int,
-                 rng: np.random.Generator, n_boot: int = N_BOOT, k: int = 1) -> dict[str, Any]:
-    """One row of the samples table; ``k``: the architectures at the optimum (ties: 2 on Macro), which
-    set random search's exact aRT, ``(n + 1) / (k + 1)``, and its aRT at the cap."""
-    seeds = sorted(trials)
-    lengths = np.array([trials[s][0] for s in seeds], float)
-    hits = np.array([trials[s][1] for s in seeds], bool)
-    idx = _boot(rng, len(seeds), n_boot)
-    arts = np.array([art(lengths[i], hits[i]) for i in idx])
-    med = float(np.median(np.where(hits, lengths, np.inf))) if hits.mean() > 0.5 else None
-    with np.errstate(invalid="ignore"):  # medians of resamples with more failures than successes are inf
-        meds = np.array([np.median(np.where(hits[i], lengths[i], np.inf)) for i in idx])
-    rs = metrics.art_random_exact(n, k)
-    a = art(lengths, hits)
+                 seed: int = 0, k: int = 1) -> dict[str, Any]:
+    """One row of the samples table at the row's own cap: aRT with its BCa interval, the median
+    (``None`` unless more than half succeeded), random search's exact aRT without a cap and at this
+    cap, and the ratio to the latter (:func:`experiments.survival.ratio_to_random`, ``k`` the
+    architectures tied at the optimum)."""
+    c = survival.Censored.of(trials)
+    hits = c.events
+    med = float(np.median(np.where(hits, c.times, np.inf))) if hits.mean() > 0.5 else None
+    a = survival.art(c)
+    lo, hi = survival.art_interval(c, survival.rng_for(seed, bench, strat))
+    ratio, rlo, rhi = survival.ratio_to_random(c, n, k, cap, survival.rng_for(seed, bench, strat, "random-search"))
     return {
-        "benchmark": bench, "strategy": strat, "trials": len(seeds), "successes": int(hits.sum()), "cap": cap,
-        "art": a, "art_low": quantile(arts, 0.025), "art_high": quantile(arts, 0.975),
-        "median": med, "median_low": quantile(meds, 0.025), "median_high": quantile(meds, 0.975),
-        "rs_exact": rs, "rs_at_cap": metrics.art_random_budget(n, k, cap),
-        "ratio_rs": rs / a if a > 0 else math.inf,
-        "ratio_rs_low": rs / quantile(arts, 0.975), "ratio_rs_high": rs / quantile(arts, 0.025),
+        "benchmark": bench, "strategy": strat, "trials": len(c.seeds), "successes": int(hits.sum()), "cap": cap,
+        "art": a, "art_low": lo, "art_high": hi, "median": med,
+        "rs_exact": metrics.art_random_exact(n, k), "rs_at_cap": metrics.art_random_budget(n, k, cap),
+        "ratio_rs": ratio, "ratio_rs_low": rlo, "ratio_rs_high": rhi,
     }
-
-
-def paired_ratio(base: dict[int, tuple[int, bool]], strat: dict[int, tuple[int, bool]], rng: np.random.Generator,
-                 n_boot: int = N_BOOT) -> tuple[float, float, float, int, int, int]:
-    """``aRT(base) / aRT(strat)`` on their common seeds, with a paired bootstrap 95% interval;
-    also the common seeds and both success counts."""
-    seeds = sorted(set(base) & set(strat))
-    lb = np.array([base[s][0] for s in seeds], float)
-    hb = np.array([base[s][1] for s in seeds], bool)
-    ls = np.array([strat[s][0] for s in seeds], float)
-    hs = np.array([strat[s][1] for s in seeds], bool)
-    ratio = art(lb, hb) / art(ls, hs) if seeds else math.nan
-    if not seeds:
-        return math.nan, math.nan, math.nan, 0, 0, 0
-    boots = np.array([art(lb[i], hb[i]) / art(ls[i], hs[i]) for i in _boot(rng, len(seeds), n_boot)])
-    boots = np.where(np.isnan(boots), 0.0, boots)  # both without a success: no evidence for the strategy
-    return ratio, quantile(boots, 0.025), quantile(boots, 0.975), len(seeds), int(hb.sum()), int(hs.sum())
-
-
-def fewer_hits(strat: dict[int, tuple[int, bool]], cap: int, base: dict[int, tuple[int, bool]] | None = None,
-               n_space: int = 0, k_opt: int = 1) -> dict[str, Any]:
-    """Does the strategy reach the optimum within ``cap`` samples less often than its baseline?
-
-    Against random search (``base`` None) the baseline is exact: each trial finds one of the
-    ``k_opt`` optima of ``n_space`` within ``cap`` samples with probability ``rs_ecdf(n_space, cap,
-    k_opt)`` (``cap / n_space`` for one optimum), so the p-value is the binomial ``P(X <= hits)``.
-    Against a measured baseline, on their common seeds, it is Fisher's exact test (one-sided: the
-    strategy's odds of a hit lower). ``cap`` is the smaller of the two caps, so both sides had the
-    same chance to hit. Returns ``{"cap", "hits", "of", "base_hits"
-    (None for random search), "base_rate" (random search's chance within ``cap``, else None), "p",
-    "p_more"}``: ``p_more`` is the same test the other way (the strategy hits *more* often), which
-    shows the paper's side without estimating the ratio, so no verdict rests on it."""
-    seeds = sorted(strat) if base is None else sorted(set(strat) & set(base))
-
-    def hits(trials: dict[int, tuple[int, bool]]) -> int:
-        return sum(1 for s in seeds if trials[s][1] and trials[s][0] <= cap)
-
-    k, n = hits(strat), len(seeds)
-    if base is None:
-        rate = float(rs_ecdf(n_space, np.array([cap]), k_opt)[0])
-        return {"cap": cap, "hits": k, "of": n, "base_hits": None, "base_rate": rate, "p": _sig(sps.binom.cdf(k, n, rate)),
-                "p_more": _sig(sps.binom.sf(k - 1, n, rate))}
-    kb = hits(base)
-    p, p_more = (float(sps.fisher_exact([[k, n - k], [kb, n - kb]], alternative=alt).pvalue) if n else 1.0
-                 for alt in ("less", "greater"))
-    return {"cap": cap, "hits": k, "of": n, "base_hits": kb, "base_rate": None, "p": _sig(p), "p_more": _sig(p_more)}
 
 
 def _sig(p: float) -> float:
@@ -282,19 +212,91 @@ def _sig(p: float) -> float:
     return float(f"{float(p):.6g}")
 
 
-def verdict(low: float, high: float, published: float, successes: Sequence[int], p_fewer: float = 1.0) -> str:
-    """The verdict on a claim from its ratio's interval; with too few successes to estimate the ratio,
-    *does not hold* only where the exact test of fewer hits (:func:`fewer_hits`) rejects at :data:`ALPHA`."""
-    if min(successes) < MIN_SUCCESSES:
-        return "does not hold" if p_fewer < ALPHA else "inconclusive"
-    if low > 1:
-        return "holds" if high >= published else "weaker"
-    return "does not hold"
+#: the verdicts, in the order the report defines them
+VERDICTS = ("reversed", "not shown", "direction shown, size not estimable", "smaller than published",
+            "consistent with published", "larger than published")
 
 
-def analyse(root: str | Path, seed: int = 0, n_boot: int = N_BOOT,
-            trials: Sequence[Trial] | None = None) -> dict[str, Any]:
-    """The claims report's numbers (``trials``: the folder's trials, when already read)."""
+def verdict(p_paper: float, p_opposite: float, lo: float, hi: float, published: float, few: bool) -> str:
+    """The verdict on one claim cell from its Holm-adjusted one-sided p-values (the paper's direction
+    and the opposite one), its ratio's interval and whether a side has fewer than
+    :data:`MIN_SUCCESSES` successes within the horizon (:data:`VERDICTS`)."""
+    if p_opposite < ALPHA:
+        return "reversed"
+    if p_paper >= ALPHA:
+        return "not shown"
+    if few:
+        return "direction shown, size not estimable"
+    if hi < published:
+        return "smaller than published"
+    if lo > published:
+        return "larger than published"
+    return "consistent with published"
+
+
+def claim_cell(c: Claim, bench: str, a: survival.Censored, cap_a: int, b: survival.Censored | None, cap_b: int | None,
+               n: int, k: int, seed: int) -> dict[str, Any]:
+    """One claim on one benchmark at the common horizon ``min(cap_a, cap_b)`` (A's cap against random
+    search): ratio, BCa interval, both one-sided tests (unadjusted), successes and aRTs within it."""
+    names = (bench, c.strategy, c.baseline)
+    if b is None:
+        h = cap_a
+        ratio, lo, hi = survival.ratio_to_random(a, n, k, h, survival.rng_for(seed, *names), c.published)
+        p_paper, p_opp, _, _ = survival.logrank_random(a, n, k, h, survival.rng_for(0, "logrank", *names))
+        art_b, succ_b = metrics.art_random_budget(n, k, h), None
+    else:
+        h = min(cap_a, cap_b or cap_a)
+        common = np.intersect1d(a.seeds, b.seeds)
+        a, b = a.only(common), b.only(common)
+        ratio, lo, hi = survival.ratio_paired(a, b, h, survival.rng_for(seed, *names), c.published)
+        p_paper, p_opp = survival.logrank(a, b, h)
+        art_b, succ_b = survival.art(b.at(h)), int(b.at(h).events.sum())
+    succ_a = int(a.at(h).events.sum())
+    few = min(succ_a, MIN_SUCCESSES if succ_b is None else succ_b) < MIN_SUCCESSES
+    return {"paper": c.paper, "claim": c.name, "benchmark": bench, "strategy": c.strategy, "baseline": c.baseline,
+            "published": c.published, "horizon": h, "seeds": int(a.seeds.size),
+            "successes_strategy": succ_a, "successes_baseline": succ_b,
+            "art_strategy": survival.art(a.at(h)), "art_baseline": art_b,
+            "ratio": ratio, "low": lo, "high": hi, "p_paper": _sig(p_paper), "p_opposite": _sig(p_opp),
+            "few": few, "note": c.note}
+
+
+def _benchmark_info(root: Path, benches: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """``{benchmark: {"n", "k", "metric", "truth_metric"}}`` from the folder's ``benchmarks/*.json``
+    (``k``: the architectures tied at the optimum)."""
+    out = {}
+    for b in sorted(set(benches)):
+        i = json.loads((root / "benchmarks" / f"{b}.json").read_text())
+        out[b] = {"n": int(i["n"]), "k": int(i.get("targets", {}).get("optimum", {}).get("K", 1)),
+                  "metric": i.get("metric", "–"), "truth_metric": i.get("truth_metric", "–")}
+    return out
+
+
+def claim_cells(root: Path, trials: Sequence[Trial], seed: int = 0) -> list[dict[str, Any]]:
+    """Every claim of :data:`CLAIMS` on every benchmark where both sides ran, with its verdict:
+    :func:`claim_cell`, then Holm over the family of both one-sided tests of every cell."""
+    by = samples(trials)
+    cap = {(t.benchmark, t.strategy): t.cap for t in trials}
+    info = _benchmark_info(Path(root), (b for b, _ in by))
+    cens = {key: survival.Censored.of(t) for key, t in by.items()}
+    cells = []
+    for c in CLAIMS:
+        for b in sorted(info):
+            if (b, c.strategy) not in by or (c.baseline != "random-search" and (b, c.baseline) not in by):
+                continue
+            base = None if c.baseline == "random-search" else cens[(b, c.baseline)]
+            cells.append(claim_cell(c, b, cens[(b, c.strategy)], cap[(b, c.strategy)], base,
+                                    cap.get((b, c.baseline)), info[b]["n"], info[b]["k"], seed))
+    adjusted = survival.holm([v["p_paper"] for v in cells] + [v["p_opposite"] for v in cells])
+    for v, pp, po in zip(cells, adjusted[:len(cells)], adjusted[len(cells):]):
+        v["verdict"] = verdict(pp, po, v["low"], v["high"], v["published"], v["few"])
+        v["p_holm"] = _sig(po if v["verdict"] == "reversed" else pp)
+    return cells
+
+
+def analyse(root: str | Path, seed: int = 0, trials: Sequence[Trial] | None = None) -> dict[str, Any]:
+    """The claims report's numbers (``trials``: the folder's trials, when already read; ``seed``: the
+    bootstrap's, which no verdict may depend on)."""
     root = Path(root)
     trials = load_trials(root) if trials is None else trials
     by = samples(trials)
@@ -303,47 +305,50 @@ def analyse(root: str | Path, seed: int = 0, n_boot: int = N_BOOT,
         group.setdefault((t.benchmark, t.strategy), []).append(t)
     for (b, s), ts in group.items():
         one_setting(b, s, ts)
-    info = {b: json.loads((root / "benchmarks" / f"{b}.json").read_text()) for b, _ in by}
-    sizes = {b: int(i["n"]) for b, i in info.items()}
-    optima = {b: int(i.get("targets", {}).get("optimum", {}).get("K", 1)) for b, i in info.items()}  # ties at the top
-    rows = [strategy_row(b, s, t, sizes[b], group[(b, s)][0].cap, _rng(seed, b, s), n_boot, optima[b])
+    info = _benchmark_info(root, (b for b, _ in by))
+    cap = {key: ts[0].cap for key, ts in group.items()}
+    rows = [strategy_row(b, s, t, info[b]["n"], cap[(b, s)], seed, info[b]["k"])
             | {"s_per_trial": round(float(np.mean([g.wall_s for g in group[(b, s)]])), 1),
                "random_share": sum(g.random_picks for g in group[(b, s)]) / sum(g.samples for g in group[(b, s)])}
             for (b, s), t in sorted(by.items())]
-    pairs: dict[tuple[str, str, str], tuple] = {}
-
-    def pair(b: str, s: str, base: str) -> tuple:
-        """``paired_ratio`` of ``s`` against ``base`` on ``b``, computed once per report."""
-        if (b, s, base) not in pairs:
-            pairs[(b, s, base)] = paired_ratio(by[(b, base)], by[(b, s)], _rng(seed, b, s, base), n_boot)
-        return pairs[(b, s, base)]
-
-    verdicts = []
-    for c in CLAIMS:
-        for b in sorted(sizes):
-            if (b, c.strategy) not in by or (c.baseline != "random-search" and (b, c.baseline) not in by):
+    verdicts = claim_cells(root, trials, seed)
+    cens = {key: survival.Censored.of(t) for key, t in by.items()}
+    ratios = []
+    for base in BASELINES:
+        for (b, s) in sorted(by):
+            if s == base or (b, base) not in by:
                 continue
-            cap = group[(b, c.strategy)][0].cap
-            if c.baseline == "random-search":
-                row = next(r for r in rows if r["benchmark"] == b and r["strategy"] == c.strategy)
-                ratio, low, high = row["ratio_rs"], row["ratio_rs_low"], row["ratio_rs_high"]
-                succ, common = [row["successes"], MIN_SUCCESSES], row["trials"]
-                test = fewer_hits(by[(b, c.strategy)], cap, n_space=sizes[b], k_opt=optima[b])
-            else:
-                ratio, low, high, common, sb, ss = pair(b, c.strategy, c.baseline)
-                succ = [sb, ss]
-                test = fewer_hits(by[(b, c.strategy)], min(cap, group[(b, c.baseline)][0].cap), by[(b, c.baseline)])
-            verdicts.append({"paper": c.paper, "benchmark": b, "strategy": c.strategy, "baseline": c.baseline,
-                             "published": c.published, "ratio": ratio, "low": low, "high": high, "seeds": common,
-                             "verdict": verdict(low, high, c.published, succ, test["p"]), "note": c.note,
-                             "few": min(succ) < MIN_SUCCESSES, "hits_test": test})
-    ratios = [dict(zip(("ratio", "low", "high", "seeds", "base_successes", "successes"), pair(b, s, base)),
-                   benchmark=b, strategy=s, baseline=base)
-              for base in BASELINES for (b, s) in sorted(by) if s != base and (b, base) in by]
-    benchmarks = {b: {"n": sizes[b], "k": optima[b], "metric": i.get("metric", "–"),
-                      "truth_metric": i.get("truth_metric", "–")} for b, i in sorted(info.items())}
-    return {"rows": rows, "verdicts": verdicts, "baseline_ratios": ratios, "sizes": sizes, "benchmarks": benchmarks,
-            "not_run": not_run(root, by)}
+            common = np.intersect1d(cens[(b, s)].seeds, cens[(b, base)].seeds)
+            h = min(cap[(b, s)], cap[(b, base)])
+            x, y = cens[(b, s)].only(common), cens[(b, base)].only(common)
+            r, lo, hi = survival.ratio_paired(x, y, h, survival.rng_for(seed, b, s, base))
+            ratios.append({"benchmark": b, "strategy": s, "baseline": base, "horizon": h, "ratio": r, "low": lo,
+                           "high": hi, "seeds": int(common.size), "successes": int(x.at(h).events.sum()),
+                           "base_successes": int(y.at(h).events.sum())})
+    return {"rows": rows, "verdicts": verdicts, "baseline_ratios": ratios, "sizes": {b: i["n"] for b, i in info.items()},
+            "benchmarks": info, "not_run": not_run(root, by), "family": 2 * len(verdicts)}
+
+
+CLAIMS_CSV = ("claim", "benchmark", "strategy", "baseline", "published", "horizon", "successes_strategy",
+              "successes_baseline", "art_strategy", "art_baseline", "ratio", "lo", "hi", "p_paper", "p_opposite",
+              "p_holm", "verdict")
+
+
+def claims_csv(verdicts: Sequence[dict[str, Any]]) -> str:
+    """``tables/claims.csv``: one row per claim cell, the columns of :data:`CLAIMS_CSV` (numbers to 6
+    significant digits, ``inf`` where an aRT or an interval end is unbounded, empty where the
+    baseline is random search's exact law and has no successes to count)."""
+    def cell(x: Any) -> str:
+        if x is None:
+            return ""
+        if isinstance(x, float):
+            return "inf" if math.isinf(x) else ("nan" if math.isnan(x) else f"{x:.6g}")
+        text = str(x)
+        return f'"{text}"' if "," in text else text
+
+    rows = [",".join(cell(v[k if k not in ("lo", "hi") else {"lo": "low", "hi": "high"}[k]]) for k in CLAIMS_CSV)
+            for v in verdicts]
+    return "\n".join([",".join(CLAIMS_CSV), *rows]) + "\n"
 
 
 def not_run(root: Path, by: dict[tuple[str, str], dict[int, tuple[int, bool]]]) -> list[dict[str, Any]]:
@@ -389,44 +394,59 @@ def _ratio(d: dict[str, Any], unit: str = "") -> str:
     return f"{_fmt(d['ratio'])}{unit} [{_fmt(d['low'])}, {_fmt(d['high'])}]"
 
 
-def _test_note(v: dict[str, Any]) -> str:
-    """The exact test behind a verdict with too few successes for the ratio."""
-    t = v["hits_test"]
-    base = f"{t['base_hits']}/{t['of']}" if t["base_hits"] is not None else f"random search's {t['base_rate']:.1%}"
-    return (f" (hits within {t['cap']:,}: {t['hits']}/{t['of']} against {base}; exact one-sided p = {t['p']:.2g} "
-            f"that it hits less often, {t['p_more']:.2g} more often)")
-
-
 def glance(verdicts: Sequence[dict[str, Any]]) -> list[str]:
     """The verdicts as one table: a row per claim (in :data:`CLAIMS`' order), a column per benchmark,
-    each cell the measured ratio, its interval (* where a side has too few successes to estimate it)
-    and the verdict (details in the claims table)."""
+    each cell the ratio at the common horizon, its interval and the verdict (* where a side has fewer
+    than :data:`MIN_SUCCESSES` successes within the horizon)."""
     benches = sorted({v["benchmark"] for v in verdicts})
-    claims_: dict[tuple[str, str, str, float], dict[str, dict[str, Any]]] = {}
+    claims_: dict[tuple[str, float], dict[str, dict[str, Any]]] = {}
     for v in verdicts:
-        claims_.setdefault((v["paper"], v["strategy"], v["baseline"], v["published"]), {})[v["benchmark"]] = v
+        claims_.setdefault((v["claim"], v["published"]), {})[v["benchmark"]] = v
     lines = ["| claim | published | " + " | ".join(benches) + " |", "|---|---|" + "---|" * len(benches)]
-    for (paper, s, base, pub), cells in claims_.items():
+    for (name, pub), cells in claims_.items():
         row = [f"{_ratio(c, 'x')}{'*' if c['few'] else ''} **{c['verdict']}**"
                if (c := cells.get(b)) else "–" for b in benches]
-        lines.append(f"| {paper.split(' (')[0]}: {s} vs {base} | {pub}x | " + " | ".join(row) + " |")
+        lines.append(f"| {name} | {pub}x | " + " | ".join(row) + " |")
     return lines
+
+
+def _definitions(family: int) -> str:
+    return (f"Verdicts, from the one-sided log-rank tests at the common horizon, Holm-adjusted over the family of "
+            f"both one-sided tests of every claim cell in this report ({family} tests), at a family-wise level of "
+            f"{ALPHA}: *reversed*: the opposite direction is significant (adjusted p < {ALPHA}); *not shown*: "
+            "neither direction is; *direction shown, size not estimable*: the paper's direction is significant, but "
+            f"a side has fewer than {MIN_SUCCESSES} successes within the horizon, too few to estimate the ratio; "
+            "*smaller than published*: significant, and the interval's upper end lies below the published ratio; "
+            "*consistent with published*: significant, and the interval contains it; *larger than published*: "
+            "significant, and its lower end lies above it. Ratios are aRT(baseline, h) / aRT(strategy, h) with COCO's "
+            "aRT at the horizon h, sum of min(T, h) over the trials divided by the successes within h; h is the "
+            "smaller of the two caps (against random search, the strategy's cap, and random search's aRT at h is "
+            "exact: E[min(T, h)] / P(T <= h)). Intervals: BCa bootstrap, 95%, "
+            f"{survival.N_RESAMPLES:,} resamples ({survival.N_RESAMPLES_FINE:,} where an end lies within "
+            f"{survival.NEAR:.0%} of the published ratio, so that no verdict hangs on the resampling), paired by seed against a measured baseline, the strategy alone "
+            "against random search; an end at 0 or ∞ reaches resamples in which a side never succeeds. Tests: "
+            "scipy's two-sample log-rank against a measured baseline on the common seeds; against random search the "
+            "one-sample log-rank statistic O − E (hits within h minus those random search's exact hazard "
+            f"K / (N − x + 1) predicts over each trial's samples), its p-value simulated from {survival.N_NULL:,} "
+            "samples of random search's exact law. What a horizon cannot say: a claim about searches longer than h "
+            "(the effect beyond h samples is not estimable here), so a cell whose horizon is far below the "
+            "published aRT tests only the early part of the search.")
 
 
 def markdown(a: dict[str, Any]) -> str:
     ties = [f"{b}: {i['k']}" for b, i in a["benchmarks"].items() if i["k"] > 1]
     lines = ["# Samples to the optimum: the seed papers' protocol", "",
-             "Each trial ends at the first evaluation of the benchmark's optimum or is censored at its cap "
-             "(aRT charges a censored trial its cap). Ratios are aRT(baseline) / aRT(strategy); random search's "
-             "is its exact expectation (N+1)/(K+1), K the architectures that share the optimum's true score "
-             f"(1{', except where they tie: ' + ', '.join(ties) if ties else ''}). Intervals: bootstrap 95% over "
-             "seeds (paired for two strategies).", ""]
+             "Each trial ends at the first evaluation of the benchmark's optimum or is censored at its cap: samples to "
+             "the optimum are censored time-to-event data. Every comparison censors both sides at a common horizon h "
+             "(the smaller cap) and reports the ratio of COCO's aRT at h, a BCa interval and one-sided log-rank "
+             "tests, Holm-adjusted over all claims (definitions below the claims table). Random search is its exact "
+             "law, with K the architectures that share the optimum's true score "
+             f"(1{', except where they tie: ' + ', '.join(ties) if ties else ''}).", ""]
     if a["verdicts"]:
         lines += ["## The claims at a glance", "",
-                  "Measured ratio [95%] and verdict per claim and benchmark; * marks fewer than "
-                  f"{MIN_SUCCESSES} successes on a side, where the ratio is not estimated well: the verdict is "
-                  "then *inconclusive* unless an exact test of hits decides it. The claims table below gives the "
-                  "seeds, those tests and the verdicts' definitions.",
+                  "Measured ratio at the common horizon [BCa 95%] and verdict, per claim and benchmark; * marks fewer "
+                  f"than {MIN_SUCCESSES} successes on a side within the horizon. The claims table below gives each "
+                  "cell's horizon, successes, aRTs and p-values (also in `tables/claims.csv`).",
                   "", *glance(a["verdicts"]), ""]
     lines += ["## The benchmarks", "",
               "How each differs from the papers' full NAS-Bench-101 (423,624 cells; LaNAS and AlphaX search on "
@@ -437,12 +457,14 @@ def markdown(a: dict[str, Any]) -> str:
               *(f"| {b} | {i['n']:,} | {i['k']} | {i['metric']} | {i['truth_metric']} |"
                 for b, i in a["benchmarks"].items()), ""]
     lines += ["## Samples to the optimum", "",
-             "| benchmark | strategy | successes | cap | mean (aRT) [95%] | median [95%] | RS exact (N+1)/(K+1) | RS aRT at cap | ratio to RS [95%] | random picks | s per trial |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "Each row at its own cap: aRT with its BCa 95% interval, the median where more than half succeeded, "
+              "random search's exact aRT without a cap and at this cap, and the ratio of the latter to the row's aRT.", "",
+              "| benchmark | strategy | successes | cap | mean (aRT) [95%] | median | RS exact (N+1)/(K+1) | RS aRT at cap | ratio to RS at cap [95%] | random picks | s per trial |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in a["rows"]:
         lines.append(f"| {r['benchmark']} | {r['strategy']} | {r['successes']}/{r['trials']} | {r['cap']} | "
-                     f"{_fmt(r['art'])} [{_fmt(r['art_low'])}, {_fmt(r['art_high'])}] | {_fmt(r['median'])} "
-                     f"[{_fmt(r['median_low'])}, {_fmt(r['median_high'])}] | {_fmt(r['rs_exact'])} | {_fmt(r['rs_at_cap'])} | "
+                     f"{_fmt(r['art'])} [{_fmt(r['art_low'])}, {_fmt(r['art_high'])}] | {_fmt(r['median'])} | "
+                     f"{_fmt(r['rs_exact'])} | {_fmt(r['rs_at_cap'])} | "
                      f"{_fmt(r['ratio_rs'])} [{_fmt(r['ratio_rs_low'])}, {_fmt(r['ratio_rs_high'])}] | {r['random_share']:.1%} | "
                      f"{_fmt(r['s_per_trial'])} |")
     low: dict[tuple[str, int], list[str]] = {}  # rows capped below the benchmark's N/2 (the protocol's default cap), by strategy and cap
@@ -461,9 +483,9 @@ def markdown(a: dict[str, Any]) -> str:
         bases = [x for x in BASELINES if any(r["baseline"] == x for r in a["baseline_ratios"])]
         cell = {(r["benchmark"], r["strategy"], r["baseline"]): r for r in a["baseline_ratios"]}
         lines += ["", "## Ratios to the measured baselines", "",
-                  "aRT(baseline) / aRT(strategy) on their common seeds, bootstrap 95% (paired); above 1 the "
-                  f"strategy is faster. * marks fewer than {MIN_SUCCESSES} successes on a side (the ratio is "
-                  "then not estimated well; see the claims' exact test).", "",
+                  "aRT(baseline, h) / aRT(strategy, h) on their common seeds at the common horizon h (given in "
+                  "parentheses), BCa 95% paired by seed; above 1 the strategy is faster. * marks fewer than "
+                  f"{MIN_SUCCESSES} successes on a side within h.", "",
                   "| benchmark | strategy | " + " | ".join(f"vs {x}" for x in bases) + " |",
                   "|---|---|" + "---|" * len(bases)]
         for b, s in sorted({(r["benchmark"], r["strategy"]) for r in a["baseline_ratios"]}):
@@ -471,25 +493,28 @@ def markdown(a: dict[str, Any]) -> str:
             for x in bases:
                 r = cell.get((b, s, x))
                 few = r is not None and min(r["successes"], r["base_successes"]) < MIN_SUCCESSES
-                cells.append("–" if r is None else
-                             f"{_ratio(r)}{'*' if few else ''}")
+                cells.append("–" if r is None else f"{_ratio(r)}{'*' if few else ''} (h {r['horizon']:,})")
             lines.append(f"| {b} | {s} | " + " | ".join(cells) + " |")
-    lines += ["", "## The claims", "", "| paper | benchmark | claim | published | measured [95%] | seeds | verdict |",
-              "|---|---|---|---|---|---|---|"]
+    lines += ["", "## The claims", "",
+              "| claim | benchmark | published | horizon | successes (strategy, baseline) | aRT at h (strategy, baseline) "
+              "| ratio [95%] | p paper, opposite | Holm p | verdict |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for v in a["verdicts"]:
         note = f" ({v['note']})" if v["note"] else ""
-        lines.append(f"| {v['paper']} | {v['benchmark']} | {v['strategy']} vs {v['baseline']}{note} | {v['published']}x | "
-                     f"{_ratio(v, 'x')} | {v['seeds']} | **{v['verdict']}**"
-                     f"{_test_note(v) if v['few'] else ''} |")
-    lines += ["", "Verdicts: *holds* — the interval lies above 1 and reaches the published ratio; *weaker* — above 1 "
-              "but below it; *does not hold* — the interval contains 1 or lies below; *inconclusive* — fewer than "
-              f"{MIN_SUCCESSES} successes on a side, too few to estimate the ratio, unless an exact one-sided test "
-              "at the smaller cap finds that the strategy reaches the optimum less often than its baseline "
-              f"(p < {ALPHA}; Fisher's exact test on the common seeds, or against random search the binomial law "
-              "with its exact chance cap / N): then *does not hold*. A verdict with too few successes gives "
-              "the hits within that cap and the test's one-sided p-values that the strategy hits less often (which "
-              "alone can decide a verdict) and more often (which shows the paper's side of 1, not the ratio's size). "
-              "The papers' benchmark is the full NAS-Bench-101; ours differ (the benchmarks table above), so "
+        base = "exact" if v["successes_baseline"] is None else f"{v['successes_baseline']}/{v['seeds']}"
+        lines.append(f"| {v['claim']}{note} | {v['benchmark']} | {v['published']}x | {v['horizon']:,} | "
+                     f"{v['successes_strategy']}/{v['seeds']}, {base} | {_fmt(v['art_strategy'])}, {_fmt(v['art_baseline'])} | "
+                     f"{_ratio(v, 'x')} | {v['p_paper']:.2g}, {v['p_opposite']:.2g} | {v['p_holm']:.2g} | **{v['verdict']}** |")
+    few = [v for v in a["verdicts"] if v["verdict"] == "direction shown, size not estimable"]
+    if few:
+        lines += ["", "Not estimable at these caps (fewer than "
+                  f"{MIN_SUCCESSES} successes within the horizon on a side): " + "; ".join(
+                      f"{v['claim']} on {v['benchmark']} (h {v['horizon']:,}: "
+                      f"{v['successes_strategy']} and {'exact' if v['successes_baseline'] is None else v['successes_baseline']} successes)"
+                      for v in few) + ". A higher cap on the side with few successes (and on the other, where its "
+                  "cap sets the horizon) would make the size estimable."]
+    lines += ["", _definitions(a["family"]),
+              "", "The papers' benchmark is the full NAS-Bench-101; ours differ (the benchmarks table above), so "
               "the published ratios are a reference, not the same experiment. Seconds per "
               "trial: the mean wall time of a trial on the machine that ran it (see `meta.json`). Random picks: the share "
               "of the row's samples the strategy took uniformly at random because its own mechanism proposed "
@@ -508,6 +533,7 @@ def write_report(root: str | Path, figures: bool = True) -> Path:
     a = analyse(root, trials=trials)
     (root / "tables").mkdir(exist_ok=True)
     atomic_write_text(root / "tables" / "claims.json", dumps(a, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(root / "tables" / "claims.csv", claims_csv(a["verdicts"]))
     # one line per trial: what every number above is computed from, small enough to commit
     atomic_write_text(root / "tables" / "trials.csv", trials_csv(trials))
     text = markdown(a)
@@ -545,27 +571,60 @@ def _figures(root: Path, a: dict[str, Any], recs: dict[tuple[str, str], dict[int
         plt.close(fig)
         names.append(b)
     if a["verdicts"]:
-        fig, ax = plt.subplots(figsize=(7.5, 0.3 * len(a["verdicts"]) + 1.2))
-        # an interval open at 0 or at infinity (a resample without a success) runs to the axis'
-        # edge, marked with an arrowhead there
-        edge_lo = 1e-3
-        finite = [x for v in a["verdicts"] for x in (v["high"], v["ratio"], v["published"]) if math.isfinite(x)]
-        edge_hi = 10 ** math.ceil(math.log10(max(finite + [10.0]) * 2))
-        for k, v in enumerate(a["verdicts"]):
-            lo, hi = max(v["low"], edge_lo), min(v["high"], edge_hi)
-            ax.plot([lo, max(hi, lo)], [k, k], "b-")
-            if v["low"] < edge_lo:
-                ax.plot([edge_lo], [k], "b<", ms=4)
-            if v["high"] > edge_hi:
-                ax.plot([edge_hi], [k], "b>", ms=4)
-            ax.plot([min(max(v["ratio"], edge_lo), edge_hi)], [k], "bo")
-            ax.plot([v["published"]], [k], "r*")
-        ax.set_xlim(edge_lo / 1.5, edge_hi * 1.5)
-        ax.axvline(1, color="k", lw=0.5)
-        ax.set_yticks(range(len(a["verdicts"])),
-                      [f"{v['strategy']} vs {v['baseline']} ({v['benchmark']})" for v in a["verdicts"]], fontsize=7)
-        ax.set(xscale="log", xlabel="aRT ratio\n(blue: measured, 95%; arrowhead: open-ended; red: published)")
-        fig.tight_layout()
-        fig.savefig(out / "claims-forest.png", dpi=110, metadata={"Software": None})
-        plt.close(fig)
+        _forest(a["verdicts"], out / "claims-forest.png")
     return names
+
+
+VERDICT_COLOURS = {"reversed": "#b2182b", "not shown": "#888888", "direction shown, size not estimable": "#92c5de",
+                   "smaller than published": "#f4a582", "consistent with published": "#1a9850",
+                   "larger than published": "#2166ac"}
+
+
+def _forest(verdicts: Sequence[dict[str, Any]], path: Path) -> None:
+    """The claims as a grid: one panel per claim, one line per benchmark (the ratio at the common
+    horizon, its BCa interval, coloured by verdict), the published ratio as a red dashed line and 1 as
+    a black one; an interval open at 0 or infinity ends in an arrowhead at the panel's edge."""
+    import matplotlib.pyplot as plt
+
+    names = list(dict.fromkeys(v["claim"] for v in verdicts))
+    benches = sorted({v["benchmark"] for v in verdicts})
+    cols = 4
+    rows = math.ceil(len(names) / cols)
+    finite = [x for v in verdicts for x in (v["low"], v["high"], v["ratio"], v["published"]) if 0 < x < math.inf]
+    edge_lo, edge_hi = 10 ** math.floor(math.log10(min(finite + [0.1]))), 10 ** math.ceil(math.log10(max(finite + [10.0])))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 0.28 * len(benches) * rows + 0.9 * rows + 0.6),
+                             sharex=True, squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        cells = {v["benchmark"]: v for v in verdicts if v["claim"] == name}
+        for y, b in enumerate(benches):
+            v = cells.get(b)
+            if v is None or math.isnan(v["ratio"]):
+                continue
+            colour = VERDICT_COLOURS[v["verdict"]]
+            lo, hi = max(v["low"], edge_lo), min(v["high"], edge_hi)
+            ax.plot([lo, max(hi, lo)], [y, y], "-", color=colour, lw=2)
+            ax.plot([min(max(v["ratio"], edge_lo), edge_hi)], [y], "o", color=colour, ms=4)
+            if v["low"] < edge_lo:
+                ax.plot([edge_lo], [y], "<", color=colour, ms=5)
+            if v["high"] > edge_hi:
+                ax.plot([edge_hi], [y], ">", color=colour, ms=5)
+        pub = next(iter(cells.values()))["published"]
+        ax.axvline(pub, color="red", ls="--", lw=1)
+        ax.axvline(1, color="k", lw=0.6)
+        title = name.replace(" vs ", " vs\n", 1)  # two lines: the long pairs overflow a column
+        ax.set_title(f"{title}\n(published {pub}x)", fontsize=8)
+        ax.set_yticks(range(len(benches)), benches, fontsize=7)
+        ax.set_ylim(-0.6, len(benches) - 0.4)
+        ax.invert_yaxis()
+        ax.set_xscale("log")
+        ax.set_xlim(edge_lo / 1.5, edge_hi * 1.5)
+        ax.tick_params(axis="x", labelsize=7)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    handles = [plt.Line2D([], [], color=c, lw=2, marker="o", ms=4) for c in VERDICT_COLOURS.values()]
+    fig.legend(handles, list(VERDICT_COLOURS), loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.supxlabel("aRT(baseline, h) / aRT(strategy, h), BCa 95% (red dashed: published; h: the common horizon)",
+                  fontsize=8, y=0.06)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(fig)

@@ -4,8 +4,9 @@ A committed claims folder (``results/reproduction/``) keeps ``tables/trials.csv`
 trial, not its records. Rows are rerun or added in folders of their own (a suite file naming the
 same suite, run with ``--out``); :func:`merge` then folds their stopped records into the table:
 
-* every merged trial must be one the suite asks for: its benchmark, label and seed, and its cap
-  equal to the suite's budget for that label there, so a folder never mixes settings;
+* every merged trial must be one the suite asks for: its benchmark, label and seed, its cap equal
+  to the suite's budget for that label there, and its strategy version and resolved config today's
+  (so a folder never mixes settings, nor keeps a row today's code would not compute);
 * a run's trial replaces the table's trial of the same benchmark, label and seed;
 * after the merge every trial in the table must match the suite (a row whose cap the suite has
   changed is refused until all its seeds are rerun at the new one);
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments import claims
-from experiments.records import dumps
+from experiments.records import dumps, resolved_config, short_hash
 from experiments.suite import Suite, runs_on
 from nasbench.data import atomic_write_text
 
@@ -41,6 +42,10 @@ def mismatch(t: claims.Trial, suite: Suite) -> str | None:
     if t.cap != cap:
         return (f"{t.strategy} on {t.benchmark} seed {t.seed} ran to a cap of {t.cap:,}; suite {suite.name} "
                 f"asks for {cap:,}")
+    config, version = resolved_config(suite.labels.get(t.strategy, t.strategy), suite.config.get(t.strategy, {}))
+    if (t.strategy_version, t.config_hash) != (version, short_hash(config)):
+        return (f"{t.strategy} on {t.benchmark} seed {t.seed} was run by version {t.strategy_version} with config "
+                f"{t.config_hash}; today's code is version {version} with config {short_hash(config)}")
     return None
 
 

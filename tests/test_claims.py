@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments import claims
+from experiments import claims, metrics, survival
 from experiments.execute import run_suite
 from experiments.runner import TrialSpec, run_trial
 from experiments.suite import load_suite
@@ -57,18 +57,20 @@ def test_stopped_records_are_complete_on_resume(tmp_path, toy, register):
     assert (out / "figures" / "ecdf-synthetic.png").is_file()
 
 
-def test_art_ratio_and_verdicts_by_hand():
-    # 4 trials: 10, 20 (successes), 50 and 50 (censored at 50): aRT = 130 / 2 = 65
-    assert claims.art(np.array([10, 20, 50, 50.0]), np.array([1, 1, 0, 0], bool)) == 65.0
-    assert claims.art(np.array([5.0]), np.array([False])) == math.inf
-    base = {0: (100, True), 1: (300, True), 2: (200, True)}
-    strat = {0: (10, True), 1: (30, True), 2: (20, True), 9: (1, True)}  # seed 9 is not common
-    ratio, lo, hi, common, sb, ss = claims.paired_ratio(base, strat, np.random.default_rng(0), 200)
-    assert ratio == pytest.approx(10.0) and common == 3 and lo == pytest.approx(10.0) and hi == pytest.approx(10.0)
-    assert claims.verdict(12.0, 30.0, 22.0, [30, 30]) == "holds"
-    assert claims.verdict(2.0, 8.0, 22.0, [30, 30]) == "weaker"
-    assert claims.verdict(0.7, 8.0, 22.0, [30, 30]) == "does not hold"
-    assert claims.verdict(12.0, 30.0, 22.0, [30, 4]) == "inconclusive"
+def test_verdicts_by_hand():
+    """The six verdicts from the Holm-adjusted one-sided p-values, the interval and the published ratio."""
+    v = claims.verdict
+    assert v(0.001, 1.0, 12.0, 30.0, 22.0, few=False) == "consistent with published"
+    assert v(0.001, 1.0, 2.0, 8.0, 22.0, few=False) == "smaller than published"
+    assert v(0.001, 1.0, 25.0, 40.0, 22.0, few=False) == "larger than published"
+    assert v(0.001, 1.0, 2.0, 8.0, 22.0, few=True) == "direction shown, size not estimable"
+    assert v(0.2, 0.3, 0.7, 8.0, 22.0, few=False) == "not shown"
+    assert v(0.06, 1.0, 1.5, 8.0, 22.0, few=False) == "not shown"  # at the level, not below it
+    assert v(1.0, 0.001, 0.1, 0.5, 22.0, few=False) == "reversed"
+    assert v(1.0, 0.001, 0.0, math.inf, 22.0, few=True) == "reversed"  # the direction needs no ratio
+    assert set(claims.VERDICTS) == {v(*x) for x in [(0.001, 1, 12, 30, 22, False), (0.001, 1, 2, 8, 22, False),
+                                                       (0.001, 1, 25, 40, 22, False), (0.001, 1, 2, 8, 22, True),
+                                                       (0.2, 0.3, 1, 2, 22, False), (1, 0.001, 0.1, 0.5, 22, False)]}
     # random search's exact chance to have found the one optimum within x of N samples is x / N
     assert claims.rs_ecdf(100, np.array([1, 50, 100, 200])).tolist() == [0.01, 0.5, 1.0, 1.0]
     # two optima tied (NAS-Bench-Macro's top): within x of 4, 1 - C(4 - x, 2) / C(4, 2)
@@ -77,85 +79,53 @@ def test_art_ratio_and_verdicts_by_hand():
 
 def test_the_glance_table_puts_each_claim_on_one_row_across_benchmarks():
     def v(bench, strat, base, pub, ratio, verdict, few=False):
-        return {"paper": "LaNAS (Wang et al.)", "benchmark": bench, "strategy": strat, "baseline": base,
-                "published": pub, "ratio": ratio, "low": ratio / 2, "high": math.inf, "verdict": verdict, "few": few}
+        return {"claim": f"LaNAS: {strat} vs {base}", "benchmark": bench, "published": pub, "ratio": ratio,
+                "low": ratio / 2, "high": math.inf, "verdict": verdict, "few": few}
 
-    rows = claims.glance([v("b", "lanas", "random-search", 22.0, 5.0, "weaker"),
-                          v("a", "lanas", "random-search", 22.0, 30.0, "holds"),
-                          v("b", "lanas", "nao", 6.8, 1500.0, "holds"),
-                          v("a", "lanas", "alphax", 12.4, math.nan, "inconclusive", few=True)])
+    rows = claims.glance([v("b", "lanas", "random-search", 22.0, 5.0, "smaller than published"),
+                          v("a", "lanas", "random-search", 22.0, 30.0, "consistent with published"),
+                          v("b", "lanas", "nao", 6.8, 1500.0, "larger than published"),
+                          v("a", "lanas", "alphax", 12.4, math.nan, "not shown", few=True)])
     assert rows == ["| claim | published | a | b |", "|---|---|---|---|",
-                    "| LaNAS: lanas vs random-search | 22.0x | 30x [15, ∞] **holds** | 5x [2.5, ∞] **weaker** |",
-                    "| LaNAS: lanas vs nao | 6.8x | – | 1,500x [750, ∞] **holds** |",
-                    "| LaNAS: lanas vs alphax | 12.4x | –* **inconclusive** | – |"]
+                    "| LaNAS: lanas vs random-search | 22.0x | 30x [15, ∞] **consistent with published** "
+                    "| 5x [2.5, ∞] **smaller than published** |",
+                    "| LaNAS: lanas vs nao | 6.8x | – | 1,500x [750, ∞] **larger than published** |",
+                    "| LaNAS: lanas vs alphax | 12.4x | –* **not shown** | – |"]
 
 
-def test_too_few_successes_for_a_ratio_can_still_show_a_slower_strategy_by_an_exact_test():
-    """With fewer than MIN_SUCCESSES hits the ratio is not estimated, but an exact one-sided test at
-    the smaller cap can still find that the strategy hits less often than its baseline."""
-    # against random search: 10 trials capped at 50 of N = 100, no hit; each hits with 1/2: p = 2**-10
-    none = {s: (50, False) for s in range(10)}
-    t = claims.fewer_hits(none, 50, n_space=100)
-    assert (t["hits"], t["of"], t["base_rate"], t["base_hits"]) == (0, 10, 0.5, None)
-    assert t["p"] == pytest.approx(2.0 ** -10)
-    # two tied optima (K = 2): random search hits within 50 of 100 with 1 - C(50, 2) / C(100, 2)
-    t2 = claims.fewer_hits(none, 50, n_space=100, k_opt=2)
-    assert t2["base_rate"] == pytest.approx(1 - 1225 / 4950) and t2["p"] == pytest.approx((1225 / 4950) ** 10, rel=1e-5)
-    row = claims.strategy_row("b", "s", {0: (5, True)}, 99, 50, np.random.default_rng(0), 10, k=2)
-    assert row["rs_exact"] == 100 / 3 and row["ratio_rs"] == pytest.approx(20 / 3)
-    # one hit: P(X <= 1) = 11 / 1024 (p-values are kept to 6 significant digits)
-    assert claims.fewer_hits({**none, 0: (7, True)}, 50, n_space=100)["p"] == pytest.approx(11 / 1024, rel=1e-5)
-    # against a measured baseline (Fisher, one-sided): 0 of 5 against 5 of 5 within the cap:
-    # p = 1 / C(10, 5); the baseline's hit at 80 is beyond the common cap 50 and does not count,
-    # nor does seed 9, which the strategy did not run
-    strat = {s: (50, False) for s in range(5)}
-    base = {s: (10 + s, True) for s in range(5)} | {9: (3, True)}
-    t = claims.fewer_hits(strat, 50, base)
-    assert (t["hits"], t["of"], t["base_hits"]) == (0, 5, 5) and t["p"] == pytest.approx(1 / 252)
-    assert t["p_more"] == 1.0
-    # the other way round, the baseline's 5 of 5 against 0 of 5: more often with p = 1 / 252
-    assert claims.fewer_hits({s: base[s] for s in range(5)}, 50, strat)["p_more"] == pytest.approx(1 / 252)
-    # against random search, 3 hits of 10 at rate 1/2: P(X >= 3) = 1 - 56 / 1024
-    three = {**none, 0: (7, True), 1: (8, True), 2: (9, True)}
-    assert claims.fewer_hits(three, 50, n_space=100)["p_more"] == pytest.approx(1 - 56 / 1024, rel=1e-5)
-    t = claims.fewer_hits(strat, 50, {**base, 4: (80, True)})
-    # 4 hits among 10 trials, none among the strategy's 5: C(6, 5) / C(10, 5) = 6 / 252
-    assert t["base_hits"] == 4 and t["p"] == pytest.approx(6 / 252)
-    # the verdict: inconclusive unless the test rejects at ALPHA
-    assert claims.verdict(0.0, 0.02, 2.85, [30, 1], p_fewer=0.001) == "does not hold"
-    assert claims.verdict(0.0, 0.02, 2.85, [30, 1], p_fewer=0.2) == "inconclusive"
-    assert claims.verdict(12.0, 30.0, 22.0, [30, 30], p_fewer=0.001) == "holds"  # enough hits: the interval decides
-
-
-def test_the_report_gives_the_exact_test_behind_a_verdict_with_too_few_successes(tmp_path):
+def test_claims_are_compared_at_the_common_horizon(tmp_path):
+    """AlphaX capped at 20 never hits; evolution hits at 5..14 of 49. At the common horizon 20 the
+    claim "AlphaX needs 2.85x fewer samples than evolution" is reversed (log-rank, Holm over the
+    family); against random search (N = 99, exact) within 20 it is not shown either way."""
     (tmp_path / "benchmarks").mkdir()
     (tmp_path / "benchmarks" / "b.json").write_text('{"n": 99}')
     trials = ([claims.Trial("b", "alphax", k, 20, False, 20, 1.0) for k in range(10)]
               + [claims.Trial("b", "regularized-evolution", k, 5 + k, True, 49, 1.0) for k in range(10)])
-    a = claims.analyse(tmp_path, n_boot=100, trials=trials)
+    a = claims.analyse(tmp_path, trials=trials)
     v = {x["baseline"]: x for x in a["verdicts"] if x["strategy"] == "alphax"}
-    # 0 of 10 against 10 of 10 within the common cap 20: p = 1 / C(20, 10)
-    assert v["regularized-evolution"]["verdict"] == "does not hold"
-    assert v["regularized-evolution"]["hits_test"]["p"] == pytest.approx(1 / 184756)
-    # against random search's exact 20 / 99 per trial: p = (79 / 99) ** 10 = 0.10, not enough
-    assert v["random-search"]["verdict"] == "inconclusive"
-    assert v["random-search"]["hits_test"]["p"] == pytest.approx((79 / 99) ** 10, rel=1e-5)  # kept to 6 digits
+    evo, rs = v["regularized-evolution"], v["random-search"]
+    assert a["family"] == 2 * len(a["verdicts"]) == 4
+    assert evo["horizon"] == 20 and (evo["successes_strategy"], evo["successes_baseline"]) == (0, 10)
+    assert evo["art_baseline"] == 9.5 and evo["art_strategy"] == math.inf  # (5 + ... + 14) / 10
+    assert (evo["ratio"], evo["low"], evo["high"]) == (0.0, 0.0, math.inf)
+    assert evo["verdict"] == "reversed" and evo["p_holm"] < 0.05 and evo["p_paper"] > 0.99
+    assert rs["horizon"] == 20 and rs["successes_baseline"] is None and rs["verdict"] == "not shown"
+    assert rs["art_baseline"] == pytest.approx(metrics.art_random_budget(99, 1, 20))
     text = claims.markdown(a)
-    # the glance table opens the report; a verdict with too few successes is starred there
     assert text.index("## The claims at a glance") < text.index("## Samples to the optimum")
-    assert "]* **does not hold** |" in text.split("## Samples to the optimum")[0]
-    assert ("**does not hold** (hits within 20: 0/10 against 10/10; exact one-sided p = 5.4e-06 that it hits "
-            "less often, 1 more often)") in text
-    assert ("**inconclusive** (hits within 20: 0/10 against random search's 20.2%; exact one-sided p = 0.1 that "
-            "it hits less often, 1 more often)") in text
-    # every strategy against each measured baseline, paired: AlphaX never hits (aRT inf)
-    assert "| b | alphax | 0 [0, 0]* | – |" in text and "| b | regularized-evolution | – | ∞ [∞, ∞]* |" in text
-    # the forest plot draws the open-ended intervals (ratio 0, interval [0, ...]) without failing
+    assert "]* **reversed** |" in text.split("## Samples to the optimum")[0]
+    csv = claims.claims_csv(a["verdicts"]).splitlines()
+    assert csv[0] == ",".join(claims.CLAIMS_CSV) and len(csv) == 1 + len(a["verdicts"])
+    row = dict(zip(claims.CLAIMS_CSV, next(r for r in csv[1:] if "regularized-evolution" in r).split(",")))
+    assert (row["horizon"], row["successes_strategy"], row["successes_baseline"], row["ratio"], row["hi"],
+            row["verdict"]) == ("20", "0", "10", "0", "inf", "reversed")
+    # the forest plot draws the open-ended intervals without failing
     (tmp_path / "tables").mkdir()
     (tmp_path / "tables" / "trials.csv").write_text(claims.trials_csv(trials))
     claims.write_report(tmp_path)
     assert (tmp_path / "figures" / "claims-forest.png").stat().st_size > 0
     assert "figures/claims-forest.png" in (tmp_path / "README.md").read_text()
+    assert (tmp_path / "tables" / "claims.csv").read_text() == claims.claims_csv(a["verdicts"])
 
 
 def _two_strategies_to_the_optimum(tmp_path, toy, register, seeds: int, extra: str = ""):
@@ -190,17 +160,8 @@ def test_report_rebuilt_from_the_trials_table_alone_is_the_same(tmp_path, toy, r
 
 
 def test_intervals_reaching_a_resample_without_success_are_infinite():
-    assert claims.quantile(np.array([1.0, 2.0, 3.0]), 0.5) == 2.0
-    assert claims.quantile(np.array([1.0, 3.0]), 0.25) == 1.5  # numpy's linear rule where all are finite
-    assert claims.quantile(np.array([1.0, math.inf]), 0.975) == math.inf  # numpy: NaN (inf - inf)
-    rng = np.random.default_rng(0)
-    # a baseline that never succeeds (aRT inf) against a strategy that always does
-    base = {s: (100, False) for s in range(10)}
-    strat = {s: (10 + s, True) for s in range(10)}
-    ratio, lo, hi, *_ = claims.paired_ratio(base, strat, rng, 200)
-    assert ratio == math.inf and lo == math.inf and hi == math.inf  # not float max, not NaN
-    row = claims.strategy_row("b", "s", {0: (5, True), 1: (50, False), 2: (50, False)}, 99, 50, rng, 500)
-    assert row["art_high"] == math.inf and row["ratio_rs_low"] == 0.0 and row["art"] == 105.0
+    row = claims.strategy_row("b", "s", {0: (5, True), 1: (50, False), 2: (50, False)}, 99, 50)
+    assert row["art"] == 105.0 and row["art_high"] == math.inf and row["ratio_rs_low"] == 0.0
     assert claims._fmt(row["art_high"]) == "∞"
 
 
@@ -211,8 +172,8 @@ def test_a_rows_interval_does_not_depend_on_the_other_rows(tmp_path):
     one = [claims.Trial("b", "s", k, 5 + 3 * k, k % 3 > 0, 50, 1.0) for k in range(12)]
     other = [claims.Trial("a", "t", k, 7 + k, True, 50, 1.0) for k in range(12)]
     (bench / "a.json").write_text('{"n": 99}')
-    alone = claims.analyse(tmp_path, n_boot=300, trials=one)["rows"]
-    beside = [r for r in claims.analyse(tmp_path, n_boot=300, trials=other + one)["rows"] if r["benchmark"] == "b"]
+    alone = claims.analyse(tmp_path, trials=one)["rows"]
+    beside = [r for r in claims.analyse(tmp_path, trials=other + one)["rows"] if r["benchmark"] == "b"]
     assert alone == beside
 
 
@@ -245,12 +206,13 @@ def test_random_picks_are_reported_as_a_share_of_the_rows_samples(tmp_path):
     (tmp_path / "benchmarks").mkdir()
     (tmp_path / "benchmarks" / "b.json").write_text('{"n": 99}')
     recs = [{"benchmark": "b", "strategy": "s", "seed": k, "arch": list(range(n)), "stopped": True, "budget": 50,
-             "wall_time": 1.0, "diagnostics": {"random_picks": float(p)}} for k, (n, p) in enumerate([(40, 10), (60, 0)])]
+             "wall_time": 1.0, "diagnostics": {"random_picks": float(p)},
+             "fingerprint": {"strategy_version": 2, "config": {"x": 1}}} for k, (n, p) in enumerate([(40, 10), (60, 0)])]
     trials = claims.trials_of(recs)
     assert [t.random_picks for t in trials] == [10, 0]
     (tmp_path / "t.csv").write_text(claims.trials_csv(trials))
     assert claims.read_trials_csv(tmp_path / "t.csv") == trials
-    a = claims.analyse(tmp_path, n_boot=50, trials=trials)
+    a = claims.analyse(tmp_path, trials=trials)
     assert a["rows"][0]["random_share"] == 0.1  # 10 of 100 samples
     assert "| 10.0% |" in claims.markdown(a)
 
@@ -261,12 +223,12 @@ def test_a_row_of_mixed_caps_or_a_repeated_seed_is_refused_with_one_line(tmp_pat
     (tmp_path / "benchmarks").mkdir()
     (tmp_path / "benchmarks" / "b.json").write_text('{"n": 99}')
     ok = [claims.Trial("b", "s", k, 10 + k, True, 49, 1.0) for k in range(3)]
-    assert len(claims.analyse(tmp_path, n_boot=10, trials=ok)["rows"]) == 1
+    assert len(claims.analyse(tmp_path, trials=ok)["rows"]) == 1
     mixed = ok + [claims.Trial("b", "s", 3, 20, False, 20, 1.0)]
     with pytest.raises(ValueError, match=r"s on b: trials of different caps \(1 at 20, 3 at 49\)"):
-        claims.analyse(tmp_path, n_boot=10, trials=mixed)
+        claims.analyse(tmp_path, trials=mixed)
     with pytest.raises(ValueError, match=r"s on b: seeds \[1\] appear more than once"):
-        claims.analyse(tmp_path, n_boot=10, trials=ok + [claims.Trial("b", "s", 1, 30, True, 49, 1.0)])
+        claims.analyse(tmp_path, trials=ok + [claims.Trial("b", "s", 1, 30, True, 49, 1.0)])
     (tmp_path / "tables").mkdir()
     (tmp_path / "tables" / "trials.csv").write_text(claims.trials_csv(mixed))
     proc = subprocess.run([sys.executable, "-m", "experiments.cli", "report", str(tmp_path)],
@@ -290,3 +252,32 @@ def test_committed_records_agree_with_the_committed_trials_table():
             assert table[(t.benchmark, t.strategy, t.seed)] == t, tarball.name
             n += 1
     assert n >= 90  # AlphaX on nb101-30k-v6 and nb101-30k, NAO on nb201-cifar10: 30 seeds each
+
+
+def _committed_verdicts(seed: int) -> list[tuple[str, str, str]]:
+    root = Path(__file__).resolve().parent.parent / "results" / "reproduction"
+    trials = claims.read_trials_csv(root / "tables" / "trials.csv")
+    return [(v["claim"], v["benchmark"], v["verdict"]) for v in claims.claim_cells(root, trials, seed)]
+
+
+def test_no_committed_verdict_depends_on_the_bootstrap_seed():
+    """A verdict that changes with the resampling would be the method's bug, not a footnote."""
+    assert _committed_verdicts(0) == _committed_verdicts(1)
+
+
+def test_random_search_measured_is_consistent_with_its_exact_law():
+    """Random search's own measured row, against its exact law at its own cap, on every benchmark:
+    the ratio's interval contains 1 and neither one-sided test rejects at 5%."""
+    root = Path(__file__).resolve().parent.parent / "results" / "reproduction"
+    trials = claims.read_trials_csv(root / "tables" / "trials.csv")
+    by = claims.samples(trials)
+    benches = sorted(b for b, s in by if s == "random-search")
+    assert len(benches) == 6
+    for b in benches:
+        info = json.loads((root / "benchmarks" / f"{b}.json").read_text())
+        n, k = info["n"], info["targets"]["optimum"]["K"]
+        c = survival.Censored.of(by[(b, "random-search")])
+        cap = next(t.cap for t in trials if (t.benchmark, t.strategy) == (b, "random-search"))
+        ratio, lo, hi = survival.ratio_to_random(c, n, k, cap, survival.rng_for(0, b))
+        p_sooner, p_later, _, _ = survival.logrank_random(c, n, k, cap, survival.rng_for(0, "logrank", b))
+        assert lo < 1 < hi and min(p_sooner, p_later) > 0.05, (b, ratio, lo, hi, p_sooner, p_later)

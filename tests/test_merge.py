@@ -54,7 +54,7 @@ def test_merged_folder_holds_what_one_folder_running_everything_holds(tmp_path, 
         return [replace(t, wall_s=0) for t in claims.read_trials_csv(folder / "tables" / "trials.csv")]
 
     assert results(into) == results(whole) and len(results(into)) == 8
-    a, b = (claims.analyse(f, n_boot=200) for f in (into, whole))
+    a, b = (claims.analyse(f) for f in (into, whole))
     assert [{k: v for k, v in r.items() if k != "s_per_trial"} for r in a["rows"]] == \
         [{k: v for k, v in r.items() if k != "s_per_trial"} for r in b["rows"]]
     assert a["not_run"] == [] and '"label_seeds"' in (into / "meta.json").read_text()

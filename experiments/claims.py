@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from experiments import metrics, survival
+from experiments import metrics, plots, survival
 from experiments.records import dumps, short_hash
 from experiments.suite import runs_on, seeds_for
 from nasbench.data import atomic_write_text
@@ -567,7 +567,7 @@ def _figures(root: Path, a: dict[str, Any], recs: dict[tuple[str, str], dict[int
         ax.set(xscale="log", xlabel="samples", ylabel="fraction of trials with the optimum", title=b)
         ax.legend(fontsize=7)
         fig.tight_layout()
-        fig.savefig(out / f"ecdf-{b}.png", dpi=110, metadata={"Software": None})
+        plots.write_figure(fig, out / f"ecdf-{b}.png", dpi=110, metadata={"Software": None})
         plt.close(fig)
         names.append(b)
     if a["verdicts"]:
@@ -626,5 +626,5 @@ def _forest(verdicts: Sequence[dict[str, Any]], path: Path) -> None:
     fig.supxlabel("aRT(baseline, h) / aRT(strategy, h), BCa 95% (red dashed: published; h: the common horizon)",
                   fontsize=8, y=0.06)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
-    fig.savefig(path, dpi=110, metadata={"Software": None})
+    plots.write_figure(fig, path, dpi=110, metadata={"Software": None})
     plt.close(fig)

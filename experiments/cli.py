@@ -307,6 +307,12 @@ def main(argv: list[str] | None = None) -> int:
     except _user_errors() as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # every file is written atomically: each is the old or the new one
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `nasarena data | head`: the reader left; nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the Python docs' recipe: no flush error at exit
+        return 0
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:

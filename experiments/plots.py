@@ -8,6 +8,7 @@ its colour across figures.
 
 from __future__ import annotations
 
+import io
 import logging
 import textwrap
 from collections.abc import Mapping, Sequence
@@ -19,6 +20,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from experiments import stats
+from nasbench.data import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -65,14 +67,23 @@ def _figure(width: float, height: float) -> Figure:
         return Figure(figsize=(width, height), layout="constrained")
 
 
+def write_figure(fig: Figure, path: str | Path, **savefig_kw) -> Path:
+    """Render ``fig`` in memory in the format of ``path``'s suffix and write it atomically, so an
+    interrupted report leaves each figure old or new, never truncated."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format=Path(path).suffix[1:], **savefig_kw)
+    atomic_write_bytes(path, buf.getvalue())
+    return Path(path)
+
+
 def save(fig: Figure, stem: str | Path, dpi: int = 150) -> list[Path]:
     """Write ``stem.pdf`` and ``stem.png`` (parent folders created); returns the two paths."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_suffix(".pdf"), stem.with_suffix(".png")]
     with _style():
-        fig.savefig(paths[0], metadata={"CreationDate": None, "Creator": None, "Producer": None})
-        fig.savefig(paths[1], dpi=dpi, metadata={"Software": None})
+        write_figure(fig, paths[0], metadata={"CreationDate": None, "Creator": None, "Producer": None})
+        write_figure(fig, paths[1], dpi=dpi, metadata={"Software": None})
     log.debug("wrote %s.{pdf,png}", stem)
     return paths
 

@@ -70,6 +70,7 @@ from experiments import metrics, plots, stats
 from experiments.analysis import gain_rows, load_results, trajectories
 from experiments.metrics import GAIN_DEFINITION
 from experiments.tables import Table, fmt, fmt_p
+from nasbench.data import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -424,7 +425,7 @@ def write(roots: Sequence[str | Path], out: str | Path, n_boot: int = 2000, seed
     n_trials = {(r["benchmark"], r["label"]): r["n_trials"] for r in rows}
     cpu_h = sum(per_trial.values()) / 3600
     note = out / "subsets.md"
-    note.write_text(
+    atomic_write_text(note,
         "# Does a predictor that scores a subset lose, and does a smart subset regain?\n\n"
         "Mauch et al. (2020), claims 2 and 3, tested on our benchmarks with BANANAS' predictor "
         "(`nasarena run subsets`; this page: `python -m experiments.subsets`).\n\n"

@@ -35,6 +35,7 @@ import numpy as np
 
 from experiments.runner import StrategyError, TrialSpec, _record, make_strategy, trial_keys
 from nasbench.benchmark import Benchmark, Status
+from nasbench.data import atomic_write_text
 from strategies.base import JaxStrategy
 
 
@@ -254,10 +255,10 @@ def write_report(root, figures: bool = True):
                      f"{r['evaluations']:.1f} | {r['cut']:.1f} | {r['start_cap']} | {r['capped']}/{r['trials']} | "
                      f"{r['sec_per_trial']:.1f} |")
     (root / "tables").mkdir(exist_ok=True)
-    (root / "tables" / "time-art.json").write_text(dumps(a["rows"], indent=2, sort_keys=True) + "\n")
+    atomic_write_text(root / "tables" / "time-art.json", dumps(a["rows"], indent=2, sort_keys=True) + "\n")
     if figures:
         lines += ["", *(f"![regret against simulated time on {b}](figures/time-regret-{b}.png)" for b in _figures(root, a))]
-    (root / "README.md").write_text("\n".join(lines) + "\n")
+    atomic_write_text(root / "README.md", "\n".join(lines) + "\n")
     return root / "README.md"
 
 

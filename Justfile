@@ -29,6 +29,7 @@ test-all *ARGS:
 lint:
     {{python}} -m ruff check nasbench strategies experiments tests bench
     {{python}} -m mypy nasbench strategies experiments --ignore-missing-imports
+    "$(dirname {{python}})/lint-imports"
 
 # speed and memory benchmarks, written to bench/results.json
 bench:
@@ -41,6 +42,7 @@ gpu-check *ARGS:
 # the default suite: every strategy on every benchmark whose data is found; regenerates results/
 run-all:
     {{python}} -m experiments.cli run default --out results --executor process
+    {{python}} -m experiments.cli readme
 
 # a look in minutes
 quick:

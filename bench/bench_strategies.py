@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from experiments.runner import TrialSpec, run_trial, run_vectorized
+from experiments.harness.runner import run_trial, run_vectorized
+from experiments.harness.spec import TrialSpec
 from nasbench.registry import get_benchmark
 
 

@@ -1,6 +1,6 @@
 """The event simulation's overhead: seconds per timed trial against the same trial unsimulated.
 
-With one simulated worker a timed trial (:mod:`experiments.timed`) evaluates exactly the
+With one simulated worker a timed trial (:mod:`experiments.harness.timed`) evaluates exactly the
 sequential loop's architectures (``tests/test_timed.py``), so the difference in wall time is the
 simulation's own cost (the event queue, ``set_pending``, per-evaluation ``tell``). Per strategy on
 NAS-Bench-201 CIFAR-10, seed 0, each path after a warm-up trial of its own: the timed trial at 150 mean training costs
@@ -14,7 +14,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from experiments.runner import TrialSpec, run_trial
+from experiments.harness.runner import run_trial
+from experiments.harness.spec import TrialSpec
 from nasbench.registry import get_benchmark
 
 STRATEGIES = ["random-search", "regularized-evolution", "lanas", "optuna-tpe", "bayesian-optimization"]

@@ -1,1 +1,2 @@
-"""The harness: suites, runner, executors, metrics, statistics, plots, reports and the CLI."""
+"""Experiments over the benchmarks: ``harness`` runs suites and writes records, ``analysis`` holds
+the statistics, ``studies`` turns results folders into reports, ``cli`` is the ``nasarena`` command."""

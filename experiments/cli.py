@@ -24,8 +24,6 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from nasbench.data import DataNotFound
@@ -44,7 +42,7 @@ def _benchmarks(args: argparse.Namespace) -> int:
             continue
         rows.append({k: info[k] for k in ("name", "n_space", "n_table", "metric", "optimum")})
     if args.json:
-        from experiments.records import dumps
+        from experiments.harness.records import dumps
 
         print(dumps(rows, indent=2))
     else:
@@ -114,7 +112,7 @@ def _strategies(args: argparse.Namespace) -> int:
 
 
 def _suites(args: argparse.Namespace) -> int:
-    from experiments.suite import available_suites, load_suite
+    from experiments.harness.suite import available_suites, load_suite
 
     for name in available_suites():
         s = load_suite(name)
@@ -124,8 +122,8 @@ def _suites(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from experiments.execute import run_suite
-    from experiments.suite import SuiteError, load_suite
+    from experiments.harness.execute import run_suite
+    from experiments.harness.suite import SuiteError, load_suite
 
     try:
         suite = load_suite(args.suite)
@@ -182,13 +180,7 @@ def _run(args: argparse.Namespace) -> int:
     if res["trials"] == 0:
         return status or 1
     if not args.no_report:
-        write_report: Callable[[str], Any]
-        if suite.stop == "optimum":  # the seed papers' protocol: the claims report
-            from experiments.claims import write_report
-        elif suite.timed:  # budgets in simulated time: the time report
-            from experiments.timed import write_report
-        else:
-            from experiments.report import write_report
+        from experiments.studies.reports import write_report
 
         write_report(out)
         print(f"report written to {os.path.join(out, 'README.md')}")
@@ -215,35 +207,33 @@ def plan_line(plan: dict[str, Any]) -> str:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from experiments.analysis import summary
-    from experiments.report import write_report
+    from experiments.analysis.trials import summary
 
     if args.json:
-        from experiments.records import dumps
+        from experiments.harness.records import dumps
 
         for row in summary(args.dir):
             print(dumps(row))
     else:
-        first = next(iter(sorted(Path(args.dir).glob("data/*/*/seed-*.json"))), None)
-        head = json.loads(first.read_text()) if first is not None else {}
-        claims_table = Path(args.dir) / "tables" / "trials.csv"
-        if head.get("stop") == "optimum" or (first is None and claims_table.is_file()):
-            from experiments.claims import write_report as write_claims
+        from experiments.studies.reports import write_report as write_any
 
-            write_claims(args.dir)
-        elif "time_budget" in head:
-            from experiments.timed import write_report as write_timed
-
-            write_timed(args.dir)
-        else:
-            write_report(args.dir)
+        write_any(args.dir)
         print(f"report written to {os.path.join(args.dir, 'README.md')}")
     return 0
 
 
+def _readme(args: argparse.Namespace) -> int:
+    from experiments.studies import readme
+    from nasbench.data import project_root
+
+    root = project_root()
+    print(f"{root / 'README.md'}: " + ("blocks rewritten" if readme.update(root) else "blocks already current"))
+    return 0
+
+
 def _merge(args: argparse.Namespace) -> int:
-    from experiments.merge import merge
-    from experiments.suite import load_suite
+    from experiments.harness.suite import load_suite
+    from experiments.studies.merge import merge
 
     n = merge(args.into, args.runs, load_suite(args.suite))
     print(f"{args.into}: {n['before']} trials, {n['merged']} merged ({n['replaced']} with a different result), "
@@ -292,6 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("dir")
     p.add_argument("--json", action="store_true", help="print one JSON object per benchmark x strategy x target")
     p.set_defaults(fn=_report)
+    p = sub.add_parser("readme", help="copy the leaderboard and the claims at a glance from the committed reports "
+                       "into the project README's generated blocks")
+    p.set_defaults(fn=_readme)
     p = sub.add_parser("merge", help="fold run folders searched to the optimum into a claims folder's trials table")
     p.add_argument("into", help="a claims folder with tables/trials.csv and no records (results/reproduction)")
     p.add_argument("runs", nargs="+", help="run folders whose data/ holds the stopped records to merge")
@@ -318,8 +311,8 @@ def main(argv: list[str] | None = None) -> int:
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean bad input (one line, exit 2), not a bug. A ``KeyError`` other than
     :class:`UnknownName` is a missing internal key: a bug, shown with its traceback."""
-    from experiments.execute import RunError
-    from experiments.suite import SuiteError
+    from experiments.harness.execute import RunError
+    from experiments.harness.suite import SuiteError
     from nasbench.data import CorruptData
     from strategies.base import ConfigError
 

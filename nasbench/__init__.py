@@ -1,6 +1,6 @@
 """nasarena's benchmarks: search spaces (public) and their tabular or live oracles (private).
 
-The central contract (see DESIGN.md): a :class:`~nasbench.space.Space` is public knowledge that a
+The central contract: a :class:`~nasbench.space.Space` is public knowledge that a
 strategy may use freely; a :class:`~nasbench.benchmark.Benchmark` pairs a space with an oracle that
 answers only what a strategy queries, counts the budget, and keeps the ground truth for the harness.
 """

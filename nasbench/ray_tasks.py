@@ -2,7 +2,7 @@
 
 The Ray runtime both parallel paths share: :func:`evaluate_batch_ray` (a live benchmark's oracle
 trains a strategy's whole ``ask`` batch across a cluster, :mod:`nasbench.train.live`) and the
-``ray`` executor of the suites (:func:`experiments.ray_executor.run_ray`, one task per trial)::
+``ray`` executor of the suites (:func:`experiments.harness.ray_executor.run_ray`, one task per trial)::
 
     from nasbench.ray_tasks import EvalFailure, evaluate_batch_ray
 

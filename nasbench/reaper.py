@@ -9,7 +9,7 @@ descendants every half second and, once the driver is gone, SIGKILLs those still
 by pid *and* start time, so a pid the kernel has since reused is never touched). :func:`stop`
 ends it after a clean shutdown. Linux only (it reads ``/proc``); elsewhere :func:`watch` does
 nothing. The process-pool executor needs none of this: its workers watch their parent
-themselves (``experiments.execute._watch_parent``).
+themselves (``experiments.harness.execute._watch_parent``).
 
 Run as ``python -m nasbench.reaper PID``; the module imports nothing of nasarena.
 """

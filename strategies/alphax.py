@@ -42,7 +42,7 @@ with value 0 and ``n = 1`` (ancestors ``n += 1``) until ``tell`` replaces the 0 
 the episodes of one batch spread over the tree (the usual virtual-loss parallel MCTS). With
 ``batch = 1`` the search is exactly sequential.
 
-Asynchronous workers (:mod:`experiments.timed`): an episode whose architecture trains on another
+Asynchronous workers (:mod:`experiments.harness.timed`): an episode whose architecture trains on another
 worker stays a virtual visit until its answer comes, and ``ask`` runs new episodes instead of
 asking for it again (``set_pending``), so ``k`` workers keep ``k`` episodes in the tree at once,
 as with ``batch = k``: the virtual-loss parallel MCTS the AlphaX paper runs on its distributed

@@ -14,7 +14,7 @@ Two kinds of strategy share the protocol:
 * :class:`JaxStrategy` — pure JAX. ``init``/``ask``/``tell`` are jittable pure functions of a
   pytree state; ``ask`` returns exactly one *new* in-table index per call (the strategy tracks
   what it has seen). The harness can then ``vmap`` a whole trial over seeds and ``jit`` it
-  (``experiments.vectorized``); the ask/tell runner gives bit-identical trajectories.
+  (:func:`experiments.harness.runner.run_vectorized`); the ask/tell runner gives bit-identical trajectories.
 
 A new strategy is one module in ``strategies/`` with a subclass decorated by :func:`register`;
 see ``strategies/template.py``.
@@ -100,7 +100,7 @@ class Strategy:
 
     def set_pending(self, state: Any, pending: np.ndarray) -> Any:
         """Tell the strategy which architectures are asked but not yet answered (asynchronous
-        workers, :mod:`experiments.timed`), before the next ``ask``; they are never evaluated twice.
+        workers, :mod:`experiments.harness.timed`), before the next ``ask``; they are never evaluated twice.
         Default: ignored (a pending proposal is simply asked again)."""
         return state
 
@@ -120,7 +120,7 @@ class Strategy:
     def offers(self, state: Any) -> list[np.ndarray] | None:
         """The candidate sets the strategy's model chose from, one array of architecture indices
         per round, for analyses of what it *could* have picked (the runner counts, per target, the
-        rounds whose candidates held a target: ``experiments.runner.offer_diagnostics``; the
+        rounds whose candidates held a target: ``experiments.harness.records.offer_diagnostics``; the
         strategy never sees the truth). Default: ``None`` (not a candidate-set strategy)."""
         return None
 

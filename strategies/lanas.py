@@ -106,7 +106,7 @@ Departures from the official code, and why:
   (left-most) leaf, mirroring the tabular fallback (the official sampler loops forever).
 * Architectures the oracle answers ``OUT_OF_TABLE`` are never proposed again and carry no value.
 
-Asynchronous workers (:mod:`experiments.timed`): architectures still training (``set_pending``)
+Asynchronous workers (:mod:`experiments.harness.timed`): architectures still training (``set_pending``)
 are left out of the draws until their answer comes, as the official distributed LaNAS removes a
 dispatched architecture from its search space and trains the tree on received results only
 (``LaNAS/Distributed_LaNAS/server/MCTS.py:255-264``, ``dispatch_and_retrieve_jobs``). Without it a

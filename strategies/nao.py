@@ -3,7 +3,7 @@
 Luo, Tian, Qin, Chen, Liu: "Neural Architecture Optimization", NeurIPS 2018. The NAS-Bench-101
 version followed here is the authors' SemiNAS code (Luo, Tan, Wang, Qin, Chen, Liu:
 "Semi-Supervised Neural Architecture Search", NeurIPS 2020; ``renqianluo/SemiNAS@2f03d96``,
-``nasbench/train_seminas.py``), summarised in ``shared/notes/seed-algorithms.md``.
+``nasbench/train_seminas.py``).
 
 Algorithm. Evaluate ``n_init`` random architectures. Then, every round: train the
 encoder / predictor / decoder (:mod:`strategies.models.seq2seq`) on the token sequences of every
@@ -30,7 +30,7 @@ Presets:
   sizes up to 100. Training is sized by optimiser steps, not epochs (an epoch of 75 cells is one
   mini-batch): chunks of 250 steps until the decoder reconstructs at least 90% of the training
   sequences exactly (``recon_target``), at most 6,000 steps a round, all in one compiled loop
-  (:meth:`strategies.models.seq2seq.Seq2Seq.fit_steps`). Measured on 50 random cells: nb201-cifar10
+  (``Seq2Seq.fit_steps`` in :mod:`strategies.models.seq2seq`). Measured on 50 random cells: nb201-cifar10
   100% after 250 steps; nb101-30k 96% after 1,250 steps (with the earlier 100 epochs: 0%, and 92% of
   decodes invalid). The record's ``recon_round1`` holds the rate each trial reached.
 * ``test``: tiny sizes for the contract tests.
@@ -43,7 +43,7 @@ too few; repeated as ``random_picks``, the suite-wide name for such queries), an
 nb101-30k, where the table holds 7% of the space, nearly every new query of a round is a
 projection: NAO there is a gradient move in the embedding followed by the nearest table cell.
 
-Asynchronous workers (:mod:`experiments.timed`): SemiNAS evaluates each round before the next
+Asynchronous workers (:mod:`experiments.harness.timed`): SemiNAS evaluates each round before the next
 (``train_seminas.py``); with workers, ``ask`` comes whenever one is free, and a round trains on the
 architectures answered so far and leaves those still training (``set_pending``) out of its
 decodes and random draws, as it leaves out evaluated ones. Sequential trials are unchanged.
@@ -129,7 +129,7 @@ def seminas_cell(tokens: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """The cell SemiNAS builds from a 27-token sequence (``utils.convert_seq_to_arch``): the 7x7
     matrix of every edge token and one label per column, an output token (6) before the last
     column included; ``ModelSpec`` then prunes it, so a sequence whose early output vertex is
-    dangling is a valid cell (``nasbench.is_valid``). A sequence with padding (0: the canonical
+    dangling is a valid cell (the official library's ``ModelSpec`` pruning). A sequence with padding (0: the canonical
     form of a smaller cell; the decoder never emits it) is read by :func:`tokens_to_cell`."""
     t = [int(x) for x in np.asarray(tokens).reshape(-1)]
     if 0 in t:

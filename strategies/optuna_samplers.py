@@ -23,7 +23,7 @@ genotype written as categorical choices, one ``CategoricalDistribution`` per pos
   a full TPE ask on a study that grows with it: on the 6,561 Macro architectures, where TPE
   converges fast, a cap of 100 made a 150-query trial take 40-60 s.
 * The sampler's seed is drawn from the trial's JAX key, so runs are reproducible.
-* With asynchronous workers (:mod:`experiments.timed`) several trials are RUNNING at once, and
+* With asynchronous workers (:mod:`experiments.harness.timed`) several trials are RUNNING at once, and
   Optuna's own ``constant_liar`` (on by default) accounts for them.
 
 ``optuna-tpe`` is the sampler a user gets from ``TPESampler(seed=s)``: every sampler argument is

@@ -90,7 +90,7 @@ Departures from the official BANANAS code, and why:
   ensemble predictions per candidate, as BANANAS' ``its`` does for losses.
 * An index the oracle answers ``OUT_OF_TABLE`` is marked seen and left out of training.
 
-Asynchronous workers (:mod:`experiments.timed`): architectures still training (``set_pending``)
+Asynchronous workers (:mod:`experiments.harness.timed`): architectures still training (``set_pending``)
 are left out of every candidate set and of the initial draws, and the ensemble trains on answered
 architectures only: BANANAS proposes a batch of distinct unevaluated architectures
 (``nas_algorithms.py:198-206``, the top ``k`` of the candidates) and dedups candidates against the

@@ -10,7 +10,8 @@ import jax
 import numpy as np
 import pytest
 
-from experiments.runner import TrialSpec, run_trial, trial_keys
+from experiments.harness.runner import run_trial
+from experiments.harness.spec import TrialSpec, trial_keys
 from nasbench.benchmark import Benchmark, GroundTruth, Status
 from nasbench.space import INVALID, InvalidArchitecture
 from nasbench.spaces import nb101

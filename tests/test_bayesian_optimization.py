@@ -8,7 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments.runner import TrialSpec, run_trial
+from experiments.harness.runner import run_trial
+from experiments.harness.spec import TrialSpec
 from nasbench.benchmark import Status
 from nasbench.space import Space
 from nasbench.synthetic import synthetic_benchmark

@@ -12,10 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments import claims, metrics, survival
-from experiments.execute import run_suite
-from experiments.runner import TrialSpec, run_trial
-from experiments.suite import load_suite
+from experiments.analysis import metrics, survival
+from experiments.harness.execute import run_suite
+from experiments.harness.runner import run_trial
+from experiments.harness.spec import TrialSpec
+from experiments.harness.suite import load_suite
+from experiments.studies import claims
 from nasbench.synthetic import synthetic_benchmark
 
 

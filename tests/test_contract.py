@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experiments.runner import TrialSpec, make_strategy, run_trial, trial_keys
+from experiments.harness.runner import run_trial
+from experiments.harness.spec import TrialSpec, make_strategy, trial_keys
 from nasbench.benchmark import Benchmark
 from nasbench.space import INVALID
 from nasbench.synthetic import synthetic_benchmark

@@ -9,9 +9,10 @@ import jax
 import numpy as np
 import pytest
 
-from experiments.execute import is_done, run_suite, trial_path
-from experiments.runner import TrialSpec, run_trial, run_vectorized, trial_keys
-from experiments.suite import SuiteError, load_suite
+from experiments.harness.execute import is_done, run_suite, trial_path
+from experiments.harness.runner import run_trial, run_vectorized
+from experiments.harness.spec import TrialSpec, trial_keys
+from experiments.harness.suite import SuiteError, load_suite
 from nasbench import data
 from nasbench.benchmark import Status
 from nasbench.space import INVALID, OUT_OF_TABLE
@@ -106,7 +107,7 @@ def test_vectorized_run_equals_ask_tell(name, toy_partial):
 
 @pytest.mark.parametrize("name", ["random-search", "regularized-evolution"])
 def test_vectorized_trials_that_stop_end_the_scan_early_with_the_same_records(name, toy, monkeypatch):
-    import experiments.runner as runner
+    import experiments.harness.runner as runner
 
     monkeypatch.setattr(runner, "VECTOR_STEPS", 7)  # several segments, the last one shorter
     full = [TrialSpec(toy.name, name, s, 200) for s in range(4)]

@@ -9,7 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments.runner import TrialSpec, run_trial
+from experiments.harness.runner import run_trial
+from experiments.harness.spec import TrialSpec
 from nasbench.benchmark import Benchmark, GroundTruth, Status
 from nasbench.synthetic import synthetic_benchmark
 from strategies.lanas import LaNAS

@@ -26,7 +26,7 @@ def imported_packages(path: Path) -> set[tuple[int, str]]:
 
 def test_imported_packages_sees_imports_inside_functions(tmp_path):
     path = tmp_path / "probe.py"
-    path.write_text("import os\ndef f():\n    from experiments.report import fmt\n    import strategies.lanas\n"
+    path.write_text("import os\ndef f():\n    from experiments.studies.report import fmt\n    import strategies.lanas\n"
                     "    from . import sibling\n")
     assert imported_packages(path) == {(1, "os"), (3, "experiments"), (4, "strategies")}
 

@@ -7,11 +7,11 @@ from dataclasses import replace
 
 import pytest
 
-from experiments import claims
 from experiments.cli import main
-from experiments.execute import run_suite
-from experiments.merge import merge
-from experiments.suite import load_suite
+from experiments.harness.execute import run_suite
+from experiments.harness.suite import load_suite
+from experiments.studies import claims
+from experiments.studies.merge import merge
 from nasbench.synthetic import synthetic_benchmark
 
 SUITE = ('name = "toy-claims"\nbenchmarks = ["synthetic"]\nstrategies = ["random-search", "regularized-evolution"]\n'
@@ -95,7 +95,7 @@ def test_committed_reproduction_folder_holds_only_trials_of_its_suite():
     import json
     from pathlib import Path
 
-    from experiments.merge import mismatch
+    from experiments.studies.merge import mismatch
 
     root = Path(__file__).resolve().parents[1] / "results" / "reproduction"
     suite = load_suite("reproduction-cpu")

@@ -8,7 +8,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from experiments import metrics
+from experiments.analysis import metrics
 
 NAN, INF = np.nan, np.inf
 

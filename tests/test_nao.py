@@ -250,7 +250,8 @@ def test_embedded_tokens_have_no_padding_and_decode_to_their_own_cells():
 
 
 def test_every_query_is_accounted_for_in_the_diagnostics():
-    from experiments.runner import TrialSpec, run_trial
+    from experiments.harness.runner import run_trial
+    from experiments.harness.spec import TrialSpec
 
     bench = synthetic_benchmark(positions=4, choices=4, repeats=1, keep=0.4, seed=1, name="synthetic-partial")
     rec = run_trial(TrialSpec(bench.name, "nao:test", 0, 40, config={"steps": 20, "recon_target": 0.5}), bench)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experiments.runner import TrialSpec, make_strategy, run_trial
+from experiments.harness.runner import run_trial
+from experiments.harness.spec import TrialSpec, make_strategy
 from nasbench.synthetic import synthetic_benchmark
 
 optuna = pytest.importorskip("optuna")
@@ -13,7 +14,7 @@ optuna = pytest.importorskip("optuna")
 
 def _replay(strat, bench, seed: int, budget: int):
     """Run a trial's ask/tell loop by hand; returns the strategy's state (its study) and the oracle."""
-    from experiments.runner import trial_keys
+    from experiments.harness.spec import trial_keys
 
     state = strat.init(trial_keys(seed)[0])
     oracle = bench.oracle(trial_keys(seed)[1])
@@ -89,7 +90,7 @@ def test_default_sampler_is_optunas_own_default():
     """`optuna-tpe` must be exactly `TPESampler(seed=s)`: every argument at Optuna's default."""
     import inspect
 
-    from experiments.runner import trial_keys
+    from experiments.harness.spec import trial_keys
     from strategies.optuna_samplers import sampler_settings
 
     bench = synthetic_benchmark(positions=3, choices=3, seed=4, name="s")

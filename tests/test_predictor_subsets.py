@@ -6,7 +6,8 @@ import jax
 import numpy as np
 import pytest
 
-from experiments.runner import TrialSpec, run_trial
+from experiments.harness.runner import run_trial
+from experiments.harness.spec import TrialSpec
 from nasbench.benchmark import Status
 from nasbench.space import INVALID, OUT_OF_TABLE
 from nasbench.synthetic import synthetic_benchmark
@@ -196,7 +197,7 @@ def _fake_results(root, hits_by_label: dict[str, tuple[dict, list[int]]], n: int
 
 
 def test_subsets_experiment_gains_and_files(tmp_path):
-    from experiments.subsets import subset_rows, write
+    from experiments.studies.subsets import subset_rows, write
 
     _fake_results(tmp_path, {
         "full": ({"candidates": "full"}, [5, 15]),  # aRT 10 -> gain (99+1)/(1+1)/10 = 5
@@ -225,7 +226,7 @@ def test_subsets_paired_tests_are_wilcoxon_by_seed_with_failures_at_the_budget_a
     scipy's two-sided Wilcoxon on those pairs, Holm-adjusted over the family's two subsets."""
     from scipy.stats import wilcoxon
 
-    from experiments.subsets import subset_rows
+    from experiments.studies.subsets import subset_rows
 
     full = [2, 3, 4, 5, 6, 7, 8, 9]
     slow = [12, 14, 0, 0, 19, 0, 17, 0]  # worse on every seed
@@ -257,7 +258,7 @@ def _row(kind, frac, k, hits, p_full=float("nan"), d_full=0.0, p_random=float("n
 
 
 def test_subset_verdicts_follow_their_rules():
-    from experiments.subsets import verdicts
+    from experiments.studies.subsets import verdicts
 
     def v(rows):
         return {(x["claim"], x["benchmark"]): x["verdict"] for x in verdicts(rows)}
@@ -374,7 +375,7 @@ def test_offer_diagnostics_count_the_rounds_whose_candidates_held_a_target(bench
     """The runner's per-target counts from the candidate sets, checked against the sets
     themselves: random subsets of 1% of 1,024 (10 per round) rarely hold the optimum, the full
     space holds it in every round until it is evaluated."""
-    from experiments.runner import offer_diagnostics
+    from experiments.harness.records import offer_diagnostics
 
     opt = int(np.argmax(bench.truth.truth))
     top1 = bench.truth.target(0.01)[0]

@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 from test_train_live import TINY, make_fake_cifar
 
-import experiments.execute as execute
-from experiments.execute import is_done, run_suite, trial_path
-from experiments.ray_executor import FAILED_FILE, is_live, run_ray
-from experiments.runner import trial_keys
-from experiments.suite import load_suite
+import experiments.harness.execute as execute
+from experiments.harness.execute import is_done, run_suite, trial_path
+from experiments.harness.ray_executor import FAILED_FILE, is_live, run_ray
+from experiments.harness.spec import trial_keys
+from experiments.harness.suite import load_suite
 from nasbench import ray_tasks
 from nasbench.benchmark import Benchmark, Status
 from nasbench.ray_tasks import BatchEvaluationError, EvalFailure, RayUnavailable, evaluate_batch_ray, require_ray
@@ -135,7 +135,7 @@ def test_killed_worker_is_retried_and_suite_completes(ray_runtime, reference, tm
     marker = tmp_path / "crashed"
     _register(monkeypatch, _clone(_toy(), CrashOnce, marker=str(marker)))
     suite = load_suite(_suite_file(tmp_path))
-    with caplog.at_level(logging.WARNING, logger="experiments.ray_executor"):
+    with caplog.at_level(logging.WARNING, logger="experiments.harness.ray_executor"):
         res = run_suite(suite, tmp_path / "out", executor="ray", progress=False)
     assert marker.exists(), "no worker was killed"
     assert res["failed"] == [] and all(is_done(tmp_path / "out", s) for s in suite.trials())

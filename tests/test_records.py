@@ -16,10 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments import analysis, cli, report
-from experiments.execute import RunError, folder_lock, run_suite
-from experiments.records import dumps, trial_path
-from experiments.suite import SuiteError, load_suite
+from experiments import cli
+from experiments.analysis import trials as analysis
+from experiments.harness.execute import RunError, folder_lock, run_suite
+from experiments.harness.records import dumps, trial_path
+from experiments.harness.suite import SuiteError, load_suite
+from experiments.studies import report
 from nasbench.synthetic import synthetic_benchmark
 
 
@@ -280,7 +282,7 @@ def test_pool_workers_do_not_outlive_a_killed_driver(tmp_path):
         import os, signal, sys, time
         from concurrent.futures import ProcessPoolExecutor
         from multiprocessing import get_context
-        from experiments.execute import _watch_parent
+        from experiments.harness.execute import _watch_parent
         if __name__ == "__main__":
             pool = ProcessPoolExecutor(2, mp_context=get_context("spawn"), initializer=_watch_parent, initargs=(os.getpid(),))
             futs = [pool.submit(time.sleep, 60) for _ in range(2)]
@@ -320,7 +322,7 @@ def test_benchmarks_json_is_strict():
 
 
 def test_records_written_before_fingerprints_are_upgraded_from_their_own_fields(tmp_path, toy_registered):
-    from experiments.records import upgrade
+    from experiments.harness.records import upgrade
 
     out = tmp_path / "out"
     suite = _suite(tmp_path, BASE)

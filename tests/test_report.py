@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from experiments import analysis, metrics, report, stats
-from experiments.metrics import GAIN_DEFINITION
-from experiments.tables import fmt
+from experiments.analysis import metrics, stats
+from experiments.analysis import trials as analysis
+from experiments.analysis.metrics import GAIN_DEFINITION
+from experiments.analysis.tables import fmt
+from experiments.studies import report
 
 SEEDS = (0, 1, 2)
 # benchmark -> (N, budget, {strategy: [arch per seed]}); truth of arch i is i / N

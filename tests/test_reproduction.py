@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments import analysis, report, reproduction
-from experiments.tables import fmt
+from experiments.analysis import trials as analysis
+from experiments.analysis.tables import fmt
+from experiments.studies import report, reproduction
 
 N, BUDGET, SEEDS = 1000, 10, (0, 1, 2)
 BENCH = "nb101-30k"  # the closest benchmark of the NAS-Bench-101 claims; truth of arch i is i / N

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from experiments import metrics, stats
+from experiments.analysis import metrics, stats
 
 
 def _random_search_hits(n: int, k: int, trials: int, seed: int) -> np.ndarray:

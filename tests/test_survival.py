@@ -1,4 +1,4 @@
-"""Censored samples to a target compared at a common horizon (experiments.survival)."""
+"""Censored samples to a target compared at a common horizon (experiments.analysis.survival)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from experiments import metrics, survival
-from experiments.survival import Censored
+from experiments.analysis import metrics, survival
+from experiments.analysis.survival import Censored
 
 
 def cens(pairs: list[tuple[int, bool]], seeds: list[int] | None = None) -> Censored:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experiments.runner import TrialSpec, run_trial
-from experiments.timed import time_art, time_budget_of, time_to_target
+from experiments.harness.runner import run_trial
+from experiments.harness.spec import TrialSpec
+from experiments.harness.timed import time_art, time_budget_of, time_to_target
 from nasbench.benchmark import Benchmark
 from nasbench.synthetic import synthetic_benchmark
 
@@ -58,7 +59,7 @@ def test_model_based_strategies_run_asynchronously(costly, strategy):
 def test_bo_treats_pending_architectures_with_a_constant_liar(costly):
     import jax
 
-    from experiments.runner import make_strategy
+    from experiments.harness.spec import make_strategy
     from nasbench.benchmark import Status
 
     bo = make_strategy(TrialSpec("synthetic", "bayesian-optimization", 0, 50), costly)
@@ -86,9 +87,9 @@ def test_time_metrics_by_hand():
 def test_a_timed_suite_runs_resumes_and_reports_speedups(tmp_path, costly, register):
     import json
 
-    from experiments import timed
-    from experiments.execute import run_suite
-    from experiments.suite import load_suite
+    from experiments.harness.execute import run_suite
+    from experiments.harness.suite import load_suite
+    from experiments.studies import time_protocol as timed
 
     register(costly)
     p = tmp_path / "t.toml"
@@ -128,7 +129,7 @@ def test_lanas_and_bananas_never_propose_what_is_still_training(costly, strategy
     random."""
     import jax
 
-    from experiments.runner import make_strategy
+    from experiments.harness.spec import make_strategy
     from nasbench.benchmark import Status
 
     rec = run_trial(TrialSpec("synthetic", strategy, 3, 256, time_budget=60.0, workers_sim=8), costly)

@@ -154,8 +154,8 @@ def test_configuration_from_the_environment(fake_cifar, cache, monkeypatch):
 
 
 def test_live_benchmark_runs_in_the_harness(fake_cifar, cache, monkeypatch):
-    from experiments.execute import benchmark_summary, run_suite
-    from experiments.suite import Suite
+    from experiments.harness.execute import benchmark_summary, run_suite
+    from experiments.harness.suite import Suite
 
     monkeypatch.setenv(live.ENV_PRESET, "proxy")
     monkeypatch.setenv(live.ENV_OVERRIDES, TINY_ENV + f",cache_folder={cache / 'train'}")
@@ -178,7 +178,7 @@ def test_live_benchmark_runs_in_the_harness(fake_cifar, cache, monkeypatch):
         written = json.loads((out / "benchmarks" / "train-nb201.json").read_text())
         assert written["targets"] == {}
         # the report has no regret and no targets for it, and says nothing false
-        from experiments.report import write_report
+        from experiments.studies.report import write_report
 
         write_report(out, n_boot=50)
         figures = {p.stem for p in (out / "figures" / "train-nb201").glob("*.png")}

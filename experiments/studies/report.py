@@ -1,4 +1,4 @@
-"""The report of a results folder: figures, tables and ``README.md``, from :func:`experiments.analysis.analyse`.
+"""The report of a results folder: figures, tables and ``README.md``, from :func:`experiments.analysis.trials.analyse`.
 
 Writes::
 
@@ -7,8 +7,8 @@ Writes::
     DIR/tables/*.{md,tex,csv}             gains, summary, ranks, Wilcoxon, Friedman, reproduction
     DIR/README.md                         all of it, with the definitions and data sources
 
-Every number is computed from ``DIR`` alone (:mod:`experiments.analysis` reads it); CSV tables hold
-full precision, Markdown and LaTeX tables the same numbers rounded (:mod:`experiments.tables`). The
+Every number is computed from ``DIR`` alone (:mod:`experiments.analysis.trials` reads it); CSV tables hold
+full precision, Markdown and LaTeX tables the same numbers rounded (:mod:`experiments.analysis.tables`). The
 README is assembled from one function per section (:func:`readme_sections`), and callers may append
 their own sections (``extra_sections``).
 """
@@ -24,10 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from experiments import metrics, plots, reproduction, stats
-from experiments.analysis import RANDOM_SEARCH, Analysis, analyse, named_rng
-from experiments.metrics import GAIN_DEFINITION
-from experiments.tables import Cell, Table, fmt, fmt_ci, fmt_p, fmt_score
+from experiments.analysis import metrics, plots, stats
+from experiments.analysis.metrics import GAIN_DEFINITION
+from experiments.analysis.tables import Cell, Table, fmt, fmt_ci, fmt_p, fmt_score
+from experiments.analysis.trials import RANDOM_SEARCH, Analysis, analyse, named_rng
+from experiments.studies import reproduction
 from nasbench.data import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,58 @@ def summary_table(a: Analysis) -> Table:
     ]
     display += [(f"gain {t}", gain_cell(t)) for t in targets]
     return Table("summary", caption, rows, display)
+
+
+LEADERBOARD_TARGET = "top-0.1%"  # the headline target: reached often enough at 150 queries to rank strategies
+
+
+def _leaderboard_order(a: Analysis) -> list[str]:
+    """Strategies by their average rank across benchmarks (the Friedman blocks), else by name."""
+    if a.across:
+        ranks = dict(zip(a.across["strategies"], a.across["avg_ranks"]))
+        return sorted(a.strategies, key=lambda s: (ranks.get(s, float("inf")), s))
+    return list(a.strategies)
+
+
+def leaderboard_table(a: Analysis) -> Table:
+    """One row per strategy, one column per benchmark: the gain at :data:`LEADERBOARD_TARGET` with
+    its interval, and the average rank across benchmarks."""
+    by = {(g["strategy"], g["benchmark"]): g for g in a.gains if g["target"] == LEADERBOARD_TARGET}
+    ranks = dict(zip(a.across["strategies"], a.across["avg_ranks"])) if a.across else {}
+    rows = [{"strategy": s, "avg_rank": ranks.get(s),
+             **{b: by.get((s, b)) for b in a.runs}} for s in _leaderboard_order(a)]
+    budgets = sorted({int(r.lengths.max()) for by_s in a.runs.values() for r in by_s.values()})
+
+    def cell(b: str) -> Cell:
+        def f(r: dict[str, Any]) -> str:
+            g = r[b]
+            return "–" if g is None else f"{fmt(g['gain'])} {fmt_ci(g['gain_low'], g['gain_high'])}"
+
+        return f
+
+    caption = (
+        f"Leaderboard: sample-efficiency gain over random search at the {LEADERBOARD_TARGET} target after "
+        f"{', '.join(map(str, budgets))} queries (bootstrap 95% interval; > 1: fewer samples than random search), "
+        "strategies ordered by their average rank across benchmarks (*avg rank*, 1 = best). "
+        f"{GAIN_DEFINITION}"
+    )
+    display: list[tuple[str, Cell]] = [("strategy", lambda r: r["strategy"]),
+                                       ("avg rank", lambda r: fmt(r["avg_rank"]))]
+    display += [(b, cell(b)) for b in a.runs]
+    return Table("leaderboard", caption, rows, display)
+
+
+def leaderboard_figure(a: Analysis):
+    rows, cols = _leaderboard_order(a), list(a.runs)
+    by = {(g["strategy"], g["benchmark"]): g for g in a.gains if g["target"] == LEADERBOARD_TARGET}
+    grid = {k: np.full((len(rows), len(cols)), np.nan) for k in ("gain", "gain_low", "gain_high")}
+    for i, s in enumerate(rows):
+        for j, b in enumerate(cols):
+            if (s, b) in by:
+                for k in grid:
+                    grid[k][i, j] = by[s, b][k]
+    return plots.leaderboard_figure(grid["gain"], grid["gain_low"], grid["gain_high"], rows, cols,
+                                    f"gain over random search at the {LEADERBOARD_TARGET} target")
 
 
 GAIN_BUDGETS = (50, 150, 300, 1000)  # budgets of the gain-by-budget table (those a trial reached)
@@ -260,10 +313,13 @@ def write_figures(a: Analysis, logx: bool = True) -> dict[str, dict[str, Path]]:
         out[bench] = {}
         for name, fig in figs.items():
             out[bench][name] = plots.save(fig, folder / name)[1]
-    if a.across is not None:
+    out[""] = {}
+    if any(g["target"] == LEADERBOARD_TARGET for g in a.gains):
+        out[""]["leaderboard"] = plots.save(leaderboard_figure(a), a.root / "figures" / "leaderboard")[1]
+    if a.across is not None and len(a.across["strategies"]) >= 3:  # Friedman/Nemenyi need k >= 3
         fig = plots.cd_figure(dict(zip(a.across["strategies"], a.across["avg_ranks"])), a.across["cd"],
                               f"average rank over {len(a.across['benchmarks'])} benchmarks")
-        out[""] = {"cd-diagram": plots.save(fig, a.root / "figures" / "cd-diagram")[1]}
+        out[""]["cd-diagram"] = plots.save(fig, a.root / "figures" / "cd-diagram")[1]
     return out
 
 
@@ -289,7 +345,7 @@ def section_title(ctx: ReportContext) -> str:
     lines = [
         "# nasarena results",
         "",
-        "Generated by `experiments.report.write_report` from the trial records in `data/`; do not edit by "
+        "Generated by `experiments.studies.report.write_report` from the trial records in `data/`; do not edit by "
         "hand: rerun `nasarena report DIR` instead. Every number below is computed from this folder.",
         "",
         f"- Benchmarks: {', '.join(a.runs)}",
@@ -320,9 +376,16 @@ def section_definitions(ctx: ReportContext) -> str:
     ])
 
 
+def section_leaderboard(ctx: ReportContext) -> str:
+    parts = ["## Leaderboard", ""]
+    if "leaderboard" in ctx.figures.get("", {}):
+        parts += [f"![leaderboard]({ctx.rel(ctx.figures['']['leaderboard'])})", ""]
+    return "\n".join(parts + [_table_md(ctx, "leaderboard")])
+
+
 def section_summary(ctx: ReportContext) -> str:
     parts = ["## Summary across benchmarks", "", _table_md(ctx, "summary")]
-    if "" in ctx.figures:
+    if "cd-diagram" in ctx.figures.get("", {}):
         parts += ["", f"![critical-difference diagram across benchmarks]({ctx.rel(ctx.figures['']['cd-diagram'])})"]
     parts += ["", "### Statistical tests", "", _table_md(ctx, "friedman")]
     if ctx.tables["wilcoxon"].rows:
@@ -383,7 +446,7 @@ def section_provenance(ctx: ReportContext) -> str:
 
 
 def section_reproduction(ctx: ReportContext) -> str:
-    """Published claims of the seed papers next to this folder's numbers (:mod:`experiments.reproduction`)."""
+    """Published claims of the seed papers next to this folder's numbers (:mod:`experiments.studies.reproduction`)."""
     return reproduction.section(ctx.tables["reproduction"])
 
 
@@ -391,7 +454,7 @@ def readme_sections(ctx: ReportContext, extra_sections: Sequence[str] = ()) -> l
     """The README's sections in order, each a Markdown string; ``extra_sections`` go before the data
     sources and provenance."""
     a = ctx.analysis
-    return [section_title(ctx), section_definitions(ctx), section_summary(ctx),
+    return [section_title(ctx), section_leaderboard(ctx), section_definitions(ctx), section_summary(ctx),
             *(section_benchmark(ctx, b) for b in a.runs), section_reproduction(ctx), *extra_sections,
             section_sources(ctx), section_provenance(ctx)]
 
@@ -426,7 +489,7 @@ def diagnostics_table(a: Analysis) -> Table:
 
 def build_tables(a: Analysis) -> dict[str, Table]:
     tables = {f"gain-{b}": gain_table(a, b) for b in a.runs}
-    for t in (summary_table(a), budget_gain_table(a), rank_table(a), wilcoxon_table(a), friedman_table(a),
+    for t in (leaderboard_table(a), summary_table(a), budget_gain_table(a), rank_table(a), wilcoxon_table(a), friedman_table(a),
               reproduction_table(a), diagnostics_table(a)):
         tables[t.name] = t
     return tables

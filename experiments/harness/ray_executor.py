@@ -1,4 +1,4 @@
-"""The ``ray`` executor of :func:`experiments.execute.run_suite`: trials as Ray tasks (the optional ``ray`` extra).
+"""The ``ray`` executor of :func:`experiments.harness.execute.run_suite`: trials as Ray tasks (the optional ``ray`` extra).
 
 :func:`run_ray` runs one Ray task per trial, each with its resource request (``num_cpus``,
 ``num_gpus``). The driver writes every record with the same ``write_record`` as the local
@@ -28,7 +28,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from experiments.runner import TrialSpec, run_trial
+from experiments.harness.records import write_record
+from experiments.harness.runner import run_trial
+from experiments.harness.spec import TrialSpec
 from nasbench import reaper
 from nasbench.benchmark import Benchmark
 from nasbench.data import atomic_write_text
@@ -135,11 +137,7 @@ def run_ray(
     benchmark when the cluster has GPUs, none otherwise. Returns ``{"done": n, "failed": [...]}``.
     """
     ray = require_ray("the ray executor")
-    if write is None:
-        from experiments.execute import write_record
-
-        write = write_record
-    save = write
+    save = write or write_record
     out = Path(out)
     if not todo:
         write_failures(out, [])

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats as sps
 
-from experiments import metrics
+from experiments.analysis import metrics
 
 # q_alpha for alpha = 0.05: the studentised range quantile (infinite df) divided by sqrt(2).
 # k = 2..10 as printed in Demšar (2006), Table 5a; k = 11..20 from scipy.stats.studentized_range.

@@ -9,8 +9,8 @@ baseline B (published claim: "A needs ``r`` times fewer samples than B"):
   random search, ``h`` is A's cap and random search is its exact law (the hypergeometric first-hit
   time of ``K`` tied optima among ``N`` cells).
 * **Ratio** ``aRT_B(h) / aRT_A(h)``, with COCO's aRT at the horizon, ``sum_i min(T_i, h) / #{T_i <= h}``
-  (:func:`experiments.metrics.art_at_budget`); random search's is exact,
-  ``E[min(T, h)] / P(T <= h)`` (:func:`experiments.metrics.art_random_budget`). > 1: A needs fewer.
+  (:func:`experiments.analysis.metrics.art_at_budget`); random search's is exact,
+  ``E[min(T, h)] / P(T <= h)`` (:func:`experiments.analysis.metrics.art_random_budget`). > 1: A needs fewer.
 * **Interval**: ``scipy.stats.bootstrap(method="BCa")``, 95%, :data:`N_RESAMPLES` resamples
   (:data:`N_RESAMPLES_FINE` where an end lies within 3% of the published ratio it is compared with), paired
   by seed where both sides ran the same seeds, independent otherwise; against random search A alone
@@ -28,7 +28,7 @@ baseline B (published claim: "A needs ``r`` times fewer samples than B"):
   approximation is far from exact (3 hits where 0.3 are expected: normal p = 5e-7, exact 4e-3).
 * **Holm** over a stated family of one-sided tests (:func:`holm`).
 
-Everything here is a pure function of arrays; the claims report (:mod:`experiments.claims`) applies
+Everything here is a pure function of arrays; the claims report (:mod:`experiments.studies.claims`) applies
 it to every claim cell, and ``tests/test_survival.py`` checks it against scipy's references and
 hand-computed cases.
 """
@@ -45,7 +45,7 @@ import numpy as np
 from scipy import stats as sps
 from scipy.special import gammaln
 
-from experiments import metrics
+from experiments.analysis import metrics
 
 N_RESAMPLES = 9_999  # bootstrap resamples of every interval
 N_RESAMPLES_FINE = 199_999  # ... and of one whose end lies within NEAR of the published ratio it is compared with

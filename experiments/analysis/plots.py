@@ -1,7 +1,7 @@
 """Figures of the report (matplotlib, object-oriented: no pyplot state, any backend).
 
-Each function takes already-computed numbers (see :mod:`experiments.metrics` and
-:mod:`experiments.stats`) and returns a :class:`matplotlib.figure.Figure`; :func:`save` writes it
+Each function takes already-computed numbers (see :mod:`experiments.analysis.metrics` and
+:mod:`experiments.analysis.stats`) and returns a :class:`matplotlib.figure.Figure`; :func:`save` writes it
 as PDF and PNG. Colours are fixed per strategy through :func:`palette` so that a strategy keeps
 its colour across figures.
 """
@@ -19,7 +19,7 @@ import numpy as np
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from experiments import stats
+from experiments.analysis import stats
 from nasbench.data import atomic_write_bytes
 
 log = logging.getLogger(__name__)
@@ -262,4 +262,35 @@ def cd_figure(avg_ranks: Mapping[str, float], cd: float, title: str = "") -> Fig
                     solid_capstyle="round")
         if title:
             ax.set_title(title)
+    return fig
+
+
+def leaderboard_figure(gains: np.ndarray, low: np.ndarray, high: np.ndarray, rows: Sequence[str],
+                       cols: Sequence[str], title: str) -> Figure:
+    """A strategies x benchmarks heatmap of gains (colour: log2 of the gain, white at 1, capped at
+    16x either way), each cell annotated with the gain and its interval; a missing cell is grey."""
+    g = np.asarray(gains, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        z = np.clip(np.log2(np.where(g > 0, g, 2.0**-4)), -4, 4)
+    z = np.where(np.isnan(g), np.nan, z)
+    fig = _figure(1.5 * len(cols) + 2.6, 0.42 * len(rows) + 1.3)
+    with _style():
+        ax = fig.subplots()
+        cmap = mpl.colormaps["RdBu"].copy()
+        cmap.set_bad("0.85")
+        im = ax.imshow(np.ma.masked_invalid(z), cmap=cmap, vmin=-4, vmax=4, aspect="auto")
+        for i in range(len(rows)):
+            for j in range(len(cols)):
+                if np.isnan(g[i, j]):
+                    continue
+                text = f"{g[i, j]:.3g}\n[{low[i, j]:.2g}, {high[i, j]:.2g}]"
+                ax.text(j, i, text, ha="center", va="center", fontsize=6.5,
+                        color="white" if abs(z[i, j]) > 2.5 else "black")
+        ax.set_xticks(range(len(cols)), cols, rotation=20, ha="right")
+        ax.set_yticks(range(len(rows)), rows)
+        ax.set_title(title, fontsize=9)
+        ax.grid(False)
+        bar = fig.colorbar(im, ax=ax, ticks=[-4, -2, 0, 2, 4], shrink=0.8)
+        bar.ax.set_yticklabels(["1/16", "1/4", "1", "4", "16"])
+        bar.set_label("gain over random search")
     return fig

@@ -24,7 +24,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from experiments.analysis.metrics import TARGETS
+from experiments.harness.spec import TrialSpec, stop_threshold
+from nasbench.benchmark import Benchmark
 from nasbench.data import atomic_write_text
+from strategies.base import Strategy, make_config
+from strategies.registry import resolve
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +61,6 @@ def dumps(obj: Any, **kw: Any) -> str:
 
 def resolved_config(strategy_spec: str, overrides: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """``(every config field after preset and overrides, the strategy's version)``."""
-    from strategies.base import make_config
-    from strategies.registry import resolve
-
     cls, values = resolve(strategy_spec, overrides)
     cfg = make_config(cls.Config, values)
     return json.loads(dumps(dataclasses.asdict(cfg))), int(cls.version)
@@ -76,7 +80,7 @@ def fingerprint_hash(fp: dict[str, Any]) -> str:
 
 
 def fingerprint(spec: Any, checksums: dict[str, str], noise: str | None) -> dict[str, Any]:
-    """Everything that determines the trial ``spec`` (a :class:`~experiments.runner.TrialSpec`) on a
+    """Everything that determines the trial ``spec`` (a :class:`~experiments.harness.spec.TrialSpec`) on a
     benchmark whose data files have ``checksums`` and whose effective noise model is ``noise``."""
     config, version = resolved_config(spec.strategy, spec.config)
     return {
@@ -177,8 +181,6 @@ def upgrade(out: str | os.PathLike[str]) -> dict[str, int]:
     they were made with (1 when absent) and the data checksums of the folder's
     ``benchmarks/<benchmark>.json``. A record whose version is not its strategy's current one
     stays stale (its fingerprint says which version made it). Returns counts."""
-    from experiments.runner import TrialSpec
-
     out = Path(out)
     counts = {"upgraded": 0, "already": 0}
     sums: dict[str, dict[str, str]] = {}
@@ -203,9 +205,63 @@ def upgrade(out: str | os.PathLike[str]) -> dict[str, int]:
     return counts
 
 
+# ----------------------------------------------------------------------------- building a record
+def offer_diagnostics(offers: list[np.ndarray], bench: Benchmark) -> dict[str, float]:
+    """Per target of :data:`experiments.analysis.metrics.TARGETS`: ``offered_rounds_<target>`` (rounds whose
+    candidate set held an architecture that reaches the target) and ``offered_<target>`` (1 when
+    any round did). They separate a search that never had a target among its candidates (a
+    subset that holds none) from one whose model passed it over."""
+    out: dict[str, float] = {}
+    for name, frac in TARGETS.items():
+        t = bench.truth.target(frac)
+        if t is None:
+            continue
+        rounds = sum(bool((bench.truth.truth[np.asarray(c, np.int64)] >= t[0]).any()) for c in offers)
+        out[f"offered_rounds_{name}"] = float(rounds)
+        out[f"offered_{name}"] = float(rounds > 0)
+    return out
+
+
+def build_record(spec: TrialSpec, bench: Benchmark, arch: np.ndarray, observed: np.ndarray,
+            wall: float, n_asks: int, strategy: Strategy, state: Any = None) -> dict[str, Any]:
+    arch = np.asarray(arch, dtype=np.int64)
+    observed = np.asarray(observed, dtype=np.float64)
+    stopped = False
+    threshold = stop_threshold(spec, bench)
+    if threshold is not None:
+        hit = np.flatnonzero(bench.truth.truth[arch] >= threshold)
+        if hit.size:  # the trial ends at the first evaluation that reaches the target
+            arch, observed, stopped = arch[: hit[0] + 1], observed[: hit[0] + 1], True
+    diagnostics = strategy.diagnostics(state) if state is not None else {}
+    offers = strategy.offers(state) if state is not None else None
+    if offers is not None:
+        diagnostics = {**diagnostics, **offer_diagnostics(offers, bench)}
+    return {
+        "fingerprint": fingerprint(spec, bench.checksums, bench.noise),
+        "benchmark": spec.benchmark,
+        "strategy": spec.name,
+        "strategy_spec": spec.strategy,
+        "strategy_version": strategy.version,
+        "config": spec.config,
+        "seed": spec.seed,
+        "budget": spec.budget,
+        "noise": bench.noise,
+        "arch": arch.tolist(),
+        "observed": [float(v) for v in observed],
+        "truth": [float(v) for v in bench.truth.truth[arch]],
+        "cost": [float(v) for v in bench.cost[arch]],
+        "wall_time": wall,
+        "n_asks": int(n_asks),
+        "stop": spec.stop,
+        "stopped": stopped,
+        "diagnostics": {k: float(v) for k, v in diagnostics.items()},
+        "settings": strategy.settings(state) if state is not None else {},
+    }
+
+
 if __name__ == "__main__":
     import sys
 
     if len(sys.argv) != 3 or sys.argv[1] != "upgrade":
-        raise SystemExit("usage: python -m experiments.records upgrade DIR")
+        raise SystemExit("usage: python -m experiments.harness.records upgrade DIR")
     print(upgrade(sys.argv[2]))

@@ -1,6 +1,6 @@
 """A results folder as data: the trial records read into tidy trials, and the analysis the report shows.
 
-Reads what the runner writes (see :mod:`experiments.execute`)::
+Reads what the runner writes (see :mod:`experiments.harness.execute`)::
 
     DIR/meta.json                                   versions, git revision, suite, seeds
     DIR/benchmarks/<benchmark>.json                 N, optimum, targets {name: {threshold, K}}, sources
@@ -10,7 +10,7 @@ and computes from ``DIR`` alone the gains with bootstrap intervals (:func:`gain_
 the paired per-benchmark comparisons (ranks, Friedman, Nemenyi, Wilcoxon against random search) and
 the comparison across benchmarks (:func:`analyse`). Bootstrap intervals use a numpy generator seeded
 from ``seed`` and the names of the benchmark, strategy and target (:func:`named_rng`), so a number does
-not change when another strategy is added. :mod:`experiments.report` turns an :class:`Analysis` into
+not change when another strategy is added. :mod:`experiments.studies.report` turns an :class:`Analysis` into
 figures, tables and ``README.md``.
 """
 
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments import metrics, stats
+from experiments.analysis import metrics, stats
 
 log = logging.getLogger(__name__)
 

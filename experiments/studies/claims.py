@@ -1,11 +1,10 @@
 """The seed papers' claims on their own protocol: samples until the optimum is found.
 
 LaNAS (Wang et al., arXiv 1906.06832) and AlphaX (Wang et al., AAAI 2020) count the samples a
-search needs until it finds NAS-Bench-101's global optimum, with no budget: LaNAS 2,274 on average
-(41 released runs), 22x, 14.6x, 12.4x, 6.8x and 16.5x fewer than random search, regularised
-evolution, MCTS (AlphaX), NAO and BO; AlphaX about 3.1x fewer than random search and 2.85x fewer than
-evolution (``shared/notes/seed-algorithms.md``). A suite with ``stop = "optimum"`` runs that
-protocol (:mod:`experiments.runner`): each trial ends at the first evaluation of the optimum, or is
+search needs until it finds NAS-Bench-101's global optimum, with no budget, and publish ratios of
+those means against random search, regularised evolution, MCTS (AlphaX), NAO and BO; SemiNAS one
+against evolution. The numbers are in :mod:`experiments.studies.published`. A suite with ``stop = "optimum"`` runs that
+protocol (:mod:`experiments.harness.runner`): each trial ends at the first evaluation of the optimum, or is
 censored at its cap.
 
 This module turns such a folder into the claims report (pure functions of the trials):
@@ -14,7 +13,7 @@ This module turns such a folder into the claims report (pure functions of the tr
   successes, a censored trial charged its cap) with a BCa interval, the median (``None`` unless more
   than half succeeded), and the ratio to random search's exact aRT at the same cap;
 * each claim on each benchmark compared at a common horizon, the smaller of the two caps
-  (:mod:`experiments.survival`): the ratio of aRTs at the horizon with a BCa interval (paired by
+  (:mod:`experiments.analysis.survival`): the ratio of aRTs at the horizon with a BCa interval (paired by
   seed against a measured baseline; random search is its exact law, K the architectures tied at the
   optimum: 1, or 2 on NAS-Bench-Macro), one-sided log-rank tests both ways (one-sample against
   random search), Holm-adjusted over both tests of every claim cell, and one of six verdicts
@@ -44,10 +43,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
-from experiments import metrics, plots, survival
-from experiments.records import dumps, short_hash
-from experiments.suite import runs_on, seeds_for
+from experiments.analysis import metrics, plots, survival
+from experiments.harness.records import dumps, short_hash
+from experiments.harness.suite import runs_on, seeds_for
+from experiments.studies.published import ALPHAX_VS, LANAS_VS, SEMINAS_VS
 from nasbench.data import atomic_write_text
 
 # every strategy's aRT is also compared, paired by seed, with these measured baselines (the seed
@@ -75,21 +77,16 @@ LANAS = "LaNAS (Wang et al., arXiv 1906.06832), NAS-Bench-101, 41 runs"
 ALPHAX = "AlphaX (Wang et al., AAAI 2020), NAS-Bench-101"
 SEMINAS = "NAO/SemiNAS (Luo et al., NeurIPS 2020), NAS-Bench-101"
 CLAIMS: tuple[Claim, ...] = (
-    Claim(LANAS, "lanas", "random-search", 22.0),
-    Claim(LANAS, "lanas", "regularized-evolution", 14.6),
-    Claim(LANAS, "lanas", "alphax", 12.4),
-    Claim(LANAS, "lanas", "nao", 6.8),
-    Claim(LANAS, "lanas", "bayesian-optimization", 16.5),
+    *(Claim(LANAS, "lanas", base, r) for base, r in LANAS_VS.items()),
     # the same claims for our converged-fit variant, to separate the algorithm from the official trainer
-    *(Claim(LANAS, "lanas-exact-fit", base, r, "lanas:exact-fit, our closed-form variant of the official trainer")
-      for base, r in (("random-search", 22.0), ("regularized-evolution", 14.6), ("bayesian-optimization", 16.5))),
-    Claim(ALPHAX, "alphax", "random-search", 3.1),
-    Claim(ALPHAX, "alphax", "regularized-evolution", 2.85),
+    *(Claim(LANAS, "lanas-exact-fit", base, LANAS_VS[base], "lanas:exact-fit, our closed-form variant of the official trainer")
+      for base in ("random-search", "regularized-evolution", "bayesian-optimization")),
+    *(Claim(ALPHAX, "alphax", base, r) for base, r in ALPHAX_VS.items()),
     # AlphaX as its code runs by default (MAX_NODES = 6, arch_generator.py:20), the space of its claim
     *(Claim(ALPHAX, "alphax-six-vertices", base, r, "alphax:six-vertices, the official MAX_NODES = 6")
-      for base, r in (("random-search", 3.1), ("regularized-evolution", 2.85))),
-    Claim(LANAS, "lanas", "alphax-six-vertices", 12.4, "against alphax:six-vertices"),
-    Claim(SEMINAS, "nao", "regularized-evolution", 7.0,
+      for base, r in ALPHAX_VS.items()),
+    Claim(LANAS, "lanas", "alphax-six-vertices", LANAS_VS["alphax"], "against alphax:six-vertices"),
+    Claim(SEMINAS, "nao", "regularized-evolution", SEMINAS_VS["regularized-evolution"],
           "their target is a top-0.01% cell after about 300 evaluations; tested here at the optimum"),
 )
 
@@ -107,7 +104,7 @@ class Trial:
     wall_s: float
     random_picks: int = 0  # queries taken at random for want of the strategy's own (diagnostics "random_picks")
     strategy_version: int = 0  # the version of the strategy that ran it (its record's fingerprint)
-    config_hash: str = ""  # experiments.records.short_hash of its resolved config
+    config_hash: str = ""  # experiments.harness.records.short_hash of its resolved config
 
 
 CSV_HEADER = "benchmark,strategy,seed,samples,reached_optimum,cap,wall_s,random_picks,strategy_version,config_hash"
@@ -191,7 +188,7 @@ def strategy_row(bench: str, strat: str, trials: dict[int, tuple[int, bool]], n:
                  seed: int = 0, k: int = 1) -> dict[str, Any]:
     """One row of the samples table at the row's own cap: aRT with its BCa interval, the median
     (``None`` unless more than half succeeded), random search's exact aRT without a cap and at this
-    cap, and the ratio to the latter (:func:`experiments.survival.ratio_to_random`, ``k`` the
+    cap, and the ratio to the latter (:func:`experiments.analysis.survival.ratio_to_random`, ``k`` the
     architectures tied at the optimum)."""
     c = survival.Censored.of(trials)
     hits = c.events
@@ -207,7 +204,7 @@ def strategy_row(bench: str, strat: str, trials: dict[int, tuple[int, bool]], n:
     }
 
 
-def _sig(p: float) -> float:
+def _round_p(p: float) -> float:
     """A p-value to 6 significant digits: the report's bytes do not hang on a library's last ulp."""
     return float(f"{float(p):.6g}")
 
@@ -257,7 +254,7 @@ def claim_cell(c: Claim, bench: str, a: survival.Censored, cap_a: int, b: surviv
             "published": c.published, "horizon": h, "seeds": int(a.seeds.size),
             "successes_strategy": succ_a, "successes_baseline": succ_b,
             "art_strategy": survival.art(a.at(h)), "art_baseline": art_b,
-            "ratio": ratio, "low": lo, "high": hi, "p_paper": _sig(p_paper), "p_opposite": _sig(p_opp),
+            "ratio": ratio, "low": lo, "high": hi, "p_paper": _round_p(p_paper), "p_opposite": _round_p(p_opp),
             "few": few, "note": c.note}
 
 
@@ -290,7 +287,7 @@ def claim_cells(root: Path, trials: Sequence[Trial], seed: int = 0) -> list[dict
     adjusted = survival.holm([v["p_paper"] for v in cells] + [v["p_opposite"] for v in cells])
     for v, pp, po in zip(cells, adjusted[:len(cells)], adjusted[len(cells):]):
         v["verdict"] = verdict(pp, po, v["low"], v["high"], v["published"], v["few"])
-        v["p_holm"] = _sig(po if v["verdict"] == "reversed" else pp)
+        v["p_holm"] = _round_p(po if v["verdict"] == "reversed" else pp)
     return cells
 
 
@@ -534,6 +531,7 @@ def write_report(root: str | Path, figures: bool = True) -> Path:
     (root / "tables").mkdir(exist_ok=True)
     atomic_write_text(root / "tables" / "claims.json", dumps(a, indent=2, sort_keys=True) + "\n")
     atomic_write_text(root / "tables" / "claims.csv", claims_csv(a["verdicts"]))
+    atomic_write_text(root / "tables" / "glance.md", "\n".join(glance(a["verdicts"])) + "\n")  # the README's copy
     # one line per trial: what every number above is computed from, small enough to commit
     atomic_write_text(root / "tables" / "trials.csv", trials_csv(trials))
     text = markdown(a)
@@ -547,16 +545,13 @@ def write_report(root: str | Path, figures: bool = True) -> Path:
 
 
 def _figures(root: Path, a: dict[str, Any], recs: dict[tuple[str, str], dict[int, tuple[int, bool]]]) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     out = root / "figures"
     out.mkdir(exist_ok=True)
     names = []
     for b, n in sorted(a["sizes"].items()):
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig = Figure(figsize=(6, 4))
+        ax = fig.subplots()
         x = np.unique(np.geomspace(1, n, 200).astype(int))
         ax.plot(x, rs_ecdf(n, x, a["benchmarks"][b]["k"]), "k--", label="random search (exact)")
         for (bb, s), trials in sorted(recs.items()):
@@ -568,7 +563,6 @@ def _figures(root: Path, a: dict[str, Any], recs: dict[tuple[str, str], dict[int
         ax.legend(fontsize=7)
         fig.tight_layout()
         plots.write_figure(fig, out / f"ecdf-{b}.png", dpi=110, metadata={"Software": None})
-        plt.close(fig)
         names.append(b)
     if a["verdicts"]:
         _forest(a["verdicts"], out / "claims-forest.png")
@@ -584,7 +578,6 @@ def _forest(verdicts: Sequence[dict[str, Any]], path: Path) -> None:
     """The claims as a grid: one panel per claim, one line per benchmark (the ratio at the common
     horizon, its BCa interval, coloured by verdict), the published ratio as a red dashed line and 1 as
     a black one; an interval open at 0 or infinity ends in an arrowhead at the panel's edge."""
-    import matplotlib.pyplot as plt
 
     names = list(dict.fromkeys(v["claim"] for v in verdicts))
     benches = sorted({v["benchmark"] for v in verdicts})
@@ -592,8 +585,8 @@ def _forest(verdicts: Sequence[dict[str, Any]], path: Path) -> None:
     rows = math.ceil(len(names) / cols)
     finite = [x for v in verdicts for x in (v["low"], v["high"], v["ratio"], v["published"]) if 0 < x < math.inf]
     edge_lo, edge_hi = 10 ** math.floor(math.log10(min(finite + [0.1]))), 10 ** math.ceil(math.log10(max(finite + [10.0])))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 0.28 * len(benches) * rows + 0.9 * rows + 0.6),
-                             sharex=True, squeeze=False)
+    fig = Figure(figsize=(3.2 * cols, 0.28 * len(benches) * rows + 0.9 * rows + 0.6))
+    axes = fig.subplots(rows, cols, sharex=True, squeeze=False)
     for ax, name in zip(axes.flat, names):
         cells = {v["benchmark"]: v for v in verdicts if v["claim"] == name}
         for y, b in enumerate(benches):
@@ -621,10 +614,9 @@ def _forest(verdicts: Sequence[dict[str, Any]], path: Path) -> None:
         ax.tick_params(axis="x", labelsize=7)
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
-    handles = [plt.Line2D([], [], color=c, lw=2, marker="o", ms=4) for c in VERDICT_COLOURS.values()]
+    handles = [Line2D([], [], color=c, lw=2, marker="o", ms=4) for c in VERDICT_COLOURS.values()]
     fig.legend(handles, list(VERDICT_COLOURS), loc="lower center", ncol=3, fontsize=8, frameon=False)
     fig.supxlabel("aRT(baseline, h) / aRT(strategy, h), BCa 95% (red dashed: published; h: the common horizon)",
                   fontsize=8, y=0.06)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     plots.write_figure(fig, path, dpi=110, metadata={"Software": None})
-    plt.close(fig)

@@ -21,136 +21,28 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from experiments.harness.records import build_record
+from experiments.harness.spec import StrategyError, TrialSpec, make_strategy, stop_threshold, trial_keys
+from experiments.harness.timed import run_trial_timed
 from nasbench.benchmark import Benchmark
-from strategies.base import JaxStrategy, Strategy
-from strategies.registry import resolve
+from strategies.base import JaxStrategy
 
 log = logging.getLogger(__name__)
 
 
-class StrategyError(RuntimeError):
-    """A strategy broke the protocol (asked nothing, or stalled)."""
-
-
-@dataclass(frozen=True)
-class TrialSpec:
-    benchmark: str
-    strategy: str  # "name" or "name:preset"
-    seed: int
-    budget: int
-    label: str = ""
-    config: dict[str, Any] = field(default_factory=dict)
-    noise: str | None = None
-    stop: str | None = None  # a target ("optimum", "top-0.1%", "top-1%"): stop at the first evaluation reaching it
-    time_budget: float | None = None  # simulated seconds (experiments.timed); budget then caps the starts
-    time_budget_mean_costs: float | None = None  # or the time budget as this many mean training costs
-    workers_sim: int | None = None  # simulated parallel workers of a timed trial (default 1)
-
-    @property
-    def timed(self) -> bool:
-        return self.time_budget is not None or self.time_budget_mean_costs is not None
-
-    @property
-    def name(self) -> str:
-        return self.label or self.strategy
-
-
-def stop_threshold(spec: TrialSpec, bench: Benchmark) -> float | None:
-    """The true-score threshold of the trial's stop target (``None``: run the whole budget)."""
-    if spec.stop is None:
-        return None
-    from experiments.metrics import TARGETS
-
-    if spec.stop not in TARGETS:
-        raise ValueError(f"stop must be one of {list(TARGETS)}, got {spec.stop!r}")
-    t = bench.truth.target(TARGETS[spec.stop])
-    if t is None:
-        raise ValueError(f"{bench.name} has no known target {spec.stop!r} (a live benchmark): give no stop rule")
-    return float(t[0])
-
-
-def trial_keys(seed: int) -> tuple[jax.Array, jax.Array]:
-    """(strategy key, noise key) of a trial."""
-    key = jax.random.key(seed)
-    return jax.random.fold_in(key, 1), jax.random.fold_in(key, 0)
-
-
-def make_strategy(spec: TrialSpec, bench: Benchmark) -> Strategy:
-    cls, config = resolve(spec.strategy, spec.config)
-    return cls(bench.space, config)
-
-
-def offer_diagnostics(offers: list[np.ndarray], bench: Benchmark) -> dict[str, float]:
-    """Per target of :data:`experiments.metrics.TARGETS`: ``offered_rounds_<target>`` (rounds whose
-    candidate set held an architecture that reaches the target) and ``offered_<target>`` (1 when
-    any round did). They separate a search that never had a target among its candidates (a
-    subset that holds none) from one whose model passed it over."""
-    from experiments.metrics import TARGETS
-
-    out: dict[str, float] = {}
-    for name, frac in TARGETS.items():
-        t = bench.truth.target(frac)
-        if t is None:
-            continue
-        rounds = sum(bool((bench.truth.truth[np.asarray(c, np.int64)] >= t[0]).any()) for c in offers)
-        out[f"offered_rounds_{name}"] = float(rounds)
-        out[f"offered_{name}"] = float(rounds > 0)
-    return out
-
-
-def _record(spec: TrialSpec, bench: Benchmark, arch: np.ndarray, observed: np.ndarray,
-            wall: float, n_asks: int, strategy: Strategy, state: Any = None) -> dict[str, Any]:
-    from experiments.records import fingerprint
-
-    arch = np.asarray(arch, dtype=np.int64)
-    observed = np.asarray(observed, dtype=np.float64)
-    stopped = False
-    threshold = stop_threshold(spec, bench)
-    if threshold is not None:
-        hit = np.flatnonzero(bench.truth.truth[arch] >= threshold)
-        if hit.size:  # the trial ends at the first evaluation that reaches the target
-            arch, observed, stopped = arch[: hit[0] + 1], observed[: hit[0] + 1], True
-    diagnostics = strategy.diagnostics(state) if state is not None else {}
-    offers = strategy.offers(state) if state is not None else None
-    if offers is not None:
-        diagnostics = {**diagnostics, **offer_diagnostics(offers, bench)}
-    return {
-        "fingerprint": fingerprint(spec, bench.checksums, bench.noise),
-        "benchmark": spec.benchmark,
-        "strategy": spec.name,
-        "strategy_spec": spec.strategy,
-        "strategy_version": strategy.version,
-        "config": spec.config,
-        "seed": spec.seed,
-        "budget": spec.budget,
-        "noise": bench.noise,
-        "arch": arch.tolist(),
-        "observed": [float(v) for v in observed],
-        "truth": [float(v) for v in bench.truth.truth[arch]],
-        "cost": [float(v) for v in bench.cost[arch]],
-        "wall_time": wall,
-        "n_asks": int(n_asks),
-        "stop": spec.stop,
-        "stopped": stopped,
-        "diagnostics": {k: float(v) for k, v in diagnostics.items()},
-        "settings": strategy.settings(state) if state is not None else {},
-    }
-
-
 def run_trial(spec: TrialSpec, bench: Benchmark, max_idle_asks: int = 10_000) -> dict[str, Any]:
     """Run one trial through the ask/tell protocol; returns its record (a timed spec runs the
-    event simulation of :mod:`experiments.timed`)."""
+    event simulation of :mod:`experiments.harness.timed`)."""
     if spec.timed:
-        from experiments.timed import run_trial_timed
-
         return run_trial_timed(spec, bench, min(max_idle_asks, 100))
+    if spec.benchmark != bench.name:
+        raise ValueError(f"the trial names benchmark {spec.benchmark!r} but was given {bench.name!r}")
     if spec.budget < 1:
         raise ValueError(f"budget must be at least 1, got {spec.budget}")
     if spec.budget > bench.n_table:
@@ -189,7 +81,7 @@ def run_trial(spec: TrialSpec, bench: Benchmark, max_idle_asks: int = 10_000) ->
                 f"({oracle.budget_used}/{spec.budget} spent) on {bench.name}"
             )
     wall = time.perf_counter() - t0
-    return _record(spec, bench, np.asarray(oracle.evaluated), np.asarray(oracle.observed), wall, asks, strategy, state)
+    return build_record(spec, bench, np.asarray(oracle.evaluated), np.asarray(oracle.observed), wall, asks, strategy, state)
 
 
 _VECTOR_CACHE: dict[tuple, tuple[Any, Benchmark, JaxStrategy]] = {}
@@ -261,4 +153,4 @@ def run_vectorized(specs: list[TrialSpec], bench: Benchmark) -> list[dict[str, A
     vals = np.concatenate([p[1] for p in parts], axis=1)
     wall = (time.perf_counter() - t0) / len(specs)
     strategy = _VECTOR_CACHE[key][2]
-    return [_record(s, bench, idx[k], vals[k], wall, budget, strategy) for k, s in enumerate(specs)]
+    return [build_record(s, bench, idx[k], vals[k], wall, budget, strategy) for k, s in enumerate(specs)]

@@ -9,7 +9,7 @@ Layout of an output folder ``OUT``::
 
 Executors: ``inprocess`` (pure-JAX strategies vectorised over seeds, others one by one), and
 ``process`` (a local process pool; records are written by the driver, so resuming works across
-executors). ``ray`` lives in ``experiments.ray_executor`` when Ray is installed.
+executors). ``ray`` lives in ``experiments.harness.ray_executor`` when Ray is installed.
 
 Compiled programs are kept in JAX's persistent compilation cache (``$JAX_COMPILATION_CACHE_DIR``,
 default ``$NASARENA_CACHE/jax``), so the model-based strategies compile once per machine rather
@@ -27,22 +27,29 @@ of 8 Macro seeds. (Pinning each worker to one CPU changed trajectories too, and 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import platform
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
+from importlib.metadata import PackageNotFoundError, version
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from experiments.records import (
+import jax
+
+from experiments.analysis.metrics import TARGETS
+from experiments.harness.ray_executor import run_ray
+from experiments.harness.records import (
     differences,
     dumps,
     fingerprint,
@@ -51,17 +58,17 @@ from experiments.records import (
     write_manifest,
     write_record,
 )
-from experiments.runner import TrialSpec, make_strategy, run_trial, run_vectorized
-from experiments.suite import Suite
+from experiments.harness.runner import run_trial, run_vectorized
+from experiments.harness.spec import TrialSpec, make_strategy
+from experiments.harness.suite import Suite
 from nasbench.benchmark import Benchmark
-from nasbench.data import DataNotFound, atomic_write_text
+from nasbench.data import DataNotFound, atomic_write_text, cache_dir
 from nasbench.errors import UnknownName
 from nasbench.registry import entry, get_benchmark
 from strategies.base import JaxStrategy
 
 log = logging.getLogger(__name__)
 
-from experiments.metrics import TARGETS  # noqa: E402  (re-exported: the report's targets)
 
 EXECUTORS = ("inprocess", "process", "ray")
 VECTOR_CHUNK = 50  # seeds per vmapped call (resume granularity)
@@ -123,8 +130,6 @@ def _git_revision() -> str:
 
 
 def environment() -> dict[str, Any]:
-    from importlib.metadata import PackageNotFoundError, version
-
     versions = {}
     for pkg in ("nasarena", "jax", "jaxlib", "flax", "optax", "numpy", "pandas", "scipy", "matplotlib", "seaborn", "optuna", "ray"):
         try:
@@ -170,10 +175,6 @@ def enable_compilation_cache() -> Path:
     Call before the first compilation. ``$JAX_COMPILATION_CACHE_DIR`` wins; otherwise the cache
     lives in ``$NASARENA_CACHE/jax``. Every compiled program is kept (no minimum compile time).
     """
-    import jax
-
-    from nasbench.data import cache_dir
-
     path = Path(os.environ.get("JAX_COMPILATION_CACHE_DIR") or cache_dir() / "jax")
     path.mkdir(parents=True, exist_ok=True)
     os.environ["JAX_COMPILATION_CACHE_DIR"] = str(path)  # inherited by pool and Ray workers
@@ -187,8 +188,6 @@ def enable_compilation_cache() -> Path:
 def _watch_parent(parent: int) -> None:
     """Pool-worker initializer: end this worker when the driver is gone (even after SIGKILL, which
     gives the driver no chance to stop its pool), so no worker outlives its run."""
-    import threading
-
     def watch() -> None:
         while True:
             time.sleep(1.0)
@@ -243,7 +242,7 @@ def run_suite(
     A record whose fingerprint differs from the trial the suite asks for is stale: it is rerun and
     replaced (``keep_stale`` refuses instead, :class:`RunError`). One run at a time holds ``out``.
 
-    ``ray_options``: keyword arguments of :func:`experiments.ray_executor.run_ray` (``num_cpus``,
+    ``ray_options``: keyword arguments of :func:`experiments.harness.ray_executor.run_ray` (``num_cpus``,
     ``num_gpus``, ``max_retries``); ``workers`` is the CPU count of a local Ray runtime.
     """
     if executor not in EXECUTORS:
@@ -280,8 +279,6 @@ class RunError(RuntimeError):
 def folder_lock(out: Path):
     """Hold ``OUT/.lock`` (an advisory ``flock``, released when the process ends, even killed) for
     one run; a second run on the same folder stops with the holder's pid."""
-    import fcntl
-
     path = out / ".lock"
     fh = open(path, "a+")
     try:
@@ -425,8 +422,6 @@ def _run_suite_locked(suite, out, executor, workers, data_dir, progress, ray_add
     elif executor == "process":
         _run_pool(todo, out, bar, workers or os.cpu_count() or 1, data_dir)
     else:
-        from experiments.ray_executor import run_ray  # optional extra
-
         failed = run_ray(todo, out, bar, data_dir=data_dir, address=ray_address, write=write_record,
                          benches=benches, local_cpus=workers, **(ray_options or {}))["failed"]
     # today's fingerprint of each finished trial (its record matched it; a record written before a

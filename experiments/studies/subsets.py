@@ -21,7 +21,7 @@ and acquisition: labels are never parsed) and writes::
 random subset of ``M``. Below 1 a random subset usually holds no target at all, and a search that
 scores it cannot find one however good its predictor: a *trivial* loss. The records separate the
 two causes: each round's candidate set is counted by the runner (``offered_<target>``: whether any
-round's candidates held a target; ``experiments.runner.offer_diagnostics``), so "offered" is the
+round's candidates held a target; ``experiments.harness.records.offer_diagnostics``), so "offered" is the
 share of trials that ever had a target among their candidates and "found | offered" the share of
 those that evaluated one.
 
@@ -47,10 +47,10 @@ mean paired difference in samples to the target.
   hold* when smart subsets were run at such an ``M`` and none regains; *inconclusive* when no
   random subset lost (nothing to regain) or no smart subset was run where one did.
 
-The gain is nasarena's (DESIGN.md, :data:`experiments.metrics.GAIN_DEFINITION`): Mauch et al.
+The gain is nasarena's (docs/statistics.md, :data:`experiments.analysis.metrics.GAIN_DEFINITION`): Mauch et al.
 define their own sample-efficiency gain, but its formula is not available to us.
 
-Usage: ``python -m experiments.subsets RESULTS_DIR [RESULTS_DIR ...] [--out FOLDER]``.
+Usage: ``python -m experiments.studies.subsets RESULTS_DIR [RESULTS_DIR ...] [--out FOLDER]``.
 """
 
 from __future__ import annotations
@@ -66,11 +66,13 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
-from experiments import metrics, plots, stats
-from experiments.analysis import gain_rows, load_results, trajectories
-from experiments.metrics import GAIN_DEFINITION
-from experiments.tables import Table, fmt, fmt_p
+from experiments.analysis import metrics, plots, stats
+from experiments.analysis.metrics import GAIN_DEFINITION
+from experiments.analysis.tables import Table, fmt, fmt_p
+from experiments.analysis.trials import gain_rows, load_results, trajectories
 from nasbench.data import atomic_write_text
+from strategies.predictor_subsets import PredictorSubsetsConfig, subset_size
+from strategies.registry import resolve
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +103,6 @@ def kind_and_size(record: dict[str, Any], n: int) -> tuple[str, float, str] | No
     trial record (from its resolved config), ``None`` for another strategy."""
     if record.get("strategy_spec", "").partition(":")[0] != STRATEGY:
         return None
-    from strategies.predictor_subsets import PredictorSubsetsConfig, subset_size
-    from strategies.registry import resolve
 
     _, values = resolve(record["strategy_spec"], record.get("config", {}))
     cfg = PredictorSubsetsConfig(**values)
@@ -209,7 +209,7 @@ def _add_tests(rows: list[dict[str, Any]]) -> None:
             r["p_random_adj"] = float(p)
 
 
-def _sig(p: float) -> bool:
+def _significant(p: float) -> bool:
     return bool(np.isfinite(p) and p < ALPHA)
 
 
@@ -236,8 +236,8 @@ def verdicts(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         rand = sorted((r for r in fam if r["kind"] == "random"), key=lambda r: r["m_fraction"])
         if full is None or not rand:
             continue
-        worse = [r for r in rand if _sig(r["p_full_adj"]) and r["d_full"] > 0]
-        better = [r for r in rand if _sig(r["p_full_adj"]) and r["d_full"] < 0]
+        worse = [r for r in rand if _significant(r["p_full_adj"]) and r["d_full"] > 0]
+        better = [r for r in rand if _significant(r["p_full_adj"]) and r["d_full"] < 0]
         few = full["successes"] < MIN_HITS and all(r["successes"] < MIN_HITS for r in rand)
 
         real = [r for r in worse if r["mkn"] >= 1]
@@ -260,7 +260,7 @@ def verdicts(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         smart = [r for r in fam if r["kind"] in SMART]
         lost_at = {round(r["m_fraction"], 12): r for r in worse}
         tried = [r for r in smart if round(r["m_fraction"], 12) in lost_at]
-        regains = [r for r in tried if not _sig(r["p_full_adj"]) and _sig(r["p_random_adj"]) and r["d_random"] < 0]
+        regains = [r for r in tried if not _significant(r["p_full_adj"]) and _significant(r["p_random_adj"]) and r["d_random"] < 0]
         if not worse:
             v3, why3 = "inconclusive", "no random subset lost to the full space: nothing to regain"
         elif not tried:
@@ -399,7 +399,7 @@ def verdict_table(vs: Sequence[dict[str, Any]]) -> Table:
         name="subsets-verdicts",
         caption=(f"Mauch et al.'s claims 2 (a random subset loses) and 3 (a smart subset regains), per "
                  f"benchmark, target and acquisition; level {ALPHA} after Holm's adjustment "
-                 "(rules: experiments/subsets.py)."),
+                 "(rules: experiments/studies/subsets.py)."),
         rows=list(vs),
         display=[
             ("claim", lambda v: str(v["claim"])),
@@ -428,7 +428,7 @@ def write(roots: Sequence[str | Path], out: str | Path, n_boot: int = 2000, seed
     atomic_write_text(note,
         "# Does a predictor that scores a subset lose, and does a smart subset regain?\n\n"
         "Mauch et al. (2020), claims 2 and 3, tested on our benchmarks with BANANAS' predictor "
-        "(`nasarena run subsets`; this page: `python -m experiments.subsets`).\n\n"
+        "(`nasarena run subsets`; this page: `python -m experiments.studies.subsets`).\n\n"
         "![gain vs subset size](figures/subsets.png)\n\n"
         f"{CAPTION}\n\nTriangles at the bottom of a panel mark a gain of 0 (no trial reached the "
         "target within the budget).\n\n## Verdicts\n\n"
@@ -442,7 +442,7 @@ def write(roots: Sequence[str | Path], out: str | Path, n_boot: int = 2000, seed
         "predicted best, so scoring more candidates makes each choice more random. That is our "
         "reading, not tested separately; BANANAS itself scores about 100 mutations a round, where "
         "it does not arise. Ranking by the ensemble mean has no such effect. The verdicts are "
-        "computed from the numbers below by `experiments.subsets.verdicts`.\n\n## All rows\n\n"
+        "computed from the numbers below by `experiments.studies.subsets.verdicts`.\n\n## All rows\n\n"
         f"{table.markdown()}\n\n"
         f"Cost: {sum(n_trials.values())} trials, {cpu_h:.1f} CPU hours (the trials' own wall times, "
         "one CPU core each).\n"
@@ -451,7 +451,7 @@ def write(roots: Sequence[str | Path], out: str | Path, n_boot: int = 2000, seed
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m experiments.subsets", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m experiments.studies.subsets", description=__doc__.split("\n")[0])
     p.add_argument("dirs", nargs="+", help="results folders of the subsets suite")
     p.add_argument("--out", default=None, help="where to write (default: the first folder)")
     p.add_argument("--boot", type=int, default=2000, help="bootstrap resamples")

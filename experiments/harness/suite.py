@@ -39,9 +39,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from experiments.runner import TrialSpec
+from experiments.analysis.metrics import TARGETS
+from experiments.harness.spec import TrialSpec
+from nasbench.registry import available_benchmarks
+from strategies.base import ConfigError, make_config
+from strategies.registry import available_strategies, strategy_class
 
-SUITES_DIR = Path(__file__).parent / "suites"
+SUITES_DIR = Path(__file__).resolve().parents[1] / "suites"
 
 
 class SuiteError(ValueError):
@@ -63,7 +67,7 @@ class Suite:
     source: str = ""
     stop: str | None = None  # stop each trial at the first evaluation reaching this target
     caps: dict[str, int | dict[str, int]] = field(default_factory=dict)  # label -> a lower cap (or {benchmark: cap})
-    time_budget: float | None = None  # simulated seconds per trial (experiments.timed)
+    time_budget: float | None = None  # simulated seconds per trial (experiments.harness.timed)
     time_budgets: dict[str, float] = field(default_factory=dict)  # per benchmark
     time_budget_mean_costs: float | None = None  # or: that many mean training costs of the benchmark
     workers_sim: tuple[int, ...] = ()  # simulated workers; several: one label per count ("lanas-w8")
@@ -156,9 +160,6 @@ def _nearest(name: str, options) -> str:
 def _check_names(fail, benchmarks: list[str], strategies: list[str], labels: dict[str, str],
                  config: dict[str, dict[str, Any]]) -> None:
     """Every benchmark, strategy, preset and config key exists (before any trial runs)."""
-    from nasbench.registry import available_benchmarks
-    from strategies.base import ConfigError, make_config
-    from strategies.registry import available_strategies, strategy_class
 
     known = available_benchmarks()
     for b in benchmarks:
@@ -312,7 +313,6 @@ def load_suite(name_or_path: str) -> Suite:
     if w and time_budget is None and mean_costs is None and not time_budgets:
         raise fail("workers_sim needs a time budget (time_budget, [time_budgets] or time_budget_mean_costs)")
     stop = raw.get("stop")
-    from experiments.metrics import TARGETS
 
     if stop is not None and stop not in TARGETS:
         raise fail(f"stop must be one of {list(TARGETS)}, got {stop!r}")

@@ -1,8 +1,7 @@
 """Reproduction: what the seed papers reported, next to what nasarena measures on the closest benchmark.
 
-:data:`CLAIMS` quotes the papers' published numbers (from ``shared/notes/seed-algorithms.md``,
-which records where each was read, and, for the 150-query comparison, Table 1 of White et al.'s
-BANANAS). :func:`reproduction_rows` puts next to each claim the value this report's results give
+:data:`CLAIMS` quotes the papers' published numbers (:mod:`experiments.studies.published`, and,
+for the 150-query comparison, Table 1 of White et al.'s BANANAS). :func:`reproduction_rows` puts next to each claim the value this report's results give
 for the same quantity on the closest benchmark that was run (NAS-Bench-101 claims: ``nb101``, else
 the 30,001-cell ``nb101-30k`` subset), and a sentence on why the two differ, filled in with the
 results' own N, K, budget and trial counts. A claim whose strategy or benchmark is absent from the
@@ -10,7 +9,7 @@ results says "not run in this report"; nothing is ever filled in from elsewhere.
 
 Quantities (``Claim.quantity``):
 
-* ``"gain"``: nasarena's sample-efficiency gain (:data:`experiments.metrics.GAIN_DEFINITION`) of
+* ``"gain"``: nasarena's sample-efficiency gain (:data:`experiments.analysis.metrics.GAIN_DEFINITION`) of
   ``strategy`` over random search, with its bootstrap interval: the ``gain`` of the report's
   summary row, unchanged. With ``baseline`` set, the ratio of measured aRTs
   ``aRT(baseline) / aRT(strategy)`` instead (= the ratio of the two gains).
@@ -19,7 +18,7 @@ Quantities (``Claim.quantity``):
   the best *observed* score) at the end of the trials' budget (:func:`final_regret_rows`).
 * ``"gains"``: the gains of several labels at once (the subset-sampling claim of Mauch et al.).
 
-Pure functions over the report's rows: :mod:`experiments.report` calls :func:`section` when it
+Pure functions over the report's rows: :mod:`experiments.studies.report` calls :func:`section` when it
 writes ``README.md``, and the table to ``tables/reproduction.{md,tex,csv}``.
 """
 
@@ -32,9 +31,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments import metrics
-from experiments.metrics import GAIN_DEFINITION
-from experiments.tables import Table, fmt
+from experiments.analysis import metrics
+from experiments.analysis.metrics import GAIN_DEFINITION
+from experiments.analysis.tables import Table, fmt
+from experiments.studies.published import ALPHAX_SAMPLES, ALPHAX_VS, LANAS_ART, LANAS_VS, SEMINAS_ART_TOP, SEMINAS_VS
 
 NOT_RUN = "not run in this report"
 NB101 = ("nb101", "nb101-30k")  # the full table first, then the subset
@@ -68,7 +68,7 @@ class Claim:
 
 _GAIN_VS_RATIO = (
     "Theirs is a ratio of mean samples to {their_target} on {their_space}, without a budget cap; ours is "
-    "DESIGN.md's gain (exact random-search aRT (N+1)/(K+1) = {art_rs} over the measured COCO aRT) on "
+    "nasarena's gain (exact random-search aRT (N+1)/(K+1) = {art_rs} over the measured COCO aRT) on "
     "{benchmark} (N = {N}), where a trial that misses the target is charged all {budget} samples of its "
     "budget ({successes}/{n_trials} trials reached it)."
 )
@@ -118,10 +118,10 @@ CLAIMS: tuple[Claim, ...] = (
         LANAS,
         "LaNAS: mean samples to reach the global optimum (41 released runs)",
         "NAS-Bench-101, mean test acc.",
-        "2,274 (median 2,056; range 568-4,846)",
+        f"{LANAS_ART:,.0f} (median 2,056; range 568-4,846)",
         "art",
         ("lanas",),
-        value=2274.0,
+        value=LANAS_ART,
         why="Theirs: mean test-accuracy optimum of {nb101} cells, each run searched until it found it; ours: "
         "the validation optimum of {benchmark} (N = {N}), a failure charged all {budget} samples of the "
         "budget ({successes}/{n_trials} trials reached it).",
@@ -130,35 +130,35 @@ CLAIMS: tuple[Claim, ...] = (
         LANAS,
         "LaNAS: sample-efficiency gain over random search",
         "NAS-Bench-101",
-        "22x (ICLR 2020 submission abstract)",
+        f"{LANAS_VS['random-search']:g}x (ICLR 2020 submission abstract)",
         "gain",
         ("lanas",),
-        value=22.0,
+        value=LANAS_VS["random-search"],
         why=_GAIN_VS_RATIO,
     ),
-    _lanas_vs("regularized-evolution", "regularised evolution", 14.6),
-    _lanas_vs("alphax", "MCTS (AlphaX)", 12.4),
-    _lanas_vs("nao", "NAO", 6.8),
-    _lanas_vs("bayesian-optimization", "Bayesian optimisation", 16.5),
+    _lanas_vs("regularized-evolution", "regularised evolution", LANAS_VS["regularized-evolution"]),
+    _lanas_vs("alphax", "MCTS (AlphaX)", LANAS_VS["alphax"]),
+    _lanas_vs("nao", "NAO", LANAS_VS["nao"]),
+    _lanas_vs("bayesian-optimization", "Bayesian optimisation", LANAS_VS["bayesian-optimization"]),
     Claim(
         ALPHAX,
         "AlphaX: sample-efficiency gain over random search (mean samples to the optimum, 114 runs)",
         "NAS-Bench-101 (apparently the <= 6-node subspace, ~64k cells)",
-        "3.09x (~10.4k vs ~32.3k; boxplot, digitised)",
+        f"{ALPHAX_VS['random-search']:g}x (~10.4k vs ~32.3k; boxplot, digitised)",
         "gain",
         ("alphax",),
-        value=3.09,
+        value=ALPHAX_VS["random-search"],
         why=_GAIN_VS_RATIO,
     ),
     Claim(
         ALPHAX,
         "AlphaX needs fewer samples than regularised evolution to find the optimum",
         "NAS-Bench-101 (apparently the <= 6-node subspace)",
-        "2.85x (~10.4k vs ~29.7k; boxplot, digitised)",
+        f"{ALPHAX_VS['regularized-evolution']:g}x (~10.4k vs ~29.7k; boxplot, digitised)",
         "gain",
         ("alphax",),
         baseline="regularized-evolution",
-        value=2.85,
+        value=ALPHAX_VS["regularized-evolution"],
         why=_RATIO_OF_ARTS,
     ),
     Claim(
@@ -168,7 +168,7 @@ CLAIMS: tuple[Claim, ...] = (
         "1.09x (~29.7k vs ~32.3k; boxplot, digitised)",
         "gain",
         ("regularized-evolution",),
-        value=32.3 / 29.7,
+        value=ALPHAX_SAMPLES["random-search"] / ALPHAX_SAMPLES["regularized-evolution"],
         why=_GAIN_VS_RATIO,
     ),
     Claim(
@@ -179,7 +179,7 @@ CLAIMS: tuple[Claim, ...] = (
         "art",
         ("nao",),
         target="top-0.1%",
-        value=300.0,
+        value=SEMINAS_ART_TOP,
         why="Theirs: the top 0.01% of {nb101} cells (about 42), a single search; ours: aRT to the top 0.1% of "
         "{benchmark} (K = {K} of N = {N}, the nearest target we compute), {successes}/{n_trials} trials "
         "reaching it within {budget} samples.",
@@ -188,13 +188,13 @@ CLAIMS: tuple[Claim, ...] = (
         SEMINAS,
         "NAO/SemiNAS needs 1/7 of regularised evolution's samples to reach a top-0.01% architecture",
         "NAS-Bench-101",
-        "7x",
+        f"{SEMINAS_VS['regularized-evolution']:g}x",
         "gain",
         ("nao",),
         target="top-0.1%",
         baseline="regularized-evolution",
         their_target="a top-0.01% architecture (ours: the top 0.1%)",
-        value=7.0,
+        value=SEMINAS_VS["regularized-evolution"],
         why=_RATIO_OF_ARTS,
     ),
     Claim(
@@ -227,7 +227,7 @@ CLAIMS: tuple[Claim, ...] = (
         why="Labels of suite `subsets` (BANANAS' predictor scores the full space, or a random or smart subset "
         "of 0.3% or 1% of it each round) on {benchmark} (N = {N}, K = {K}), {n_trials} trials of {budget} "
         "samples each; the paper's own gain formula is not available, so only the direction can be compared. "
-        "The subsets report (`python -m experiments.subsets`) tests both claims with paired tests and verdicts.",
+        "The subsets report (`python -m experiments.studies.subsets`) tests both claims with paired tests and verdicts.",
     ),
 )
 
@@ -237,7 +237,7 @@ def final_regret_rows(trials: pd.DataFrame, benchmarks: dict[str, dict[str, Any]
     """One row per benchmark x strategy: ``mean_final_regret`` = mean over trials of optimum minus the
     true score of the incumbent (best *observed*) at the trial's last evaluation, in the benchmark's
     unit, and ``scale`` (100 when the metric is a fraction, so ``regret * scale`` is in percentage
-    points). ``trials`` is the tidy frame of :func:`experiments.analysis.load_results`."""
+    points). ``trials`` is the tidy frame of :func:`experiments.analysis.trials.load_results`."""
     rows = []
     for (bench, strat), g in trials.groupby(["benchmark", "strategy"], sort=True):
         seeds, inv = np.unique(g["seed"].to_numpy(), return_inverse=True)
@@ -435,7 +435,7 @@ def reproduction_rows(
     gains: Sequence[dict[str, Any]], finals: Sequence[dict[str, Any]] = (), claims: Sequence[Claim] = CLAIMS
 ) -> list[dict[str, Any]]:
     """One row per claim: the paper's number and ours. ``gains`` are the report's summary rows (one
-    per benchmark x strategy x target, :func:`experiments.analysis.summary`); ``finals`` the rows of
+    per benchmark x strategy x target, :func:`experiments.analysis.trials.summary`); ``finals`` the rows of
     :func:`final_regret_rows` (needed for ``"regret"`` claims). ``value`` is the measured number
     (``None`` where there is none) and ``measured`` how the report prints it."""
     g = _index(gains, "benchmark", "strategy", "target")

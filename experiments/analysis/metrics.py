@@ -4,7 +4,7 @@ A *trajectory* is the sequence of ground-truth scores of the architectures one t
 in evaluation order; ``S`` trials of budget ``B`` stack into a ``[S, B]`` float array (a shorter
 trial is padded on the right with NaN). Scores are maximised.
 
-Definitions (the project's, see DESIGN.md):
+Definitions (the project's, see docs/statistics.md):
 
 - best-so-far ``f*_t = max_{i<=t} f_i``; simple regret ``optimum - f*_t``; normalised regret
   ``(optimum - f*_t) / (optimum - reference)`` for a reference score (e.g. the worst or the median

@@ -24,9 +24,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from experiments import claims
-from experiments.records import dumps, resolved_config, short_hash
-from experiments.suite import Suite, runs_on
+from experiments.harness.records import dumps, resolved_config, short_hash
+from experiments.harness.suite import Suite, runs_on
+from experiments.studies import claims
 from nasbench.data import atomic_write_text
 
 

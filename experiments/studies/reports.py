@@ -1,0 +1,44 @@
+"""Which study reports a results folder: the suite it ran says (``meta.json``). A suite that
+searches until the optimum is the seed papers' protocol (:mod:`experiments.studies.claims`), one
+with a time budget the time protocol (:mod:`experiments.studies.time_protocol`), any other the
+default report (:mod:`experiments.studies.report`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from experiments.harness.suite import Suite
+from experiments.studies import claims, report, time_protocol
+
+
+def study_of(suite: Suite) -> str:
+    """``"claims"``, ``"time-protocol"`` or ``"default"``."""
+    if suite.stop == "optimum":
+        return "claims"
+    return "time-protocol" if suite.timed else "default"
+
+
+def _study_from_files(folder: Path) -> str:
+    """A folder without ``meta.json`` (records or a trials table copied by hand): a claims trials
+    table without records, or the first record's protocol, says which study it is."""
+    first = next(iter(sorted(folder.glob("data/*/*/seed-*.json"))), None)
+    if first is None:
+        return "claims" if (folder / "tables" / "trials.csv").is_file() else "default"
+    head = json.loads(first.read_text())
+    if head.get("stop") == "optimum":
+        return "claims"
+    return "time-protocol" if head.get("time_budget") is not None else "default"
+
+
+def write_report(folder: str | Path) -> Path:
+    """Write the report of ``folder`` with the study its suite calls for; returns the README's path."""
+    folder = Path(folder)
+    meta = folder / "meta.json"
+    study = study_of(Suite.from_dict(json.loads(meta.read_text())["suite"])) if meta.is_file() \
+        else _study_from_files(folder)
+    if study == "claims":
+        return claims.write_report(folder)
+    if study == "time-protocol":
+        return time_protocol.write_report(folder)
+    return report.write_report(folder)

@@ -1,7 +1,7 @@
 """The committed results are what today's code computes (issue 40).
 
 Every results folder (a ``meta.json`` under ``results/``) names its suite. For every trial of that
-suite, today's code determines a fingerprint (:func:`experiments.records.fingerprint`: strategy
+suite, today's code determines a fingerprint (:func:`experiments.harness.records.fingerprint`: strategy
 version, resolved config, budget, stop rule, noise model, record format, data checksums). A
 committed trial is *current* when what it recorded equals that fingerprint:
 
@@ -26,10 +26,11 @@ from typing import Any
 
 import pytest
 
-from experiments.claims import read_trials_csv
-from experiments.records import MANIFEST, fingerprint, manifest_row, read_manifest, resolved_config, short_hash
-from experiments.runner import TrialSpec
-from experiments.suite import Suite, load_suite
+from experiments.harness.records import MANIFEST, fingerprint, manifest_row, read_manifest, resolved_config, short_hash
+from experiments.harness.spec import TrialSpec
+from experiments.harness.suite import Suite, load_suite
+from experiments.studies import readme
+from experiments.studies.claims import read_trials_csv
 from nasbench.data import DataNotFound
 from nasbench.registry import get_benchmark
 
@@ -156,3 +157,13 @@ def test_recorded_checksums_match_the_data(summary):
     if sums is None:
         pytest.skip(f"{rec['name']}: data not found here (`nasarena data` says where to get it)")
     assert rec["checksums"] == sums
+
+
+@pytest.mark.parametrize("name", sorted(readme.BLOCKS))
+def test_readme_blocks_are_the_reports(name):
+    """The README's leaderboard, claims and strategies tables are copies of what the reports (and the
+    registry) hold today: `nasarena readme` rewrites them, nobody types them."""
+    root = RESULTS.parent
+    held = readme.current((root / "README.md").read_text(), name)
+    assert held is not None, f"README.md lost its generated:{name} block"
+    assert held == readme.block(root, name), f"README.md's {name} block is stale: run `nasarena readme`"

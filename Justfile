@@ -44,6 +44,10 @@ run-all:
     {{python}} -m experiments.cli run default --out results --executor process
     {{python}} -m experiments.cli readme
 
+# zero-cost proxies of a uniform 3,000-cell NB-201 sample, resumable (hours on a CPU; low priority), then their report
+proxies:
+    nice -n 19 {{python}} -m experiments.cli proxies nb201-cifar10 --sample 3000 --chunk 10
+
 # a look in minutes
 quick:
     {{python}} -m experiments.cli run quick --out results/runs/quick

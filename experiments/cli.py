@@ -222,6 +222,17 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _proxies(args: argparse.Namespace) -> int:
+    from experiments.studies import zero_cost
+    from nasbench.zerocost import ZeroCostConfig
+    from nasbench.zerocost_table import compute_table, sample_cells
+
+    config = ZeroCostConfig(seed=args.seed, masked=not args.per_arch)
+    compute_table(sample_cells(args.sample, args.seed), config, args.out, args.chunk, args.data_dir,
+                  progress=lambda line: print(line, file=sys.stderr, flush=True))
+    return zero_cost.main(["--table", args.out])
+
+
 def _readme(args: argparse.Namespace) -> int:
     from experiments.studies import readme
     from nasbench.data import project_root
@@ -282,6 +293,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("dir")
     p.add_argument("--json", action="store_true", help="print one JSON object per benchmark x strategy x target")
     p.set_defaults(fn=_report)
+    p = sub.add_parser("proxies", help="zero-cost proxies of every cell (or a uniform sample) of a benchmark, "
+                       "resumable, then their correlation report")
+    p.add_argument("benchmark", choices=["nb201-cifar10"], help="the benchmark (NAS-Bench-201 CIFAR-10 for now)")
+    p.add_argument("--sample", type=int, default=None, help="a uniform sample of this many cells (default: all 15,625)")
+    p.add_argument("--seed", type=int, default=0, help="sample, initialisation and batch seed")
+    p.add_argument("--chunk", type=int, default=20, help="cells per chunk file (the unit of resumption)")
+    p.add_argument("--out", default="results/zero-cost/nb201-cifar10.csv")
+    p.add_argument("--per-arch", action="store_true", help="one compile per cell instead of the masked supernet")
+    p.set_defaults(fn=_proxies)
     p = sub.add_parser("readme", help="copy the leaderboard and the claims at a glance from the committed reports "
                        "into the project README's generated blocks")
     p.set_defaults(fn=_readme)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import io
 import json
 import logging
@@ -54,12 +55,13 @@ SECONDS = tuple(f"sec_{g}" for g in GROUPS)
 
 
 def sample_cells(n: int | None, seed: int = 0) -> np.ndarray:
-    """Sorted indices of ``n`` NB-201 cells drawn uniformly without replacement (all when ``None``)."""
-    if n is None or n >= N_ARCHS:
-        return np.arange(N_ARCHS)
+    """``n`` NB-201 cells drawn uniformly without replacement (all of them when ``None``), in the
+    order drawn: the table is computed in this order, so the cells finished when a run stops are
+    themselves a uniform sample (in index order they would be the cells of the first operations)."""
+    n = N_ARCHS if n is None or n >= N_ARCHS else n
     if n < 1:
         raise ValueError(f"a sample needs at least one cell, got {n}")
-    return np.sort(np.asarray(jax.random.choice(jax.random.key(seed), N_ARCHS, (n,), replace=False)))
+    return np.asarray(jax.random.permutation(jax.random.key(seed), N_ARCHS)[:n])
 
 
 def chunk_folder(config: ZeroCostConfig, data_checksum: str) -> Path:
@@ -100,7 +102,7 @@ def _read_chunk(path: Path, expected: np.ndarray) -> pd.DataFrame | None:
     if not path.exists():
         return None
     df = pd.read_csv(path)
-    if not np.array_equal(df["index"].to_numpy(), expected):
+    if not np.array_equal(np.sort(df["index"].to_numpy()), np.sort(expected)):
         log.warning("%s: holds other cells than expected; recomputing it", path)
         return None
     return df
@@ -125,7 +127,7 @@ def compute_table(
     the table of the finished cells (all of them unless interrupted)."""
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}")
-    idx = np.asarray(sorted(set(int(i) for i in indices)), np.int64)
+    idx = np.asarray(list(dict.fromkeys(int(i) for i in indices)), np.int64)  # in the given order
     source = cifar_source(data_dir)
     checksum = source_checksum(source)
     folder = chunk_folder(config, checksum)
@@ -134,7 +136,7 @@ def compute_table(
     todo: list[tuple[Path, np.ndarray]] = []
     for c in range(0, len(idx), chunk):
         cells = idx[c : c + chunk]
-        path = folder / f"chunk-{cells[0]:05d}-{cells[-1]:05d}-{len(cells)}.csv"
+        path = folder / f"chunk-{hashlib.sha256(cells.tobytes()).hexdigest()[:16]}.csv"  # named by its cells
         done = _read_chunk(path, cells)
         if done is None:
             todo.append((path, cells))

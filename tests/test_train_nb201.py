@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -279,3 +280,18 @@ def test_cache_identity_of_nb201_cells(tmp_path, monkeypatch):
     monkeypatch.setattr(trainer, "train_and_evaluate", lambda *a, **k: pytest.fail("retrained a cached cell"))
     r2 = trainer.cached_train_and_evaluate(arch_string(G_MIXED), data, cfg, seed=0, data_id="toy", folder=tmp_path)
     assert r2["cached"] is True and r2["val_acc"] == r1["val_acc"] and r2["wall_time"] == r1["wall_time"]
+
+
+@pytest.mark.parametrize("shape", [(4, 32, 32, 16), (2, 8, 8, 64), (3, 1, 1, 2), (2, 2, 5, 3)])
+def test_avg_pool_is_flax_count_include_pad_false_bit_for_bit(shape):
+    """Our 3x3 average pool (divisors as a numpy constant, which XLA need not fold) computes what
+    ``flax.linen.avg_pool(count_include_pad=False)`` computes, forward and backward, bit for bit."""
+    x = jax.random.normal(jax.random.key(0), shape)
+
+    def flax_pool(v):
+        return nn.avg_pool(v, (3, 3), strides=(1, 1), padding=((1, 1), (1, 1)), count_include_pad=False)
+
+    assert jnp.array_equal(nb201.avg_pool_3x3(x), flax_pool(x))
+    assert jnp.array_equal(jax.grad(lambda v: (nb201.avg_pool_3x3(v) ** 2).sum())(x),
+                           jax.grad(lambda v: (flax_pool(v) ** 2).sum())(x))
+    assert float(nb201._pool_counts(3, 4)[0, 0, 0, 0]) == 4 and float(nb201._pool_counts(3, 4)[0, 1, 1, 0]) == 9

@@ -15,6 +15,7 @@ from nasbench import zerocost as zc
 from nasbench.data import DataNotFound
 from nasbench.spaces.nb201 import all_genotypes
 from nasbench.train import nb201
+from nasbench.zerocost_table import N_ARCHS, sample_cells
 
 K = zc.JACOV_K
 G_MIXED = (3, 2, 0, 1, 4, 3)  # conv3x3 on 1<-0 and 3<-2, conv1x1 on 2<-0, none, skip, avg pool
@@ -237,3 +238,13 @@ def test_config_rejects_bad_sizes():
     with pytest.raises(ValueError, match="batch_size"):
         zc.ZeroCostConfig(batch_size=1)
     assert zc.ZeroCostConfig().key() != zc.ZeroCostConfig(seed=1).key()
+
+
+def test_sample_cells_is_a_prefix_of_one_permutation():
+    """Cells are computed in the order drawn, so the cells finished when a run stops (a prefix) are
+    a uniform sample too: a smaller sample is the prefix of a larger one with the same seed."""
+    big, small = sample_cells(3000, seed=0), sample_cells(100, seed=0)
+    assert len(set(big.tolist())) == 3000 and big.min() >= 0 and big.max() < N_ARCHS
+    np.testing.assert_array_equal(big[:100], small)
+    assert sorted(sample_cells(None, seed=1).tolist()) == list(range(N_ARCHS))
+    assert not np.array_equal(big[:100], np.sort(big[:100]))  # drawn order, not index order

@@ -47,10 +47,31 @@ def _style():
     return mpl.rc_context(STYLE)  # type: ignore[arg-type]  # matplotlib types keys as Literal
 
 
+# Every strategy keeps its colour in every figure of every report (tab10's ten well-separated hues;
+# random search, the baseline, in grey; a named preset shares its strategy's hue family).
+STRATEGY_COLOURS: dict[str, str] = {
+    "random-search": "#7f7f7f",
+    "regularized-evolution": "#2ca02c",
+    "bayesian-optimization": "#1f77b4",
+    "optuna-tpe": "#17becf",
+    "bananas": "#ff7f0e",
+    "lanas": "#d62728",
+    "lanas-exact-fit": "#e377c2",
+    "alphax": "#9467bd",
+    "nao": "#8c564b",
+    "nao-small": "#8c564b",  # the default suite's NAO at a small budget
+    "optuna-random": "#bcbd22",
+}
+
+
 def palette(labels: Sequence[str]) -> dict[str, tuple[float, float, float]]:
-    """A colour per label, colour-blind safe, stable for a given label list."""
-    colors = sns.color_palette("colorblind", n_colors=max(len(labels), 1))
-    return {label: tuple(colors[i % len(colors)]) for i, label in enumerate(labels)}
+    """A colour per label: :data:`STRATEGY_COLOURS` for the strategies it names, the same in every
+    figure; other labels take colour-blind-safe colours not used by those, in order."""
+    known = {label: mpl.colors.to_rgb(STRATEGY_COLOURS[label]) for label in labels if label in STRATEGY_COLOURS}
+    taken = set(known.values())
+    spare = [tuple(c) for c in sns.color_palette("colorblind", 10) if tuple(c) not in taken]
+    others = [label for label in labels if label not in known]
+    return {label: known[label] if label in known else spare[others.index(label) % len(spare)] for label in labels}
 
 
 def symlog_from_zero(ax, values) -> None:

@@ -142,7 +142,7 @@ def load_results(root: str | Path) -> tuple[pd.DataFrame, dict[str, dict[str, An
     df.attrs["records"] = [
         {"benchmark": r["benchmark"], "strategy": r["strategy"], "seed": int(r["seed"]),
          "strategy_spec": r.get("strategy_spec", r["strategy"]), "config": r.get("config", {}),
-         "wall_time": float(r.get("wall_time") or 0.0)}
+         "strategy_version": int(r.get("strategy_version", 1)), "wall_time": float(r.get("wall_time") or 0.0)}
         for r in records]
     benchmarks = load_benchmarks(root, sorted(df["benchmark"].unique()))
     return df, benchmarks

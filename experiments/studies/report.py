@@ -289,7 +289,7 @@ def write_figures(a: Analysis, logx: bool = True) -> dict[str, dict[str, Path]]:
                  for s, r in by_strat.items()}
         metric = b.get("metric", "score")
         figs["best-so-far"] = plots.curves_figure(
-            bands, f"best {metric} so far (truth)", f"{bench}: best-so-far, median and 95% band", logx=logx,
+            bands, "best-so-far (true score)", f"{bench}: best-so-far, median and 95% band\n{metric}", logx=logx,
             colors=colors, steps=steps)
         if np.isfinite(opt):  # a live benchmark (no table) has no known optimum, so no regret
             regret = {s: (opt - m, opt - hi, opt - lo) for s, (m, lo, hi) in bands.items()}
@@ -376,11 +376,30 @@ def section_definitions(ctx: ReportContext) -> str:
     ])
 
 
+def labels_table(a: Analysis) -> Table:
+    """What each label ran: strategy, preset, config overrides and version (from the records)."""
+    seen: dict[str, dict[str, Any]] = {}
+    for r in (a.trials.attrs.get("records", []) if a.trials is not None else []):
+        seen.setdefault(r["strategy"], r)
+    rows = []
+    for label in a.strategies:
+        r = seen.get(label, {})
+        name, _, preset = str(r.get("strategy_spec", label)).partition(":")
+        rows.append({"label": label, "strategy": name, "preset": preset, "version": r.get("strategy_version"),
+                     "config": ", ".join(f"{k}={v}" for k, v in sorted(r.get("config", {}).items()))})
+    return Table("labels", "The labels of this report: the registered strategy each runs, its named preset "
+                 "(none: the official code's behaviour), config overrides and strategy version.", rows, [
+        ("label", lambda r: r["label"]), ("strategy", lambda r: r["strategy"]),
+        ("preset", lambda r: r["preset"] or "–"), ("config", lambda r: r["config"] or "–"),
+        ("version", lambda r: fmt(r["version"])),
+    ])
+
+
 def section_leaderboard(ctx: ReportContext) -> str:
     parts = ["## Leaderboard", ""]
     if "leaderboard" in ctx.figures.get("", {}):
         parts += [f"![leaderboard]({ctx.rel(ctx.figures['']['leaderboard'])})", ""]
-    return "\n".join(parts + [_table_md(ctx, "leaderboard")])
+    return "\n".join(parts + [_table_md(ctx, "leaderboard"), "", _table_md(ctx, "labels")])
 
 
 def section_summary(ctx: ReportContext) -> str:
@@ -445,6 +464,20 @@ def section_provenance(ctx: ReportContext) -> str:
                       "", "```json", json.dumps(meta, indent=2, sort_keys=True), "```"])
 
 
+def section_cite(ctx: ReportContext) -> str:
+    meta = ctx.analysis.meta or {}
+    env = meta.get("environment", {})
+    version = env.get("versions", {}).get("nasarena", "unknown")
+    return "\n".join([
+        "## How to cite",
+        "",
+        f"Cite nasarena {version} (`CITATION.cff`), the git revision above ({env.get('git_revision', 'unknown')}), "
+        "and the row of the CSV you quote (every table of this page is also a CSV under `tables/`, at full "
+        "precision), e.g. `tables/leaderboard.csv`, row `regularized-evolution`. Cite the benchmarks' and the "
+        "strategies' papers as well (table captions and `nasarena strategies` name them).",
+    ])
+
+
 def section_reproduction(ctx: ReportContext) -> str:
     """Published claims of the seed papers next to this folder's numbers (:mod:`experiments.studies.reproduction`)."""
     return reproduction.section(ctx.tables["reproduction"])
@@ -454,9 +487,10 @@ def readme_sections(ctx: ReportContext, extra_sections: Sequence[str] = ()) -> l
     """The README's sections in order, each a Markdown string; ``extra_sections`` go before the data
     sources and provenance."""
     a = ctx.analysis
-    return [section_title(ctx), section_leaderboard(ctx), section_definitions(ctx), section_summary(ctx),
+    sections = [section_title(ctx), section_leaderboard(ctx), section_definitions(ctx), section_summary(ctx),
             *(section_benchmark(ctx, b) for b in a.runs), section_reproduction(ctx), *extra_sections,
-            section_sources(ctx), section_provenance(ctx)]
+            section_sources(ctx), section_provenance(ctx), section_cite(ctx)]
+    return [sec for sec in sections if sec]
 
 
 def reproduction_table(a: Analysis) -> Table:
@@ -489,7 +523,7 @@ def diagnostics_table(a: Analysis) -> Table:
 
 def build_tables(a: Analysis) -> dict[str, Table]:
     tables = {f"gain-{b}": gain_table(a, b) for b in a.runs}
-    for t in (leaderboard_table(a), summary_table(a), budget_gain_table(a), rank_table(a), wilcoxon_table(a), friedman_table(a),
+    for t in (leaderboard_table(a), labels_table(a), summary_table(a), budget_gain_table(a), rank_table(a), wilcoxon_table(a), friedman_table(a),
               reproduction_table(a), diagnostics_table(a)):
         tables[t.name] = t
     return tables

@@ -18,8 +18,9 @@ import pytest
 
 from experiments import cli
 from experiments.analysis import trials as analysis
-from experiments.harness.execute import RunError, folder_lock, run_suite
+from experiments.harness.execute import Progress, RunError, folder_lock, run_suite
 from experiments.harness.records import dumps, trial_path
+from experiments.harness.spec import TrialSpec
 from experiments.harness.suite import SuiteError, load_suite
 from experiments.studies import report
 from nasbench.synthetic import synthetic_benchmark
@@ -427,3 +428,15 @@ def test_reaper_stopped_after_a_clean_exit_kills_nothing(tmp_path):
         assert watcher.returncode == 0 and child.poll() is None
     finally:
         child.kill()
+
+
+def test_progress_estimates_each_row_from_its_own_trials():
+    """The time left is each row's trials left times that row's mean trial time, over the workers;
+    a row with nothing finished yet makes the estimate a lower bound, not an extrapolation."""
+    todo = [TrialSpec("b", "fast", s, 10) for s in range(3)] + [TrialSpec("b", "slow", s, 10) for s in range(2)]
+    bar = Progress(todo, enabled=False, workers=2)
+    bar.update(1, row=("b", "fast"), seconds=4.0)
+    assert bar.eta() == (2 * 4.0 / 2, False)  # 'slow' has no finished trial: unknown
+    bar.update(1, row=("b", "slow"), seconds=100.0)
+    bar.update(1, row=("b", "fast"), seconds=2.0)
+    assert bar.eta() == ((1 * 3.0 + 1 * 100.0) / 2, True)

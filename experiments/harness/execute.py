@@ -145,22 +145,50 @@ def environment() -> dict[str, Any]:
 
 
 class Progress:
-    """Trials done and time left, on stderr (one line, rewritten)."""
+    """Trials done and time left, on stderr (one line, rewritten).
 
-    def __init__(self, total: int, enabled: bool = True):
-        self.total, self.done, self.t0 = total, 0, time.perf_counter()
-        self.enabled = enabled and total > 0
+    The estimate of the time left is the sum, over the rows (benchmark x label) still to run, of
+    their trials left times the mean wall time of that row's finished trials, divided by the
+    ``workers`` running at once. While a row with trials left has none finished, its cost is
+    unknown and the line says so (``>= Xs left``: the rows that can be estimated) instead of
+    extrapolating another row's speed to it (a GP-BO trial costs a hundred random-search ones)."""
 
-    def update(self, n: int = 1, what: str = "") -> None:
+    def __init__(self, todo: list[Any], enabled: bool = True, workers: int = 1):
+        self.total, self.done, self.t0 = len(todo), 0, time.perf_counter()
+        self.enabled = enabled and self.total > 0
+        self.workers = max(1, workers)
+        self.left: dict[tuple[str, str], int] = defaultdict(int)
+        for s in todo:
+            self.left[(s.benchmark, s.name)] += 1
+        self.seconds: dict[tuple[str, str], list[float]] = defaultdict(list)
+
+    def eta(self) -> tuple[float, bool]:
+        """(seconds left, whether every row with trials left has a finished trial to estimate it)."""
+        known, total = True, 0.0
+        for row, n in self.left.items():
+            if n <= 0:
+                continue
+            if self.seconds[row]:
+                total += n * sum(self.seconds[row]) / len(self.seconds[row])
+            else:
+                known = False
+        return total / self.workers, known
+
+    def update(self, n: int = 1, what: str = "", row: tuple[str, str] | None = None,
+               seconds: float | None = None) -> None:
+        """``n`` trials of ``row`` finished, taking ``seconds`` of wall time each (their records')."""
         self.done += n
+        if row is not None:
+            self.left[row] -= n
+            if seconds is not None:
+                self.seconds[row].extend([seconds] * n)
         if not self.enabled:
             return
         el = time.perf_counter() - self.t0
-        eta = el / self.done * (self.total - self.done) if self.done else float("nan")
+        left, known = self.eta()
+        eta = f"~{left:6.0f}s left" if known else f">={left:5.0f}s left"
         bar = "#" * int(30 * self.done / self.total)
-        sys.stderr.write(
-            f"\r[{bar:<30}] {self.done}/{self.total} trials  {el:6.0f}s elapsed  ~{eta:6.0f}s left  {what[:40]:<40}"
-        )
+        sys.stderr.write(f"\r[{bar:<30}] {self.done}/{self.total} trials  {el:6.0f}s elapsed  {eta}  {what[:40]:<40}")
         if self.done >= self.total:
             sys.stderr.write("\n")
         sys.stderr.flush()
@@ -415,7 +443,7 @@ def _run_suite_locked(suite, out, executor, workers, data_dir, progress, ray_add
     summary = {"trials": len(specs), "ran": len(todo), "stale": plan["stale"], "stale_reasons": plan["reasons"],
                "damaged": plan["damaged"], "skipped_benchmarks": sorted(skipped), "blocked": plan["blocked"],
                "unverified": {b: n for b, n in plan["unverified"].items() if n}}
-    bar = Progress(len(todo), progress)
+    bar = Progress(todo, progress, workers=(workers or os.cpu_count() or 1) if executor != "inprocess" else 1)
     failed: list[Any] = []
     if executor == "inprocess":
         _run_inprocess(todo, benches, out, bar)
@@ -445,13 +473,15 @@ def _run_inprocess(todo: list[TrialSpec], benches: dict[str, Benchmark], out: Pa
                 and isinstance(make_strategy(specs[0], bench), JaxStrategy):
             for i in range(0, len(specs), VECTOR_CHUNK):
                 chunk = specs[i : i + VECTOR_CHUNK]
-                for spec, rec in zip(chunk, run_vectorized(chunk, bench)):
+                recs = run_vectorized(chunk, bench)
+                for spec, rec in zip(chunk, recs):
                     write_record(out, spec, rec)
-                bar.update(len(chunk), f"{label} on {bname}")
+                bar.update(len(chunk), f"{label} on {bname}", (bname, label), float(recs[0]["wall_time"]) / len(chunk))
         else:
             for spec in specs:
-                write_record(out, spec, run_trial(spec, bench))
-                bar.update(1, f"{label} on {bname}")
+                rec = run_trial(spec, bench)
+                write_record(out, spec, rec)
+                bar.update(1, f"{label} on {bname}", (bname, label), float(rec["wall_time"]))
 
 
 def _run_pool(todo: list[TrialSpec], out: Path, bar: Progress, workers: int, data_dir: str | None) -> None:
@@ -473,9 +503,13 @@ def _run_pool(todo: list[TrialSpec], out: Path, bar: Progress, workers: int, dat
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
                     spec = pending.pop(fut)
-                    write_record(out, spec, fut.result())
-                    bar.update(1, f"{spec.name} on {spec.benchmark}")
-        except BaseException:
-            for fut in pending:
-                fut.cancel()
+                    rec = fut.result()
+                    write_record(out, spec, rec)
+                    bar.update(1, f"{spec.name} on {spec.benchmark}", (spec.benchmark, spec.name),
+                               float(rec["wall_time"]))
+        except BaseException:  # Ctrl-C: stop the workers now (their trials are lost, the finished kept)
+            procs = list((getattr(pool, "_processes", None) or {}).values())  # the executor keeps no public handle
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in procs:
+                proc.terminate()
             raise

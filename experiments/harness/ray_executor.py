@@ -173,13 +173,13 @@ def run_ray(
             spec = todo[i]
             save(out, spec, rec)
             done += 1
-            bar.update(1, f"{spec.name} on {spec.benchmark}")
+            bar.update(1, f"{spec.name} on {spec.benchmark}", (spec.benchmark, spec.name), float(rec["wall_time"]))
 
         def on_failure(i: int, errs: list[str]) -> None:
             spec = todo[i]
             failures.append((spec, errs))
             write_failures(out, failures)
-            bar.update(1, f"FAILED {spec.name} seed {spec.seed}")
+            bar.update(1, f"FAILED {spec.name} seed {spec.seed}", (spec.benchmark, spec.name))
 
         try:
             drive(ray, range(len(todo)), submit, on_result, on_failure, max_retries, lambda i: _trial_label(todo[i]))

@@ -115,10 +115,10 @@ class Gain:
     art_random: float  # random search's exact aRT, (N + 1) / (K + 1)
     gain: float
     low: float  # bootstrap 95% interval of the gain
-    high: float
+    high: float  # (BCa, as the report's)
 
 
-def gain(trials: Sequence[Trial], target: str = "top-0.1%", n_boot: int = 2000, seed: int = 0) -> Gain:
+def gain(trials: Sequence[Trial], target: str = "top-0.1%", seed: int = 0) -> Gain:
     """The gain of ``trials`` (one strategy, one benchmark) at ``target``, as the report computes it."""
     if not trials:
         raise ValueError("gain needs at least one trial")
@@ -129,7 +129,7 @@ def gain(trials: Sequence[Trial], target: str = "top-0.1%", n_boot: int = 2000, 
     first = trials[0]
     art_rs = metrics.art_random_exact(first.n, first.targets[target][1])
     est = stats.bootstrap_gain([t.samples_to[target] for t in trials], [len(t.truth) for t in trials], art_rs,
-                               n_boot=n_boot, seed=named_rng(seed, first.benchmark, first.strategy, target))
+                               seed=named_rng(seed, first.benchmark, first.strategy, target))
     return Gain(target, est.n_trials, est.successes, est.art, art_rs, est.gain, est.gain_low, est.gain_high)
 
 

@@ -52,7 +52,7 @@ def test_runs_vectorised_equals_one_by_one(bench):
 
 def test_gain_by_hand(bench):
     trials = nasarena.runs("random-search", bench, seeds=range(4), budget=50)
-    g = nasarena.gain(trials, target="top-1%", n_boot=200)
+    g = nasarena.gain(trials, target="top-1%")
     hits = [t.samples_to["top-1%"] for t in trials]
     art = metrics.art(hits, 50)
     k = trials[0].targets["top-1%"][1]

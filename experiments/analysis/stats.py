@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats as sps
 
-from experiments.analysis import metrics
+from experiments.analysis import metrics, survival
 
 # q_alpha for alpha = 0.05: the studentised range quantile (infinite df) divided by sqrt(2).
 # k = 2..10 as printed in Demšar (2006), Table 5a; k = 11..20 from scipy.stats.studentized_range.
@@ -58,7 +58,7 @@ def bootstrap_ci(
 
 @dataclass(frozen=True)
 class GainEstimate:
-    """aRT and gain of one method for one target, with percentile bootstrap 95% intervals."""
+    """aRT and gain of one method for one target, with BCa bootstrap 95% intervals."""
 
     n_trials: int
     successes: int
@@ -71,29 +71,28 @@ class GainEstimate:
 
 
 def bootstrap_gain(
-    hits: ArrayLike, lengths: ArrayLike, art_rs: float, n_boot: int = 2000, level: float = 0.95,
-    seed: int | np.random.Generator = 0,
+    hits: ArrayLike, lengths: ArrayLike, art_rs: float, seed: int | np.random.Generator = 0,
 ) -> GainEstimate:
-    """aRT and gain ``art_rs / aRT`` with bootstrap intervals: resample trials with replacement,
-    recompute aRT and gain. A resample without successes has aRT ``inf`` and gain 0, so with few
-    successes the lower gain bound can be 0 (and with none the interval is ``[0, 0]``)."""
+    """aRT and gain ``art_rs / aRT`` with BCa 95% intervals: the trials as censored data (a hit is
+    an event at its step, a failure censored at its length) and the project's one BCa helper
+    (:func:`experiments.analysis.survival.art_interval`: trials resampled with replacement,
+    ``N_RESAMPLES`` of them). The gain's interval is the image of the aRT's (``art_rs / aRT`` is
+    decreasing); an aRT end reaching resamples without a success is infinite, a gain end 0."""
     h = np.asarray(hits, dtype=np.float64).reshape(-1)
     n = np.broadcast_to(np.asarray(lengths, dtype=np.float64), h.shape)
     if h.size == 0:
         raise ValueError("no trials to estimate aRT from")
     a = metrics.art(h, n)
-    used = np.where(np.isfinite(h), h, n)
-    ok = np.isfinite(h).astype(np.float64)
-    idx = _rng(seed).integers(0, h.size, size=(n_boot, h.size))
-    succ = ok[idx].sum(axis=1)
-    gains = art_rs * succ / used[idx].sum(axis=1)  # art_rs / aRT, 0 without successes
-    g_lo, g_hi = (float(v) for v in _percentiles(gains, level))
-    # aRT is art_rs / gain, a decreasing map: its interval is the image of the gain's
-    a_lo = art_rs / g_hi if g_hi > 0 else float("inf")
-    a_hi = art_rs / g_lo if g_lo > 0 else float("inf")
+    ok = np.isfinite(h)
+    if not ok.any():
+        a_lo = a_hi = float("inf")
+    else:
+        c = survival.Censored(np.where(ok, h, n).astype(np.int64), ok, np.arange(h.size, dtype=np.int64))
+        a_lo, a_hi = survival.art_interval(c, _rng(seed))
     return GainEstimate(
         n_trials=int(h.size), successes=int(ok.sum()), art=a, art_low=float(a_lo), art_high=float(a_hi),
-        gain=metrics.gain(a, art_rs), gain_low=float(g_lo), gain_high=float(g_hi),
+        gain=metrics.gain(a, art_rs), gain_low=art_rs / a_hi if a_hi < np.inf else 0.0,
+        gain_high=art_rs / a_lo if a_lo > 0 else float("inf"),
     )
 
 

@@ -208,7 +208,7 @@ def gain_rows(
                 hits = metrics.samples_to_target(r.truth, float(t["threshold"]))
                 art_rs = metrics.art_random_exact(n, k)
                 budget = int(r.lengths.max())
-                est = stats.bootstrap_gain(hits, r.lengths, art_rs, n_boot=n_boot, seed=named_rng(seed, bench, strat, target))
+                est = stats.bootstrap_gain(hits, r.lengths, art_rs, seed=named_rng(seed, bench, strat, target))
                 rows.append({
                     "benchmark": bench, "strategy": strat, "target": target,
                     "n_trials": est.n_trials, "successes": est.successes, "art": est.art,

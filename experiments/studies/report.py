@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from experiments.analysis import metrics, plots, stats
+from experiments.analysis import metrics, plots, stats, survival
 from experiments.analysis.metrics import GAIN_DEFINITION
 from experiments.analysis.tables import Cell, Table, fmt, fmt_ci, fmt_p, fmt_score
 from experiments.analysis.trials import RANDOM_SEARCH, Analysis, analyse, named_rng
@@ -58,8 +58,8 @@ def gain_table(a: Analysis, bench: str) -> Table:
     b = a.benchmarks[bench]
     targets = ", ".join(f"{t}: threshold {fmt_score(v['threshold'])}, K = {v['K']}" for t, v in b["targets"].items())
     caption = (
-        f"Sample-efficiency gain on {bench} (N = {b['n']}; {targets}), with percentile bootstrap 95% "
-        f"intervals over trials ({a.n_boot} resamples). {GAIN_DEFINITION} aRT RS @B is random search's "
+        f"Sample-efficiency gain on {bench} (N = {b['n']}; {targets}), with BCa bootstrap 95% "
+        f"intervals over trials ({survival.N_RESAMPLES:,} resamples). {GAIN_DEFINITION} aRT RS @B is random search's "
         f"exact COCO aRT at the trials' budget B. Data: {_sources_text(b)}."
     )
     rows = [r for r in a.gains if r["benchmark"] == bench]
@@ -351,7 +351,7 @@ def section_title(ctx: ReportContext) -> str:
         f"- Benchmarks: {', '.join(a.runs)}",
         f"- Strategies: {', '.join(a.strategies)}",
         f"- Trials: {n_trials}",
-        f"- Bootstrap: {a.n_boot} resamples, seed {a.seed}",
+        f"- Bootstrap: gains BCa with {survival.N_RESAMPLES:,} resamples, curves percentile with {a.n_boot}; seed {a.seed}",
     ]
     if a.skipped:
         lines.append(f"- Skipped (data not found): {', '.join(sorted(a.skipped))}")

@@ -498,7 +498,7 @@ INTRO = (
 def section(t: Table) -> str:
     """The README's "Reproduction" section (Markdown) around :func:`reproduction_table`'s table: the
     claims this folder's strategies ran for (the table file keeps every claim); empty when none ran."""
-    ran = [r for r in t.rows if r["measured"] != NOT_RUN]
+    ran = [r for r in t.rows if NOT_RUN not in r["measured"]]  # neither side missing
     if not ran:
         return ""
     shown = Table(t.name, t.caption, ran, t.display)

@@ -44,10 +44,8 @@ import time
 
 import numpy as np
 
-CELL = (
-    [[0, 1, 1, 0, 1], [0, 0, 1, 0, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 1], [0, 0, 0, 0, 0]],
-    ["input", "conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3", "output"],
-)
+from bench import gpu_train
+from bench.gpu_sizes import CELL
 
 
 def _random_data(n: int, side: int = 32, classes: int = 10, seed: int = 0) -> dict:
@@ -236,8 +234,6 @@ def run() -> dict:
         "vmap": vmap_speed(),
     }
     if jax.default_backend() == "gpu":
-        from bench import gpu_train
-
         res["gpu_full_nb101"] = gpu_train.run()
     else:
         res["gpu_full_nb101"] = {

@@ -14,6 +14,12 @@ from typing import Any
 
 import numpy as np
 
+# the reference NB-101 cell of the training benchmarks and the GPU check (5 vertices, every operation)
+CELL = (
+    [[0, 1, 1, 0, 1], [0, 0, 1, 0, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 1], [0, 0, 0, 0, 0]],
+    ["input", "conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3", "output"],
+)
+
 #: Starting estimates (seconds), conservative for one H100, replaced by this run's measurements.
 GUESS = {"compile": 60.0, "step": 0.1, "init": 5.0, "data": 30.0, "eval": 5.0, "torch_compile": 150.0}
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.bench_train import CELL as CELL_A  # noqa: F401 - CONFIGS names it; gpu_train and tests take it from here
+from bench.gpu_sizes import CELL as CELL_A  # noqa: F401 - CONFIGS names it; gpu_train and tests take it from here
 from bench.gpu_sizes import num
 
 #: The Inception-like example cell of the official NAS-Bench-101 README (1x1 conv, 3x3 conv, two

@@ -236,7 +236,8 @@ class AlphaX(Strategy):
         cfg = self.config
         self.design: ActionDesign = design_for(space, cfg.max_vertices or None, cfg.max_edges or None)
         self._memo: dict[Hashable, int] = {}  # terminal state -> index (a pure function of the space)
-        self._x: np.ndarray | None = None
+        # the space's Meta-DNN inputs (a pure function of the space), built here: nothing changes on self in a trial
+        self._x: np.ndarray | None = self._encode_space() if cfg.meta_dnn else None
 
     # ---------------------------------------------------------------- protocol
     def init(self, key: jax.Array) -> AlphaXState:
@@ -479,12 +480,14 @@ class AlphaX(Strategy):
             chunk = min(4 * chunk, 256 * count)
 
     # ----------------------------------------------------------------- Meta-DNN
+    def _encode_space(self) -> np.ndarray:
+        enc = self.config.encoding
+        if enc == "auto":
+            enc = "metadnn" if "metadnn" in self.space.features else "onehot"
+        return np.asarray(self.space.encode(enc), dtype=np.float32)
+
     def _inputs(self) -> np.ndarray:
-        if self._x is None:
-            enc = self.config.encoding
-            if enc == "auto":
-                enc = "metadnn" if "metadnn" in self.space.features else "onehot"
-            self._x = np.asarray(self.space.encode(enc), dtype=np.float32)
+        assert self._x is not None, "the Meta-DNN's inputs exist only when meta_dnn is on"
         return self._x
 
     def _dyna(self, state: AlphaXState, c: Hashable) -> tuple[int | None, ...] | None:

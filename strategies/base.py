@@ -146,13 +146,16 @@ class JaxStrategy(Strategy):
     def tell_fn(self, arrays: dict[str, jax.Array], state: Any, idx: jax.Array, value: jax.Array) -> Any:
         raise NotImplementedError
 
+    def __init__(self, space: Space, config: Any = None):
+        super().__init__(space, config)
+        # built once here, never changed by a trial: the space's arrays and the jitted ask/tell
+        self._arrays = self.space_arrays()
+        self._jit = (jax.jit(self.ask_fn), jax.jit(self.tell_fn))
+
     # The general protocol, in terms of the pure functions (used by the ask/tell runner).
     def init(self, key: jax.Array, budget: int | None = None) -> Any:
-        self._arrays = getattr(self, "_arrays", None) or self.space_arrays()
         if budget is None:
             raise ValueError(f"{self.name}: a JaxStrategy needs the budget at init (static state size)")
-        if not hasattr(self, "_jit"):
-            self._jit = (jax.jit(self.ask_fn), jax.jit(self.tell_fn))
         return self.init_fn(self._arrays, key, budget)
 
     def ask(self, state: Any, budget_left: int) -> tuple[Any, np.ndarray]:

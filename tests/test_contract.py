@@ -155,3 +155,40 @@ def test_runs_with_asynchronous_workers(name, costly):
     assert rec["diagnostics"]["sim_random_fallbacks"] <= starts / 4
     again = run_trial(timed, costly)
     assert (again["arch"], again["finish"], again["worker"]) == (rec["arch"], rec["finish"], rec["worker"])
+
+
+def _interleaved(name: str, bench: Benchmark, seeds: tuple[int, int]) -> list[tuple[list[int], list[float]]]:
+    """Two trials of ONE strategy object, their asks and tells alternating (A, B, A, B, ...)."""
+    specs = [_spec(name, bench, seed=s) for s in seeds]
+    strategy = make_strategy(specs[0], bench)
+    attrs = {k: id(v) for k, v in vars(strategy).items()}
+    trials = []
+    for s in specs:
+        k_strategy, k_noise = trial_keys(s.seed)
+        state = strategy.init(k_strategy, budget=s.budget) if isinstance(strategy, JaxStrategy) else strategy.init(k_strategy)
+        trials.append([state, bench.oracle(k_noise)])
+    while any(o.budget_used < BUDGET for _, o in trials):
+        for t in trials:
+            state, oracle = t
+            if oracle.budget_used >= BUDGET:
+                continue
+            left = BUDGET - oracle.budget_used
+            state, idx = strategy.ask(state, left)
+            idx = np.asarray(idx, dtype=np.int64).reshape(-1)
+            charges = oracle.charges(idx)
+            if charges.sum() > left:
+                idx = idx[: int(np.searchsorted(np.cumsum(charges), left, side="left")) + 1]
+            res = oracle.query(idx)
+            t[0] = strategy.tell(state, idx, res.values, res.status)
+    assert {k: id(v) for k, v in vars(strategy).items()} == attrs, "the strategy object's attributes changed in a trial"
+    return [(list(map(int, o.evaluated)), list(map(float, o.observed))) for _, o in trials]
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_interleaved_trials_of_one_object_are_the_trials_run_alone(name, bench):
+    """Nothing per-trial lives on the strategy object (issue 42): two trials run interleaved on one
+    object give the records each gives alone, and the object's attributes are the same objects after."""
+    together = _interleaved(name, bench, (0, 1))
+    for seed, (arch, observed) in zip((0, 1), together):
+        alone = run_trial(_spec(name, bench, seed=seed), bench)
+        assert arch == alone["arch"] and observed == alone["observed"], f"{name}: seed {seed} differs when interleaved"

@@ -10,7 +10,9 @@ Two kinds of strategy share the protocol:
   does not hold (answered ``OUT_OF_TABLE``, free); the runner spends the budget on the first
   ``budget_left`` new architectures of the batch and tells the strategy only what was answered.
   State is any Python object the strategy owns (a dataclass, a pytree), never hidden in ``self``:
-  ``self`` holds only the space and the config, so the same instance can run many trials.
+  ``self`` holds the space, the config and what ``__init__`` derives from them once (arrays, jitted
+  functions), and no trial changes it, so the same instance can run many trials, even interleaved
+  (``tests/test_contract.py`` checks both).
 * :class:`JaxStrategy` — pure JAX. ``init``/``ask``/``tell`` are jittable pure functions of a
   pytree state; ``ask`` returns exactly one *new* in-table index per call (the strategy tracks
   what it has seen). The harness can then ``vmap`` a whole trial over seeds and ``jit`` it

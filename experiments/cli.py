@@ -238,6 +238,9 @@ def _readme(args: argparse.Namespace) -> int:
     from nasbench.data import project_root
 
     root = project_root()
+    if root is None:
+        print("error: nasarena readme rewrites a source checkout's README.md; this install has none", file=sys.stderr)
+        return 2
     print(f"{root / 'README.md'}: " + ("blocks rewritten" if readme.update(root) else "blocks already current"))
     return 0
 

@@ -29,7 +29,7 @@ from experiments.analysis.metrics import TARGETS
 from experiments.analysis.trials import named_rng
 from experiments.harness.runner import run_trial, run_vectorized
 from experiments.harness.spec import TrialSpec, make_strategy
-from experiments.studies.report import write_report
+from experiments.studies.reports import write_report
 from nasbench.benchmark import Benchmark, Status
 from nasbench.registry import available_benchmarks, get_benchmark
 from strategies.base import JaxStrategy
@@ -145,5 +145,6 @@ def compare(strategies: Iterable[str], bench: Benchmark, seeds: Iterable[int] = 
 
 
 def report(folder: str | Path) -> Path:
-    """Write the figures, tables and README of a results folder (``nasarena run`` output)."""
+    """Write the figures, tables and README of a results folder (``nasarena run`` output), with the
+    study its suite calls for, as ``nasarena report`` does."""
     return write_report(Path(folder))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -86,9 +88,11 @@ def test_time_metrics_by_hand():
 
 def test_a_timed_suite_runs_resumes_and_reports_speedups(tmp_path, costly, register):
     import json
+    import shutil
 
     from experiments.harness.execute import run_suite
     from experiments.harness.suite import load_suite
+    from experiments.studies import reports
     from experiments.studies import time_protocol as timed
 
     register(costly)
@@ -104,21 +108,54 @@ def test_a_timed_suite_runs_resumes_and_reports_speedups(tmp_path, costly, regis
     assert run_suite(suite, out, progress=False)["ran"] == 0  # timed records are complete, not short
     timed.write_report(out, figures=True)
     assert json.loads((out / "tables" / "time-art.json").read_text())  # strict JSON (inf as null)
-    rows = timed.analyse(out)["rows"]
+    trials = timed.load_trials(out)
+    rows = timed.analyse(trials)["rows"]
     rs1 = next(r for r in rows if r["label"] == "random-search-w1" and r["target"] == "top-1%")
     rs4 = next(r for r in rows if r["label"] == "random-search-w4" and r["target"] == "top-1%")
     assert rs1["successes"] > 0 and rs4["successes"] > 0
-    assert rs1["ratio_to_rs"] == pytest.approx(1.0) and rs1["speedup"] == pytest.approx(1.0)
-    assert rs4["speedup"] == pytest.approx(rs1["time_art"] / rs4["time_art"])
+    assert rs1["vs_rs"] is None and rs1["speedup"] is None  # random search is the baseline; 1 worker the fewest
+    assert rs4["speedup"]["ratio"] == pytest.approx(rs1["time_art"] / rs4["time_art"])
+    assert rs4["speedup"]["linear"] == 4
     assert rs4["evaluations"] > 2 * rs1["evaluations"]  # four workers evaluate more in the same time
-    assert (out / "figures" / "time-regret-synthetic.png").is_file()
+    assert (out / "figures" / "time-to-target-synthetic.png").is_file()
     # the start cap: evolution's 30 starts end every trial before the time budget (~100 evaluations)
     for r in rows:
         if r["strategy"] == "regularized-evolution":
-            assert (r["start_cap"], r["capped"], r["evaluations"]) == (30, 4, pytest.approx(30 - r["cut"]))
+            assert (r["cap"], r["capped"], r["evaluations"]) == (30, 4, pytest.approx(30 - r["cut"]))
+            assert r["vs_rs"]["verdict"] in timed.VERDICTS
         else:
-            assert r["start_cap"] == 256 and r["capped"] == (4 if r["workers"] == 4 and r["evaluations"] >= 250 else 0)
-    assert "| 30 | 4/4 |" in (out / "README.md").read_text()
+            assert r["cap"] == 256 and r["capped"] == (4 if r["workers"] == 4 and r["evaluations"] >= 250 else 0)
+    assert "| 4/4 (cap 30) |" in (out / "README.md").read_text()
+    # the per-trial table holds every number: without the records the report is the same, byte for byte
+    before = {f: (out / f).read_bytes() for f in ("README.md", "tables/time-art.json", "tables/time-trials.csv")}
+    assert timed.read_trials_csv(out / "tables" / "time-trials.csv") == trials
+    shutil.rmtree(out / "data")
+    (out / "meta.json").unlink()
+    reports.write_report(out)
+    assert {f: (out / f).read_bytes() for f in before} == before
+
+
+def test_time_to_target_is_censored_at_the_time_budget():
+    """A hit within the budget is an event at its time; a trial without one (capped early or not)
+    is censored at the budget h, and a hit recorded after h is not an event."""
+    from experiments.studies import time_protocol as timed
+
+    def trial(seed, t):
+        return timed.TimedTrial("b", "x-w1", seed, 1, 100.0, (t, t, t), 10, 0, 10, 0.0, 1, "h")
+
+    c = timed.censored([trial(0, 30.0), trial(1, math.inf), trial(2, 150.0)], 1)
+    assert c.times.tolist() == [30.0, 100.0, 100.0] and c.events.tolist() == [True, False, False]
+    assert trial(0, 1.0).capped  # 10 evaluations of a cap of 10
+
+
+def test_time_verdicts():
+    from experiments.studies import time_protocol as timed
+
+    assert timed.verdict(0.01, 0.9, few=False) == "faster"
+    assert timed.verdict(0.01, 0.9, few=True) == "faster, size not estimable"
+    assert timed.verdict(0.9, 0.01, few=False) == "slower"
+    assert timed.verdict(0.9, 0.04, few=True) == "slower, size not estimable"
+    assert timed.verdict(0.06, 0.5, few=False) == "no difference shown"
 
 
 @pytest.mark.parametrize("strategy", ["lanas", "predictor-subsets:test", "nao:test", "alphax:test"])

@@ -56,10 +56,11 @@ CONFIDENCE = 0.95
 
 @dataclass(frozen=True)
 class Censored:
-    """Trials of one strategy on one benchmark: ``times[i]`` samples used (the hit or the cap),
-    ``events[i]`` whether the target was reached then; ``seeds[i]`` pairs trials across strategies."""
+    """Trials of one strategy on one benchmark: ``times[i]`` samples used (the hit or the cap; or, in
+    the time protocol, simulated seconds), ``events[i]`` whether the target was reached then;
+    ``seeds[i]`` pairs trials across strategies."""
 
-    times: np.ndarray  # int64
+    times: np.ndarray  # int64 samples, or float64 seconds
     events: np.ndarray  # bool
     seeds: np.ndarray  # int64
 
@@ -140,34 +141,40 @@ def _bca_once(data: tuple[np.ndarray, ...], statistic, paired: bool, rng: np.ran
     return back(lo), back(hi)
 
 
-_SHIFT = float(2 ** 24)  # above any total of samples a resample can have (100 trials x 30,001 < 2^22)
+def _shift(*cs: Censored) -> float:
+    """A power of two above any total of times a resample can have (trials x the longest time), so
+    that one float64 sum of :func:`_encode`'d trials holds both totals: exactly for samples (integers
+    below 2^53), to about 1e-16 of the total for seconds."""
+    top = max(float(c.times.size) * float(np.max(c.times, initial=0)) for c in cs)
+    return float(2.0 ** math.ceil(math.log2(top + 1.0)))
 
 
-def _encode(c: Censored) -> np.ndarray:
-    """One number per trial, ``event * 2^24 + time``, so that a resample keeps each trial's time and
+def _encode(c: Censored, shift: float) -> np.ndarray:
+    """One number per trial, ``event * shift + time``, so that a resample keeps each trial's time and
     event together (scipy resamples each sample it is given on its own unless paired) and one sum
-    gives both totals (exact in float64)."""
-    return (c.events * _SHIFT + c.times).astype(np.float64)
+    gives both totals."""
+    return c.events * shift + c.times.astype(np.float64)
 
 
-def _sums(v: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
-    """(total samples, successes) of encoded trials, along ``axis``."""
+def _sums(v: np.ndarray, shift: float, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """(total time, successes) of encoded trials, along ``axis``."""
     total = v.sum(axis=axis)
-    hits = np.floor(total / _SHIFT)
-    return total - hits * _SHIFT, hits
+    hits = np.floor(total / shift)
+    return total - hits * shift, hits
 
 
 def art_interval(c: Censored, rng: np.random.Generator) -> tuple[float, float]:
     """BCa 95% interval of ``c``'s aRT (at its own cap); an end reaching resamples without a success
     is infinite."""
-    if np.unique(_encode(c)).size == 1:
+    shift = _shift(c)
+    if np.unique(_encode(c, shift)).size == 1:
         return (art(c),) * 2
 
     def stat(v, axis=-1):
-        t, e = _sums(v, axis)
+        t, e = _sums(v, shift, axis)
         return _ratio_from_sums(t, e, 1.0, 1.0)
 
-    return _bca((_encode(c),), stat, paired=False, rng=rng)
+    return _bca((_encode(c, shift),), stat, paired=False, rng=rng)
 
 
 def ratio_to_random(a: Censored, n: int, k: int, h: int, rng: np.random.Generator,
@@ -178,14 +185,15 @@ def ratio_to_random(a: Censored, n: int, k: int, h: int, rng: np.random.Generato
     point = rs / art(a) if a.events.any() else 0.0
     if not a.events.any():  # never within h: the ratio is 0, its interval unbounded
         return point, 0.0, math.inf
-    if np.unique(_encode(a)).size == 1:
+    shift = _shift(a)
+    if np.unique(_encode(a, shift)).size == 1:
         return point, point, point  # every resample is the same sample
 
     def stat(v, axis=-1):
-        t, e = _sums(v, axis)
+        t, e = _sums(v, shift, axis)
         return _ratio_from_sums(rs, 1.0, t, e)
 
-    lo, hi = _bca((_encode(a),), stat, paired=False, rng=rng, near=near)
+    lo, hi = _bca((_encode(a, shift),), stat, paired=False, rng=rng, near=near)
     return point, lo, hi
 
 
@@ -197,17 +205,19 @@ def ratio_paired(a: Censored, b: Censored, h: int, rng: np.random.Generator,
     ea, eb = int(a.events.sum()), int(b.events.sum())
     point = (art(b) / art(a) if ea and eb else math.inf if ea else 0.0 if eb else math.nan)
     paired = a.seeds.size == b.seeds.size and bool((a.seeds == b.seeds).all())
+    shift = _shift(a, b)
 
     def stat(va, vb, axis=-1):
-        ta, ea_ = _sums(va, axis)
-        tb, eb_ = _sums(vb, axis)
+        ta, ea_ = _sums(va, shift, axis)
+        tb, eb_ = _sums(vb, shift, axis)
         return _ratio_from_sums(tb, eb_, ta, ea_)
 
     if not (ea and eb):  # a side without a success within h: the ratio is 0, infinite or undefined, unbounded
         return point, 0.0, math.inf
-    if np.unique(_encode(a)).size == 1 and np.unique(_encode(b)).size == 1:
+    va, vb = _encode(a, shift), _encode(b, shift)
+    if np.unique(va).size == 1 and np.unique(vb).size == 1:
         return point, point, point  # every resample is the same sample
-    lo, hi = _bca((_encode(a), _encode(b)), stat, paired=paired, rng=rng, near=near)
+    lo, hi = _bca((va, vb), stat, paired=paired, rng=rng, near=near)
     return point, lo, hi
 
 

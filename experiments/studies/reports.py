@@ -24,7 +24,9 @@ def _study_from_files(folder: Path) -> str:
     table without records, or the first record's protocol, says which study it is."""
     first = next(iter(sorted(folder.glob("data/*/*/seed-*.json"))), None)
     if first is None:
-        return "claims" if (folder / "tables" / "trials.csv").is_file() else "default"
+        if (folder / "tables" / "trials.csv").is_file():
+            return "claims"
+        return "time-protocol" if (folder / "tables" / time_protocol.TRIALS_CSV).is_file() else "default"
     head = json.loads(first.read_text())
     if head.get("stop") == "optimum":
         return "claims"

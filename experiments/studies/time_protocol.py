@@ -1,21 +1,54 @@
-"""The time-protocol study: time-aRT (COCO's aRT in simulated seconds) per benchmark x label x
-target from the records of timed trials (:mod:`experiments.harness.timed`), ratios to random search
-with the same workers, speed-ups from the fewest workers, and regret against simulated time."""
+"""The time-protocol study: simulated time to each target as censored data, compared at the time budget.
+
+Each trial of a timed suite (:mod:`experiments.harness.timed`) is, for each target, the simulated
+time at which its first evaluation reaching the target finished, or censored at the time budget
+``h`` (a trial that stopped earlier at the suite's cap on started evaluations never reaches the
+target later: it is censored at ``h`` too, the cost of the capped algorithm). Every strategy of a
+benchmark has the same ``h``, so every comparison is at a common horizon. With
+:mod:`experiments.analysis.survival`:
+
+* **time-aRT** ``sum_i min(T_i, h) / #{T_i <= h}`` (COCO's aRT in simulated seconds) with a BCa 95%
+  interval;
+* **vs random search** (the same number of workers): ``time-aRT_RS / time-aRT_S``, BCa 95% paired by
+  seed, and the one-sided log-rank tests in both directions;
+* **speed-up** from the fewest workers ``w0`` to ``w``: ``time-aRT_{S,w0} / time-aRT_{S,w}``, the same way,
+  read against the linear speed-up ``w / w0``;
+* **Holm** over the family of every one-sided test of the report; a verdict per comparison
+  (:data:`VERDICTS`): a direction is *shown* when its Holm-adjusted p-value is below :data:`ALPHA`, and
+  its size is *not estimable* when a side has fewer than :data:`MIN_SUCCESSES` successes.
+
+The per-trial table ``tables/time-trials.csv`` (one line per trial: its time to every target) is
+what every number is computed from; it is committed, so the report regenerates without the records
+(``results/*/data`` is not). Compute (:func:`analyse`) is apart from rendering (:func:`markdown`,
+:func:`_figure`).
+"""
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from scipy import stats as sps
 
-from experiments.analysis import plots, stats
+from experiments.analysis import plots, survival
 from experiments.analysis.metrics import TARGETS
-from experiments.analysis.tables import fmt
-from experiments.harness.records import dumps
-from experiments.harness.timed import time_art, time_to_target
+from experiments.analysis.tables import fmt, fmt_ci
+from experiments.harness.records import dumps, short_hash
+from experiments.harness.timed import time_to_target
 from nasbench.data import atomic_write_text
+
+MIN_SUCCESSES = 5  # fewer successes than this within the time budget on a side: the ratio's size is not estimable
+ALPHA = 0.05  # family-wise level of the Holm-adjusted one-sided tests
+#: the verdicts on one comparison of A with B (A: the strategy against random search; more workers against fewest)
+VERDICTS = ("slower", "slower, size not estimable", "no difference shown", "faster, size not estimable", "faster")
+TRIALS_CSV = "time-trials.csv"
 
 
 def _label_workers(label: str) -> tuple[str, int | None]:
@@ -24,125 +57,287 @@ def _label_workers(label: str) -> tuple[str, int | None]:
     return (head, int(tail)) if sep and tail.isdigit() else (label, None)
 
 
-def analyse(root) -> dict[str, Any]:
-    """Time-aRT per benchmark x label x target, ratios to random search with the same workers and
-    speed-ups from the fewest workers to each count (a pure function of the records)."""
-    root = Path(root)
+@dataclass(frozen=True)
+class TimedTrial:
+    """One timed trial: all the time report reads of its record."""
+
+    benchmark: str
+    label: str
+    seed: int
+    workers: int
+    time_budget: float
+    times: tuple[float, ...]  # per target of TARGETS: simulated seconds to the first finished hit (inf: never; nan: no such target)
+    evaluations: int  # finished within the time budget
+    cut: int  # still running at the time budget
+    cap: int  # the suite's cap on started evaluations
+    wall_s: float
+    strategy_version: int
+    config_hash: str
+
+    @property
+    def capped(self) -> bool:
+        """The trial reached the cap on started evaluations before the time budget."""
+        return self.evaluations + self.cut >= self.cap
+
+
+CSV_HEADER = ",".join(["benchmark", "label", "seed", "workers", "time_budget", *(f"t_{t}" for t in TARGETS),
+                       "evaluations", "cut", "cap", "wall_s", "strategy_version", "config_hash"])
+
+
+def _order(trials: Iterable[TimedTrial]) -> list[TimedTrial]:
+    return sorted(trials, key=lambda t: (t.benchmark, t.label, t.seed))
+
+
+def trials_of(root: Path) -> list[TimedTrial]:
+    """The trials of the folder's records (``ValueError`` unless every one is timed)."""
     recs = [json.loads(p.read_text()) for p in sorted((root / "data").glob("*/*/seed-*.json"))]
-    if not recs or any("time_budget" not in r for r in recs):
+    if not recs or any(r.get("time_budget") is None for r in recs):
         raise ValueError(f"{root}: not a folder of timed trials (a suite with a time budget)")
-    rows: list[dict[str, Any]] = []
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    out = []
     for r in recs:
-        groups.setdefault((r["benchmark"], r["strategy"]), []).append(r)
-    for (bench, label), rs in sorted(groups.items()):
-        summary = json.loads((root / "benchmarks" / f"{bench}.json").read_text())
-        budget = float(rs[0]["time_budget"])
-        for target in TARGETS:
-            if target not in summary["targets"]:
+        targets = json.loads((root / "benchmarks" / f"{r['benchmark']}.json").read_text())["targets"]
+        times = tuple(time_to_target(np.array(r["finish"]), np.array(r["truth"]), float(targets[t]["threshold"]))
+                      if t in targets else math.nan for t in TARGETS)
+        out.append(TimedTrial(r["benchmark"], r["strategy"], int(r["seed"]), int(r["workers_sim"]),
+                              float(r["time_budget"]), times, len(r["arch"]), len(r["cut"]), int(r["budget"]),
+                              round(float(r["wall_time"]), 2), int(r["fingerprint"]["strategy_version"]),
+                              short_hash(r["fingerprint"]["config"])))
+    return _order(out)
+
+
+def trials_csv(trials: Iterable[TimedTrial]) -> str:
+    """``tables/time-trials.csv``: one line per trial (times as Python's shortest exact repr)."""
+    def t(x: float) -> str:
+        return "" if math.isnan(x) else "inf" if math.isinf(x) else repr(x)
+
+    return "\n".join([CSV_HEADER] + [
+        ",".join([r.benchmark, r.label, str(r.seed), str(r.workers), repr(r.time_budget), *(t(x) for x in r.times),
+                  str(r.evaluations), str(r.cut), str(r.cap), f"{r.wall_s:.2f}", str(r.strategy_version), r.config_hash])
+        for r in _order(trials)]) + "\n"
+
+
+def read_trials_csv(path: Path) -> list[TimedTrial]:
+    lines = path.read_text().splitlines()
+    if not lines or lines[0] != CSV_HEADER:
+        raise ValueError(f"{path}: not a time trials table (its first line must be {CSV_HEADER!r})")
+    k = len(TARGETS)
+    out = []
+    for n, line in enumerate(lines[1:], start=2):
+        f = line.split(",")
+        if len(f) != 11 + k:
+            raise ValueError(f"{path}:{n}: expected {11 + k} comma-separated fields, got {len(f)}")
+        times = tuple(math.nan if x == "" else float(x) for x in f[5:5 + k])
+        out.append(TimedTrial(f[0], f[1], int(f[2]), int(f[3]), float(f[4]), times, int(f[5 + k]), int(f[6 + k]),
+                              int(f[7 + k]), float(f[8 + k]), int(f[9 + k]), f[10 + k]))
+    return _order(out)
+
+
+def load_trials(root: Path) -> list[TimedTrial]:
+    """The folder's trials: from its records, or, where it has none, from ``tables/time-trials.csv``."""
+    table = root / "tables" / TRIALS_CSV
+    if not any((root / "data").glob("*/*/seed-*.json")) and table.is_file():
+        return read_trials_csv(table)
+    return trials_of(root)
+
+
+# ------------------------------------------------------------------------------------------ compute
+def censored(trials: Sequence[TimedTrial], target: int) -> survival.Censored:
+    """Time to target number ``target`` of ``trials``, censored at the time budget."""
+    t = np.array([r.times[target] for r in trials], np.float64)
+    h = np.array([r.time_budget for r in trials], np.float64)
+    hit = np.isfinite(t) & (t <= h)
+    return survival.Censored(np.where(hit, t, h), hit, np.array([r.seed for r in trials], np.int64))
+
+
+def verdict(p_faster: float, p_slower: float, few: bool) -> str:
+    """The verdict on one comparison from its Holm-adjusted one-sided p-values (:data:`VERDICTS`)."""
+    if p_slower < ALPHA:
+        return "slower, size not estimable" if few else "slower"
+    if p_faster < ALPHA:
+        return "faster, size not estimable" if few else "faster"
+    return "no difference shown"
+
+
+def _round_p(p: float) -> float:
+    return float(f"{float(p):.6g}")
+
+
+def compare(a: survival.Censored, b: survival.Censored, h: float, names: tuple[str, ...], seed: int) -> dict[str, Any]:
+    """``time-aRT_B / time-aRT_A`` at ``h`` with its BCa interval (paired by seed) and the one-sided
+    log-rank p-values (A sooner, A later), unadjusted."""
+    common = np.intersect1d(a.seeds, b.seeds)
+    a, b = a.only(common), b.only(common)
+    ratio, lo, hi = survival.ratio_paired(a, b, h, survival.rng_for(seed, *names))
+    p_faster, p_slower = survival.logrank(a, b, h)
+    sa, sb = int(a.at(h).events.sum()), int(b.at(h).events.sum())
+    return {"ratio": ratio, "low": lo, "high": hi, "p_faster": _round_p(p_faster), "p_slower": _round_p(p_slower),
+            "few": min(sa, sb) < MIN_SUCCESSES}
+
+
+def analyse(trials: Sequence[TimedTrial], seed: int = 0) -> dict[str, Any]:
+    """Every row (benchmark x label x target) with its time-aRT, its comparison with random search at
+    the same workers and its speed-up from the fewest workers, the verdicts after Holm over every test."""
+    groups: dict[tuple[str, str], list[TimedTrial]] = {}
+    for t in trials:
+        groups.setdefault((t.benchmark, t.label), []).append(t)
+    for (b, label), ts in groups.items():
+        if len({t.time_budget for t in ts}) > 1 or len({t.seed for t in ts}) < len(ts):
+            raise ValueError(f"{label} on {b}: trials of different time budgets or a repeated seed")
+    rows: list[dict[str, Any]] = []
+    cens: dict[tuple[str, str, int], survival.Censored] = {}
+    for (b, label), ts in sorted(groups.items()):
+        strat, w = _label_workers(label)
+        for k, target in enumerate(TARGETS):
+            if math.isnan(ts[0].times[k]):
                 continue
-            thr = float(summary["targets"][target]["threshold"])
-            times = np.array([time_to_target(np.array(r["finish"]), np.array(r["truth"]), thr) for r in rs])
-            strat, w = _label_workers(label)
-            rows.append({"benchmark": bench, "label": label, "strategy": strat, "workers": w or rs[0]["workers_sim"],
-                         "target": target, "trials": len(rs), "successes": int(np.isfinite(times).sum()),
-                         "time_budget": budget, "time_art": time_art(times, budget),
-                         "mean_costs": rs[0].get("fingerprint", {}).get("time_budget_mean_costs"),
-                         "evaluations": float(np.mean([len(r["arch"]) for r in rs])),
-                         "cut": float(np.mean([len(r["cut"]) for r in rs])),
-                         # the start cap (the suite's budget) and the trials it ended before the time budget
-                         "start_cap": int(rs[0]["budget"]),
-                         "capped": sum(len(r["arch"]) + len(r["cut"]) >= int(r["budget"]) for r in rs),
-                         "sec_per_trial": float(np.median([r["wall_time"] for r in rs]))})
-    by = {(r["benchmark"], r["strategy"], r["workers"], r["target"]): r for r in rows}
+            c = cens[(b, label, k)] = censored(ts, k)
+            lo, hi = survival.art_interval(c, survival.rng_for(seed, b, label, target))
+            rows.append({"benchmark": b, "label": label, "strategy": strat, "workers": w or ts[0].workers,
+                         "target": target, "trials": len(ts), "successes": int(c.events.sum()),
+                         "time_budget": ts[0].time_budget, "time_art": survival.art(c), "art_low": lo, "art_high": hi,
+                         "evaluations": float(np.mean([t.evaluations for t in ts])),
+                         "cut": float(np.mean([t.cut for t in ts])), "cap": ts[0].cap,
+                         "capped": sum(t.capped for t in ts),
+                         "sec_per_trial": float(np.median([t.wall_s for t in ts])), "vs_rs": None, "speedup": None})
+    labels = {(r["benchmark"], r["strategy"], r["workers"]): r["label"] for r in rows}
+    comparisons = []
     for r in rows:
-        rs_row = by.get((r["benchmark"], "random-search", r["workers"], r["target"]))
-        # a ratio needs both aRTs finite: "-" where random search (or the strategy) never reached it
-        r["ratio_to_rs"] = (rs_row["time_art"] / r["time_art"]
-                            if rs_row and np.isfinite(rs_row["time_art"]) and np.isfinite(r["time_art"]) else None)
-        fewest = min(k[2] for k in by if k[:2] == (r["benchmark"], r["strategy"]) and k[3] == r["target"])
-        base = by[(r["benchmark"], r["strategy"], fewest, r["target"])]
-        r["speedup"] = (base["time_art"] / r["time_art"]
-                        if np.isfinite(r["time_art"]) and np.isfinite(base["time_art"]) and r["time_art"] > 0 else None)
-        r["speedup_from"] = fewest
-    return {"rows": rows, "records": groups}
+        b, s, w, target = r["benchmark"], r["strategy"], r["workers"], r["target"]
+        k, h = list(TARGETS).index(target), r["time_budget"]
+        a = cens[(b, r["label"], k)]
+        rs = labels.get((b, "random-search", w))
+        if s != "random-search" and rs is not None:
+            r["vs_rs"] = compare(a, cens[(b, rs, k)], h, (b, r["label"], rs, target), seed)
+            comparisons.append(r["vs_rs"])
+        fewest = min(ww for (bb, ss, ww) in labels if (bb, ss) == (b, s))
+        if w != fewest:
+            r["speedup"] = compare(a, cens[(b, labels[(b, s, fewest)], k)], h, (b, r["label"], str(fewest), target), seed)
+            r["speedup"].update(base=fewest, linear=w / fewest)
+            comparisons.append(r["speedup"])
+    adjusted = survival.holm([c["p_faster"] for c in comparisons] + [c["p_slower"] for c in comparisons])
+    for c, pf, ps in zip(comparisons, adjusted[:len(comparisons)], adjusted[len(comparisons):]):
+        c["verdict"] = verdict(pf, ps, c["few"])
+        c["p_holm"] = _round_p(ps if c["verdict"].startswith("slower") else pf)
+    for r in rows:
+        sp = r["speedup"]
+        if sp is not None:
+            sp["vs_linear"] = ("–" if sp["few"] or not math.isfinite(sp["high"]) else "below" if sp["high"] < sp["linear"]
+                               else "above" if sp["low"] > sp["linear"] else "consistent")
+    return {"rows": rows, "family": 2 * len(comparisons), "seed": seed,
+            "budgets": sorted({(r["benchmark"], r["time_budget"]) for r in rows})}
 
 
-def write_report(root, figures: bool = True):
-    """``README.md``, ``tables/time-art.json`` and (``figures``) regret against simulated time."""
-    root = Path(root)
-    a = analyse(root)
+def km_curves(trials: Sequence[TimedTrial], target: int, grid: np.ndarray) -> np.ndarray:
+    """Kaplan-Meier estimate (``scipy.stats.ecdf``) of the fraction of trials that reached the target
+    by each simulated time of ``grid`` (within the time budget)."""
+    c = censored(trials, target)
+    if not c.events.any():
+        return np.zeros(grid.size)
+    return np.asarray(sps.ecdf(c.censored_data()).cdf.evaluate(grid))
 
-    def f(x):
-        return "–" if x is None else fmt(x)
 
-    lines = ["# Budgets in simulated training time", "",
-             "Each trial is an event simulation: every worker trains one architecture for its recorded cost, the "
-             "strategy is told a result when its worker finishes and asked for the next while the others run. An "
-             "evaluation still running at the time budget is cut: never shown to the strategy or the metrics. "
-             "Time-aRT (COCO, in simulated seconds): the time of every trial, a failure charged the whole budget, "
-             "over the successes. *vs RS*: random search's time-aRT with the same workers over the strategy's; "
-             "*speed-up*: the strategy's time-aRT with its fewest workers over this one; it exceeds the worker count "
-             "where the fewer workers mostly fail within the time budget (each failure is charged the whole budget, "
-             "while k workers evaluate about k times as many architectures in it), so read it beside the successes. *capped*: trials that "
-             "reached the suite's cap on started evaluations (*cap*) before the time budget (a strategy too costly "
-             "for this machine at the evaluations its workers could start); their failures are charged the whole "
-             "time budget like any other. *s/trial*: median wall time of a trial on one CPU core. *–*: no ratio, "
-             "one side never reached the target.", "",
-             "Time budgets: " + "; ".join(
-                 f"{b} {f(t)} s" + (f" ({m:g} mean training costs)" if m else "")
-                 for b, t, m in sorted({(r["benchmark"], r["time_budget"], r["mean_costs"]) for r in a["rows"]})) + ".", "",
-             "| benchmark | strategy | workers | target | successes | time-aRT (s) | vs RS | speed-up | evaluations | cut "
-             "| cap | capped | s/trial |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+# ------------------------------------------------------------------------------------------ render
+def _ratio(c: dict[str, Any] | None) -> str:
+    return "–" if c is None else f"{fmt(c['ratio'])} {fmt_ci(c['low'], c['high'])}"
+
+
+def glance(a: dict[str, Any]) -> list[str]:
+    """How many comparisons got each verdict, against random search and from the fewest workers."""
+    lines = ["| comparison | " + " | ".join(VERDICTS) + " |", "|---|" + "---|" * len(VERDICTS)]
+    for name, key in (("strategy vs random search (same workers)", "vs_rs"), ("more workers vs fewest", "speedup")):
+        got = [r[key]["verdict"] for r in a["rows"] if r[key] is not None]
+        lines.append(f"| {name} | " + " | ".join(str(got.count(v)) for v in VERDICTS) + " |")
+    return lines
+
+
+def markdown(a: dict[str, Any]) -> str:
+    budgets = "; ".join(f"{b} {fmt(h)} s" for b, h in a["budgets"])
+    lines = [
+        "# Budgets in simulated training time", "",
+        "Each trial is an event simulation: every worker trains one architecture for its recorded cost, the strategy "
+        "is told a result when its worker finishes and asked for the next while the others run. An evaluation still "
+        "running at the time budget is cut: never shown to the strategy or the metrics.", "",
+        "**Method.** For each target, a trial's simulated time to its first finished evaluation reaching it is an event "
+        "time, censored at the time budget *h* when it never does (a trial that stopped earlier at the suite's cap on "
+        "started evaluations, *capped*, is censored at *h* too: the capped algorithm never reaches the target). Every "
+        "strategy of a benchmark shares *h*, so every comparison is at a common horizon. *time-aRT*: COCO's aRT at *h*, "
+        "sum of min(T, h) over the successes, with its BCa 95% interval (scipy.stats.bootstrap, "
+        f"{survival.N_RESAMPLES:,} resamples). *vs RS*: random search's time-aRT with the same workers over the "
+        "strategy's (> 1: the strategy reaches the target sooner), BCa 95% paired by seed. *speed-up*: the strategy's "
+        "time-aRT with its fewest workers over this row's, the same way, beside the linear speed-up (the worker ratio). "
+        "Tests: one-sided log-rank at *h* in both directions (scipy.stats.logrank), Holm-adjusted over the family of "
+        f"every test of this report ({a['family']} tests).", "",
+        "**Verdicts.** *faster* / *slower*: that direction's Holm-adjusted p-value is below "
+        f"{ALPHA:g}, with at least {MIN_SUCCESSES} successes within *h* on both sides; *faster, size not estimable* / "
+        f"*slower, size not estimable*: significant, but a side has fewer than {MIN_SUCCESSES} successes, so the "
+        "ratio's interval is not informative; *no difference shown*: neither direction significant (not evidence of "
+        "equality). A speed-up's *vs linear* says whether its interval lies below, around or above the linear speed-up "
+        "(– where not estimable).", "",
+        f"Time budgets (*h*): {budgets}.", "",
+        *glance(a), "",
+        "| benchmark | strategy | workers | target | successes | time-aRT (s) [95%] | vs RS [95%] | verdict vs RS "
+        "| p (Holm) | speed-up [95%] | verdict | vs linear | evaluations | cut | capped | s/trial |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in a["rows"]:
-        lines.append(f"| {r['benchmark']} | {r['strategy']} | {r['workers']} | {r['target']} | {r['successes']}/{r['trials']} | "
-                     f"{f(r['time_art'])} | {f(r['ratio_to_rs'])} | {f(r['speedup'])} (from {r['speedup_from']}) | "
-                     f"{r['evaluations']:.1f} | {r['cut']:.1f} | {r['start_cap']} | {r['capped']}/{r['trials']} | "
-                     f"{r['sec_per_trial']:.1f} |")
-    (root / "tables").mkdir(exist_ok=True)
-    atomic_write_text(root / "tables" / "time-art.json", dumps(a["rows"], indent=2, sort_keys=True) + "\n")
-    if figures:
-        lines += ["", *(f"![regret against simulated time on {b}](figures/time-regret-{b}.png)" for b in _figures(root, a))]
-    atomic_write_text(root / "README.md", "\n".join(lines) + "\n")
-    return root / "README.md"
+        vs, sp = r["vs_rs"], r["speedup"]
+        verdict_rs, p_rs = ("–", "–") if vs is None else (vs["verdict"], f"{vs['p_holm']:.2g}")
+        speedup = "–" if sp is None else f"{_ratio(sp)} (from {sp['base']})"
+        verdict_sp, linear = ("–", "–") if sp is None else (sp["verdict"], sp["vs_linear"])
+        lines.append(
+            f"| {r['benchmark']} | {r['strategy']} | {r['workers']} | {r['target']} | {r['successes']}/{r['trials']} | "
+            f"{fmt(r['time_art'])} {fmt_ci(r['art_low'], r['art_high'])} | {_ratio(vs)} | {verdict_rs} | {p_rs} | "
+            f"{speedup} | {verdict_sp} | {linear} | {r['evaluations']:.1f} | {r['cut']:.1f} | "
+            f"{r['capped']}/{r['trials']} (cap {r['cap']:,}) | {r['sec_per_trial']:.1f} |")
+    lines += ["", "*s/trial*: median wall time of a trial on one CPU core. Every number above is computed from "
+              f"`tables/{TRIALS_CSV}` (one line per trial)."]
+    return "\n".join(lines) + "\n"
 
 
-def _figures(root, a) -> list[str]:
-    """Per benchmark: median simple regret against simulated time with a 95% bootstrap band over
-    seeds (before a trial's first evaluation finishes it has no regret: left out), one colour per
-    strategy, solid for the fewest workers and dashed for more; ``figures/time-regret-<b>.{pdf,png}``."""
-    benches = sorted({b for b, _ in a["records"]})
-    for b in benches:
-        opt = float(json.loads((root / "benchmarks" / f"{b}.json").read_text())["optimum"])
-        labels = sorted(label for bb, label in a["records"] if bb == b)
-        strategies = sorted({_label_workers(label)[0] for label in labels})
-        colors = plots.palette(strategies)
-        fewest = min((_label_workers(label)[1] or 1) for label in labels)
-        drawn = []
-        fig = plots._figure(6.4, 4.2)
-        ax = fig.subplots()
+def _figure(trials: Sequence[TimedTrial], bench: str, path: Path) -> None:
+    """One panel per target: the Kaplan-Meier fraction of trials that reached it against simulated
+    time, one colour per strategy, solid for the fewest workers and dashed for more."""
+    ts = [t for t in trials if t.benchmark == bench]
+    labels = sorted({t.label for t in ts})
+    strategies = sorted({_label_workers(label)[0] for label in labels})
+    colours = plots.palette(strategies)
+    fewest = min(t.workers for t in ts)
+    h = ts[0].time_budget
+    grid = np.linspace(0.0, h, 400)
+    targets = [k for k, _ in enumerate(TARGETS) if not math.isnan(ts[0].times[k])]
+    fig = Figure(figsize=(3.4 * len(targets), 3.4), layout="constrained")
+    axes = fig.subplots(1, len(targets), sharey=True, squeeze=False)[0]
+    for ax, k in zip(axes, targets):
         for label in labels:
-            rs = a["records"][b, label]
-            strat, w = _label_workers(label)
-            grid = np.linspace(0, float(rs[0]["time_budget"]), 200)
-            curves = []
-            for r in rs:
-                fin = np.array(r["finish"], dtype=np.float64)
-                best = np.maximum.accumulate(np.array(r["truth"], dtype=np.float64)) if r["truth"] else np.zeros(0)
-                k = np.searchsorted(fin, grid, side="right") - 1
-                curves.append(np.where(k >= 0, opt - best[np.clip(k, 0, None)], np.nan) if best.size
-                              else np.full(grid.size, np.nan))
-            c = np.array(curves)
-            keep = ~np.isnan(c).all(axis=0)  # times before any trial has a result
-            med, lo, hi = stats.median_band(c[:, keep], n_boot=500, seed=0)
-            ls = "-" if (w or 1) == fewest else "--"
-            ax.plot(grid[keep], med, color=colors[strat], ls=ls, lw=1.3, label=label)
-            ax.fill_between(grid[keep], lo, hi, color=colors[strat], alpha=0.12, lw=0)
-            drawn += [med, lo, hi]
-        plots.symlog_from_zero(ax, drawn)
-        ax.set(xlabel="simulated training time (s)", ylabel="simple regret (median, 95% band)",
-               title=f"{b}: regret against simulated time")
-        ax.legend(fontsize=7, ncol=2)
-        plots.save(fig, root / "figures" / f"time-regret-{b}")
-    return benches
+            s, w = _label_workers(label)
+            f = km_curves([t for t in ts if t.label == label], k, grid)
+            ax.step(grid, f, where="post", color=colours[s], ls="-" if (w or fewest) == fewest else "--", lw=1.2)
+        ax.set(title=f"{bench}: {list(TARGETS)[k]}", xlabel="simulated training time (s)", xlim=(0, h), ylim=(0, 1.02))
+    axes[0].set_ylabel("fraction of trials that reached it")
+    workers = sorted({t.workers for t in ts})
+    handles = [Line2D([], [], color=colours[s], lw=1.5) for s in strategies]
+    handles += [Line2D([], [], color="k", ls="-" if w == fewest else "--", lw=1.2) for w in workers]
+    fig.legend(handles, strategies + [f"{w} worker{'s' * (w > 1)}" for w in workers], loc="outside right center",
+               fontsize=7, frameon=False)
+    plots.save(fig, path)
+
+
+def write_report(root: str | Path, figures: bool = True) -> Path:
+    """``README.md``, ``tables/time-trials.csv``, ``tables/time-art.json`` and (``figures``) the
+    Kaplan-Meier curves of time to each target, from the folder's records (or, without records, from
+    its ``tables/time-trials.csv``)."""
+    root = Path(root)
+    trials = load_trials(root)
+    a = analyse(trials)
+    (root / "tables").mkdir(exist_ok=True)
+    atomic_write_text(root / "tables" / TRIALS_CSV, trials_csv(trials))
+    atomic_write_text(root / "tables" / "time-art.json", dumps(a["rows"], indent=2, sort_keys=True) + "\n")
+    text = markdown(a)
+    if figures:
+        benches = sorted({t.benchmark for t in trials})
+        for b in benches:
+            _figure(trials, b, root / "figures" / f"time-to-target-{b}")
+        text += "\n" + "\n".join(f"![time to each target on {b}](figures/time-to-target-{b}.png)" for b in benches) + "\n"
+    readme = root / "README.md"
+    atomic_write_text(readme, text)
+    return readme

@@ -177,6 +177,24 @@ class _Pending:
 
 
 @dataclass
+class AlphaXCounters:
+    """What a trial did, for its record's diagnostics (:meth:`AlphaX.diagnostics`)."""
+
+    episodes: int = 0
+    expansions: int = 0
+    revisits: int = 0  # terminal nodes selected again (no new evaluation)
+    rollouts: int = 0  # every rollout, the Meta-DNN's predicted ones included
+    rollout_retries: int = 0  # rollouts that ended out of the table and were drawn again
+    failed_rollouts: int = 0  # rollouts that never found an in-table architecture
+    fallbacks: int = 0
+    random_picks: int = 0  # architectures the fallbacks took (random search)
+    longest_wait: int = 0  # most episodes an ask ran to find its own architecture
+    evaluation_calls: int = 0  # the official train_net counter, repeats included
+    tree_evaluations: int = 0  # terminal nodes expanded in the tree
+    dyna_rollouts: int = 0  # the Meta-DNN's predicted rollouts
+
+
+@dataclass
 class AlphaXState:
     rng: np.random.Generator  # tie breaks and rollouts
     key: jax.Array  # Meta-DNN training
@@ -189,9 +207,7 @@ class AlphaXState:
     params: Any = None  # Meta-DNN parameters (a 1-member ensemble)
     fits: int = 0
     n_new: int = 0  # NEW evaluations told
-    stats: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
-        ("episodes", "expansions", "revisits", "rollouts", "rollout_retries", "failed_rollouts", "fallbacks",
-         "random_picks", "longest_wait", "evaluation_calls", "tree_evaluations", "dyna_rollouts"), 0))
+    stats: AlphaXCounters = field(default_factory=AlphaXCounters)
 
 
 def uct(xbar: float, n_child: int, n_parent: int, cp: float) -> float:
@@ -274,7 +290,7 @@ class AlphaX(Strategy):
                 idle += 1
             elif p.idx not in batch:
                 batch.append(p.idx)
-                state.stats["longest_wait"] = max(state.stats["longest_wait"], idle + 1)
+                state.stats.longest_wait = max(state.stats.longest_wait, idle + 1)
                 idle = 0
         if not batch:  # everything evaluated: re-ask a known one (free)
             batch = [next(iter(state.values))] if state.values else [0]
@@ -298,22 +314,22 @@ class AlphaX(Strategy):
         st = state.stats
         return {
             "unique_evaluations": state.n_new,  # what the budget counts
-            "evaluation_calls": st["evaluation_calls"],  # the official counter (net_training.py:203-211)
-            "rollouts": st["rollouts"] - st["dyna_rollouts"],
-            "tree_evaluations": st["tree_evaluations"],
-            "failed_rollouts": st["failed_rollouts"],
-            "rollout_retries": st["rollout_retries"],
-            "episodes": st["episodes"],
-            "fallbacks": st["fallbacks"],
-            "random_picks": st["random_picks"],  # architectures the fallbacks took (random search)
-            "longest_wait": st["longest_wait"],  # most episodes an ask ran to find its own architecture
+            "evaluation_calls": st.evaluation_calls,  # the official counter (net_training.py:203-211)
+            "rollouts": st.rollouts - st.dyna_rollouts,
+            "tree_evaluations": st.tree_evaluations,
+            "failed_rollouts": st.failed_rollouts,
+            "rollout_retries": st.rollout_retries,
+            "episodes": st.episodes,
+            "fallbacks": st.fallbacks,
+            "random_picks": st.random_picks,  # architectures the fallbacks took (random search)
+            "longest_wait": st.longest_wait,  # most episodes an ask ran to find its own architecture
             "metadnn_fits": state.fits,
         }
 
     # ----------------------------------------------------------------- episodes
     def _episode(self, state: AlphaXState) -> _Pending | None:
         """One selection-expansion-backup episode; the pending answer it waits on, if any."""
-        state.stats["episodes"] += 1
+        state.stats.episodes += 1
         tree, design = state.tree, self.design
         s = design.root()
         if s not in tree:
@@ -328,7 +344,7 @@ class AlphaX(Strategy):
                 node.n += 1
                 node.total += v
                 _backup(tree, c, v, 1)
-                state.stats["revisits"] += 1
+                state.stats.revisits += 1
                 return None
             s = c
 
@@ -349,14 +365,14 @@ class AlphaX(Strategy):
         return ties[0] if len(ties) == 1 else ties[int(state.rng.integers(len(ties)))]
 
     def _expand(self, state: AlphaXState, c: Hashable, parent: Hashable | None) -> _Pending | None:
-        state.stats["expansions"] += 1
+        state.stats.expansions += 1
         state.tree[c] = _Node(0.0, 1, parent)
         if self.design.is_terminal(c):
             idx = self._index(c)
             if idx < 0 or idx in state.failed:
                 return None  # not in the table: value 0, nothing backed up (official)
-            state.stats["tree_evaluations"] += 1
-            state.stats["evaluation_calls"] += 1  # the official train_net call, repeats included
+            state.stats.tree_evaluations += 1
+            state.stats.evaluation_calls += 1  # the official train_net call, repeats included
             if idx in state.values:
                 self._finish(state, c, state.values[idx])
                 return None
@@ -367,7 +383,7 @@ class AlphaX(Strategy):
                 self._finish(state, c, self.config.failed_rollout_value)
                 return None
             idx = found
-            state.stats["evaluation_calls"] += 1
+            state.stats.evaluation_calls += 1
             dyna = self._dyna(state, c)
             if idx in state.values:
                 self._finish(state, c, self._mix(state, state.values[idx], dyna, {}))
@@ -394,7 +410,7 @@ class AlphaX(Strategy):
                     self._resolve(state, p, self.config.failed_rollout_value)
                     p = None
                     break
-                state.stats["evaluation_calls"] += 1
+                state.stats.evaluation_calls += 1
                 p = replace(p, idx=idx, tries=tries)
             if p is None:
                 continue
@@ -456,7 +472,7 @@ class AlphaX(Strategy):
         """
         rng, failed, st, limit = state.rng, state.failed, state.stats, self.config.rollout_tries
         out: list[int | None] = []
-        mean_tries = 1.0 + st["rollout_retries"] / max(st["rollouts"], 1)
+        mean_tries = 1.0 + st.rollout_retries / max(st.rollouts, 1)
         chunk = max(1, min(256 * count, round(count * mean_tries)))
         official, u = self.config.rollout == "official", uniforms(rng)
         while True:
@@ -465,16 +481,16 @@ class AlphaX(Strategy):
             for i in self._indices(ends):
                 if i >= 0 and i not in failed:
                     out.append(i)
-                    st["rollouts"] += 1
+                    st.rollouts += 1
                     if len(out) == count:
                         return out, tries
                     tries = 0
                     continue
                 tries += 1
-                st["rollout_retries"] += 1
+                st.rollout_retries += 1
                 if tries >= limit:
-                    st["rollouts"] += 1
-                    st["failed_rollouts"] += 1
+                    st.rollouts += 1
+                    st.failed_rollouts += 1
                     out.append(None)
                     return out, tries
             chunk = min(4 * chunk, 256 * count)
@@ -496,7 +512,7 @@ class AlphaX(Strategy):
         if not self.config.meta_dnn or state.fits == 0:
             return None
         out = self._rollouts(state, c, self.config.dyna_rollouts)[0]
-        state.stats["dyna_rollouts"] += len(out)
+        state.stats.dyna_rollouts += len(out)
         return tuple(out)
 
     def _predictions(self, state: AlphaXState, dynas: list[tuple[int | None, ...] | None]) -> dict[int, float]:
@@ -535,9 +551,9 @@ class AlphaX(Strategy):
         known = list(state.values) + [i for i in state.failed if i >= 0] + batch
         seen[np.asarray(known, dtype=np.int64)] = True
         free = np.flatnonzero(~seen)
-        state.stats["fallbacks"] += 1
+        state.stats.fallbacks += 1
         if free.size == 0:
             return None
-        state.stats["random_picks"] += 1
+        state.stats.random_picks += 1
         log.info("alphax: %d episodes found no new architecture; taking a random one", self.config.max_episodes)
         return int(free[int(state.rng.integers(free.size))])

@@ -8,11 +8,18 @@ architectures among N are exactly (N + 1) / (K + 1), which the harness uses as t
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 
 from strategies.base import JaxStrategy
 from strategies.registry import register
+
+
+class RSState(NamedTuple):
+    order: jax.Array  # [budget] int32: the trial's architectures, drawn at init without replacement
+    t: jax.Array  # int32: architectures evaluated so far
 
 
 @register
@@ -29,11 +36,11 @@ class RandomSearch(JaxStrategy):
         if budget > n:
             raise ValueError(f"budget {budget} exceeds the {n} architectures of {self.space.name}")
         order = jax.random.choice(key, n, (budget,), replace=False)
-        return {"order": order.astype(jnp.int32), "t": jnp.asarray(0, jnp.int32)}
+        return RSState(order.astype(jnp.int32), jnp.asarray(0, jnp.int32))
 
-    def ask_fn(self, arrays, state):
-        idx = state["order"][jnp.minimum(state["t"], state["order"].shape[0] - 1)]
+    def ask_fn(self, arrays, state: RSState):
+        idx = state.order[jnp.minimum(state.t, state.order.shape[0] - 1)]
         return state, idx
 
-    def tell_fn(self, arrays, state, idx, value):
-        return {**state, "t": state["t"] + 1}
+    def tell_fn(self, arrays, state: RSState, idx, value) -> RSState:
+        return state._replace(t=state.t + 1)

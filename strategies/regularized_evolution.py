@@ -25,6 +25,7 @@ Departures, and why:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -59,6 +60,17 @@ def _random_unseen(key, seen):
     return i
 
 
+class REState(NamedTuple):
+    key: jax.Array
+    seen: jax.Array  # [N] bool: evaluated architectures
+    value: jax.Array  # [N] float32: their values (0 elsewhere)
+    pop: jax.Array  # [population] int32: members, a ring buffer (appending when full overwrites the oldest)
+    pop_val: jax.Array  # [population] float32: their values (-inf in empty slots)
+    size: jax.Array  # int32: members so far (<= population)
+    head: jax.Array  # int32: slot of the oldest member once full
+    t: jax.Array  # int32: architectures evaluated
+
+
 @register
 class RegularizedEvolution(JaxStrategy):
     name = "regularized-evolution"
@@ -82,33 +94,21 @@ class RegularizedEvolution(JaxStrategy):
         if p < 1 or self.config.tournament < 1:
             raise ValueError("population and tournament must be at least 1")
         n = self.space.n
-        return {
-            "key": key,
-            "seen": jnp.zeros(n, bool),
-            "value": jnp.zeros(n, jnp.float32),
-            "pop": jnp.zeros(p, jnp.int32),
-            "pop_val": jnp.full(p, -jnp.inf, jnp.float32),
-            "size": jnp.asarray(0, jnp.int32),  # members so far (<= p)
-            "head": jnp.asarray(0, jnp.int32),  # slot of the oldest member once full
-            "t": jnp.asarray(0, jnp.int32),  # architectures evaluated
-        }
+        zero = jnp.asarray(0, jnp.int32)
+        return REState(key=key, seen=jnp.zeros(n, bool), value=jnp.zeros(n, jnp.float32), pop=jnp.zeros(p, jnp.int32),
+                       pop_val=jnp.full(p, -jnp.inf, jnp.float32), size=zero, head=zero, t=zero)
 
     # -- population as a ring buffer: appending when full overwrites the oldest
-    def _append(self, state, idx, val):
+    def _append(self, state: REState, idx, val) -> REState:
         p = self.config.population
-        full = state["size"] >= p
-        slot = jnp.where(full, state["head"], state["size"])
-        return {
-            **state,
-            "pop": state["pop"].at[slot].set(idx),
-            "pop_val": state["pop_val"].at[slot].set(val),
-            "size": jnp.minimum(state["size"] + 1, p),
-            "head": jnp.where(full, (state["head"] + 1) % p, state["head"]),
-        }
+        full = state.size >= p
+        slot = jnp.where(full, state.head, state.size)
+        return state._replace(pop=state.pop.at[slot].set(idx), pop_val=state.pop_val.at[slot].set(val),
+                              size=jnp.minimum(state.size + 1, p), head=jnp.where(full, (state.head + 1) % p, state.head))
 
-    def ask_fn(self, arrays, state):
+    def ask_fn(self, arrays, state: REState):
         cfg = self.config
-        key, k_init = jax.random.split(state["key"])
+        key, k_init = jax.random.split(state.key)
 
         def mutate_loop(state):
             def cond(c):
@@ -117,19 +117,19 @@ class RegularizedEvolution(JaxStrategy):
 
             def body(c):
                 st, tries, _, _ = c
-                k, k_t, k_m = jax.random.split(st["key"], 3)
-                members = jax.random.randint(k_t, (cfg.tournament,), 0, st["size"])
-                parent = st["pop"][members[jnp.argmax(st["pop_val"][members])]]
+                k, k_t, k_m = jax.random.split(st.key, 3)
+                members = jax.random.randint(k_t, (cfg.tournament,), 0, st.size)
+                parent = st.pop[members[jnp.argmax(st.pop_val[members])]]
                 nv = arrays["n_valid"][parent]
                 j = jax.random.randint(k_m, (), 0, jnp.maximum(nv, 1))
                 # valid neighbours are stored first, INVALID (-2) padding last
                 child = jnp.where(nv > 0, arrays["neighbors"][parent, j], OUT_OF_TABLE)
-                st = {**st, "key": k}
+                st = st._replace(key=k)
                 in_table = child >= 0
-                cached = in_table & st["seen"][jnp.maximum(child, 0)]
+                cached = in_table & st.seen[jnp.maximum(child, 0)]
                 st = jax.lax.cond(
                     cached,
-                    lambda s: self._append(s, child, s["value"][child]),
+                    lambda s: self._append(s, child, s.value[child]),
                     lambda s: s,
                     st,
                 )
@@ -138,22 +138,17 @@ class RegularizedEvolution(JaxStrategy):
             st, _, child, done = jax.lax.while_loop(
                 cond, body, (state, jnp.asarray(0), jnp.asarray(0, jnp.int32), jnp.asarray(False))
             )
-            k, sub = jax.random.split(st["key"])
-            child = jnp.where(done, child, _random_unseen(sub, st["seen"]))
-            return {**st, "key": k}, child
+            k, sub = jax.random.split(st.key)
+            child = jnp.where(done, child, _random_unseen(sub, st.seen))
+            return st._replace(key=k), child
 
         def random_member(state):
-            return {**state, "key": key}, _random_unseen(k_init, state["seen"]).astype(jnp.int32)
+            return state._replace(key=key), _random_unseen(k_init, state.seen).astype(jnp.int32)
 
         # the first `population` evaluations are random; evolution afterwards
-        state, idx = jax.lax.cond(state["t"] < cfg.population, random_member, mutate_loop, state)
+        state, idx = jax.lax.cond(state.t < cfg.population, random_member, mutate_loop, state)
         return state, idx.astype(jnp.int32)
 
-    def tell_fn(self, arrays, state, idx, value):
-        state = {
-            **state,
-            "seen": state["seen"].at[idx].set(True),
-            "value": state["value"].at[idx].set(value),
-            "t": state["t"] + 1,
-        }
+    def tell_fn(self, arrays, state: REState, idx, value) -> REState:
+        state = state._replace(seen=state.seen.at[idx].set(True), value=state.value.at[idx].set(value), t=state.t + 1)
         return self._append(state, idx, value)

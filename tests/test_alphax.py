@@ -244,7 +244,7 @@ def test_every_episode_backs_one_visit_up_to_the_root(batch):
     assert len(set(arch)) == 30 and not state.pending
     root = state.tree[()]
     # all values are positive, so each episode (expansion or revisit) adds one root visit
-    assert root.n == state.stats["episodes"]
+    assert root.n == state.stats.episodes
     assert min(state.values.values()) <= root.xbar <= max(state.values.values())
 
 
@@ -265,7 +265,7 @@ def test_cell_search_on_nb101_cells_with_out_of_table_rollouts():
     assert isinstance(s.design, CellDesign) and s.design.max_vertices == 4
     state, arch = _run(s, bench, 0, 25)
     assert len(set(arch)) == 25
-    assert state.stats["rollout_retries"] > 0  # cells outside the table were retried, free
+    assert state.stats.rollout_retries > 0  # cells outside the table were retried, free
     assert all(len(k[0]) + 2 <= 4 for k in state.tree)
 
 
@@ -275,7 +275,7 @@ def test_rollout_gives_up_after_the_bounded_tries():
     state = s.init(jax.random.key(0))
     state.failed = set(range(bench.space.n))  # nothing answers
     idx, tries = s._rollout(state, s.design.root(), 0)
-    assert idx is None and tries == 5 and state.stats["rollout_retries"] == 5
+    assert idx is None and tries == 5 and state.stats.rollout_retries == 5
 
 
 def test_percent_answers_are_scaled_to_fractions():

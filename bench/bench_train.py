@@ -175,17 +175,7 @@ def compile_counts_20_cells(n: int = 20) -> dict:
     genotypes = sample_nb201_cells(n, seed=2)
     out: dict = {"config": "NB-201, C=2, 1 stage of 1 cell, 8x8x3, batch 8, 1 step", "cells": n}
     for mode in ("per_arch", "masked"):
-        cfg = trainer.nb201_proxy_config(
-            channels=2,
-            stacks=1,
-            cells_per_stack=1,
-            batch_size=8,
-            steps=1,
-            num_classes=2,
-            eval_batch_size=8,
-            dtype="float32",
-            compile_mode=mode,
-        )
+        cfg = trainer.nb201_tiny_config(eval_batch_size=8, augment=True, compile_mode=mode)
         before = trainer.compile_count()
         t0, c0 = time.perf_counter(), time.process_time()
         with trainer.count_xla_compiles() as counts:

@@ -16,21 +16,9 @@ import numpy as np
 
 from bench.gpu_sizes import CELL as CELL_A  # noqa: F401 - CONFIGS names it; gpu_train and tests take it from here
 from bench.gpu_sizes import num
+from nasbench.spaces.nb101 import EXAMPLE_CELL
 
-#: The Inception-like example cell of the official NAS-Bench-101 README (1x1 conv, 3x3 conv, two
-#: chained 3x3 convs and a 3x3 max-pool, four of them concatenated at the output).
-CELL_B = (
-    [
-        [0, 1, 1, 1, 0, 1, 0],
-        [0, 0, 0, 0, 0, 0, 1],
-        [0, 0, 0, 0, 0, 0, 1],
-        [0, 0, 0, 0, 1, 0, 0],
-        [0, 0, 0, 0, 0, 0, 1],
-        [0, 0, 0, 0, 0, 0, 1],
-        [0, 0, 0, 0, 0, 0, 0],
-    ],
-    ["input", "conv1x1-bn-relu", "conv3x3-bn-relu", "conv3x3-bn-relu", "conv3x3-bn-relu", "maxpool3x3", "output"],
-)
+CELL_B = EXAMPLE_CELL  # the Inception-like example cell of the official NAS-Bench-101 README
 #: (cell name, dtype) of the per-architecture throughput configs, in order of priority.
 CONFIGS = (("CELL_A", "bfloat16"), ("CELL_A", "float32"), ("CELL_B", "bfloat16"))
 

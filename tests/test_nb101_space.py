@@ -20,19 +20,7 @@ IN, OUT = S.INPUT, S.OUTPUT
 C3, C1, MP = S.CONV3X3, S.CONV1X1, S.MAXPOOL3X3
 
 CHAIN = ([[0, 1, 0], [0, 0, 1], [0, 0, 0]], [IN, C3, OUT])
-# the Inception-like cell of the official api.py docstring
-INCEPTION = (
-    [
-        [0, 1, 1, 1, 0, 1, 0],
-        [0, 0, 0, 0, 0, 0, 1],
-        [0, 0, 0, 0, 0, 0, 1],
-        [0, 0, 0, 0, 1, 0, 0],
-        [0, 0, 0, 0, 0, 0, 1],
-        [0, 0, 0, 0, 0, 0, 1],
-        [0, 0, 0, 0, 0, 0, 0],
-    ],
-    [IN, C1, C3, C3, C3, MP, OUT],
-)
+INCEPTION = S.EXAMPLE_CELL  # the Inception-like cell of the official api.py docstring
 
 
 def reference_hash(matrix, ops) -> str:

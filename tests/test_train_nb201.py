@@ -155,19 +155,7 @@ def _toy(n=48, side=8, seed=0):
 
 
 def _tiny(mode="per_arch", **kw):
-    base = dict(
-        channels=2,
-        stacks=1,
-        cells_per_stack=1,
-        batch_size=8,
-        steps=1,
-        num_classes=2,
-        eval_batch_size=16,
-        dtype="float32",
-        compile_mode=mode,
-        augment=False,
-    )
-    return trainer.nb201_proxy_config(**{**base, **kw})
+    return trainer.nb201_tiny_config(compile_mode=mode, **kw)
 
 
 def _cells(n, seed):

@@ -125,6 +125,14 @@ def nb201_proxy_config(**overrides: Any) -> TrainConfig:
     return TrainConfig(**{**base, **overrides})
 
 
+def nb201_tiny_config(**overrides: Any) -> TrainConfig:
+    """The smallest NB-201 network, for tests and benchmarks of the compile and training paths (not
+    for ranking): C = 2, one stage of one cell, batch 8, one step, 2 classes, float32, no augmentation."""
+    base: dict[str, Any] = dict(channels=2, stacks=1, cells_per_stack=1, batch_size=8, steps=1, num_classes=2,
+                                eval_batch_size=16, dtype="float32", augment=False)
+    return nb201_proxy_config(**{**base, **overrides})
+
+
 PRESETS: dict[str, Callable[..., TrainConfig]] = {
     "nb101": nb101_config,
     "nb101-proxy": proxy_config,

@@ -40,6 +40,7 @@ from nasbench.train.config import (
     nb101_config,
     nb201_config,
     nb201_proxy_config,
+    nb201_tiny_config,
     preset,
     proxy_config,
 )
@@ -361,6 +362,7 @@ __all__ = [
     "nb201_config",
     "proxy_config",
     "nb201_proxy_config",
+    "nb201_tiny_config",
     "augment",
     "crop",
     "flip",

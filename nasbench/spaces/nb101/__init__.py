@@ -93,6 +93,7 @@ from nasbench.spaces.nb101.cells import (  # noqa: F401
     CONV1X1,
     CONV3X3,
     EDGE_POSITIONS,
+    EXAMPLE_CELL,
     GENOTYPE_LEN,
     INPUT,
     MAX_EDGES,

@@ -31,6 +31,20 @@ MAXPOOL3X3 = "maxpool3x3"
 OPS: tuple[str, ...] = (CONV3X3, CONV1X1, MAXPOOL3X3)
 MAX_VERTICES = 7
 MAX_EDGES = 9
+#: The Inception-like example cell of the official ``nasbench/api.py`` docstring and README: a 1x1
+#: conv, a 3x3 conv, two chained 3x3 convs and a 3x3 max-pool, four branches concatenated at the output.
+EXAMPLE_CELL: tuple[list[list[int]], list[str]] = (
+    [
+        [0, 1, 1, 1, 0, 1, 0],
+        [0, 0, 0, 0, 0, 0, 1],
+        [0, 0, 0, 0, 0, 0, 1],
+        [0, 0, 0, 0, 1, 0, 0],
+        [0, 0, 0, 0, 0, 0, 1],
+        [0, 0, 0, 0, 0, 0, 1],
+        [0, 0, 0, 0, 0, 0, 0],
+    ],
+    [INPUT, CONV1X1, CONV3X3, CONV3X3, CONV3X3, MAXPOOL3X3, OUTPUT],
+)
 N_OP_VERTICES = MAX_VERTICES - 2
 EDGE_POSITIONS: tuple[tuple[int, int], ...] = tuple(
     (i, j) for i in range(MAX_VERTICES) for j in range(i + 1, MAX_VERTICES)

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from nasbench.data import atomic_write_text
 
-SUITES = ["bench_nb101", "bench_tables", "bench_strategies", "bench_long", "bench_timed", "bench_train", "bench_executors"]
+SUITES = ["bench_nb101", "bench_tables", "bench_strategies", "bench_long", "bench_timed", "bench_train", "bench_executors",
+          "bench_main_job"]
 OUT = Path(__file__).parent / "results.json"
 
 

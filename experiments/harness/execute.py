@@ -228,10 +228,10 @@ def _watch_parent(parent: int) -> None:
 def _worker(spec: TrialSpec, data_dir: str | None) -> dict[str, Any]:
     """One trial in a pool worker. A pure-JAX strategy runs as one compiled scan over the whole
     trial (the same trajectory as the ask/tell loop, without its per-step dispatch: at a 7,812-query
-    cap that loop spent most of a regularised-evolution trial in Python)."""
+    cap that loop spent most of a regularised-evolution trial in Python; a trial that stops at a target
+    ends with the scan segment of its first hit, with the record the loop gives)."""
     bench = get_benchmark(spec.benchmark, data_dir, noise=spec.noise)
-    # a stop rule ends a trial early, which the compiled scan (always the whole budget) cannot
-    if not spec.timed and spec.stop is None and getattr(bench, "vectorizable", True) \
+    if not spec.timed and getattr(bench, "vectorizable", True) \
             and isinstance(make_strategy(spec, bench), JaxStrategy):
         return run_vectorized([spec], bench)[0]
     return run_trial(spec, bench)
@@ -469,7 +469,7 @@ def _run_inprocess(todo: list[TrialSpec], benches: dict[str, Benchmark], out: Pa
         bench = benches[bname]
         if specs[0].noise is not None:
             bench = bench.with_noise(specs[0].noise)
-        if not specs[0].timed and specs[0].stop is None and getattr(bench, "vectorizable", True) \
+        if not specs[0].timed and getattr(bench, "vectorizable", True) \
                 and isinstance(make_strategy(specs[0], bench), JaxStrategy):
             for i in range(0, len(specs), VECTOR_CHUNK):
                 chunk = specs[i : i + VECTOR_CHUNK]

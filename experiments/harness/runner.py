@@ -153,4 +153,9 @@ def run_vectorized(specs: list[TrialSpec], bench: Benchmark) -> list[dict[str, A
     vals = np.concatenate([p[1] for p in parts], axis=1)
     wall = (time.perf_counter() - t0) / len(specs)
     strategy = _VECTOR_CACHE[key][2]
-    return [build_record(s, bench, idx[k], vals[k], wall, budget, strategy) for k, s in enumerate(specs)]
+    recs = []
+    for k, s in enumerate(specs):
+        # one evaluation per ask (as run_trial counts them), up to the first hit where the trial stops
+        hit = np.flatnonzero(bench.truth.truth[idx[k]] >= threshold) if threshold is not None else np.zeros(0, int)
+        recs.append(build_record(s, bench, idx[k], vals[k], wall, int(hit[0]) + 1 if hit.size else budget, strategy))
+    return recs

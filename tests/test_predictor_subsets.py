@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import jax
+import math
+
 import numpy as np
 import pytest
 
@@ -193,68 +195,90 @@ def _fake_results(root, hits_by_label: dict[str, tuple[dict, list[int]]], n: int
                 "benchmark": "toy", "strategy": label, "strategy_spec": "predictor-subsets", "config": config,
                 "seed": seed, "budget": budget, "arch": list(range(budget)), "observed": truth, "truth": truth,
                 "cost": [1.0] * budget, "wall_time": 2.0 + seed, "diagnostics": diag,
+                "fingerprint": {"strategy_version": 1, "config": config},
             }))
 
 
-def test_subsets_experiment_gains_and_files(tmp_path):
-    from experiments.studies.subsets import subset_rows, write
+def test_subsets_report_rows_files_and_regeneration_from_its_trials_table(tmp_path):
+    import shutil
+
+    from experiments.studies import reports, subsets
 
     _fake_results(tmp_path, {
-        "full": ({"candidates": "full"}, [5, 15]),  # aRT 10 -> gain (99+1)/(1+1)/10 = 5
+        "full": ({"candidates": "full"}, [5, 15]),  # aRT at h = 20: (5 + 15) / 2 = 10
         "random-10pct": ({"candidates": "random", "subset": 0.1}, [0, 10]),  # (20 + 10) / 1 = 30
-        "mutation-20": ({"candidates": "mutation", "subset": 20}, [0, 0]),  # no success: gain 0
+        "mutation-20": ({"candidates": "mutation", "subset": 20}, [0, 0]),  # no success: aRT infinite
     }, offered={"random-10pct": [0, 1]})
-    rows = {(r["label"], r["target"]): r for r in subset_rows([tmp_path], n_boot=50)}
+    subsets.write_report(tmp_path)
+    trials = subsets.load_trials(tmp_path)
+    a = subsets.analyse(trials, subsets.benchmark_summaries(tmp_path, ["toy"]))
+    rows = {(r["label"], r["target"]): r for r in a["rows"]}
     full, rnd, mut = rows["full", "optimum"], rows["random-10pct", "optimum"], rows["mutation-20", "optimum"]
-    assert (full["kind"], full["m_fraction"], full["art"], full["gain"]) == ("full", 1.0, 10.0, 5.0)
+    assert (full["kind"], full["m_fraction"], full["art"], full["horizon"]) == ("full", 1.0, 10.0, 20)
     assert (rnd["kind"], rnd["m_count"], rnd["art"]) == ("random", 10, 30.0)
-    assert rnd["gain"] == pytest.approx(50 / 30)
-    assert rnd["mkn"] == pytest.approx(10 / 99) and rnd["m_measured"] == pytest.approx(0.1)  # scored 0.2 over 2 rounds
+    assert rnd["vs_full"]["ratio"] == pytest.approx(10 / 30)  # aRT(full) / aRT(random)
+    assert rnd["mkn"] == pytest.approx(10 / 99) and rnd["m_scored"] == pytest.approx(0.1)  # 0.2 scored over 2 rounds
     assert (rnd["offered"], rnd["found_offered"]) == (1, 1) and full["offered"] is None  # full: no diagnostics
-    assert (mut["kind"], mut["m_fraction"], mut["gain"], mut["successes"]) == ("mutation", pytest.approx(20 / 99), 0.0, 0)
-    assert full["sec_per_trial_median"] == 2.5 and full["acquisition"] == "thompson" and full["cpu_s"] == 5.0
-    paths = write([tmp_path], tmp_path / "out", n_boot=50)
-    names = {p.name for p in paths}
-    assert {"subsets.pdf", "subsets.png", "subsets.md", "subsets.csv", "subsets-verdicts.md"} <= names
-    text = (tmp_path / "out" / "subsets.md").read_text()
+    assert (mut["kind"], mut["m_fraction"], mut["art"], mut["successes"]) == ("mutation", pytest.approx(20 / 99), math.inf, 0)
+    assert mut["vs_full"]["ratio"] == 0.0 and mut["ni_low"] is None  # no success: not estimable
+    assert full["sec_per_trial"] == 2.5 and full["acquisition"] == "thompson" and full["cpu_s"] == 5.0
+    names = {p.name for p in (tmp_path / "tables").iterdir()} | {p.name for p in (tmp_path / "figures").iterdir()}
+    assert {"subsets.pdf", "subsets.png", "subsets.csv", "subsets-verdicts.md", "subsets-trials.csv"} <= names
+    text = (tmp_path / "README.md").read_text()
     assert "## Verdicts" in text and "| 2 | toy | optimum | thompson | **" in text
     assert "6 trials, 0.0 CPU hours" in text
+    # the per-trial table holds every number: without the records the page is the same, byte for byte
+    files = ("README.md", "tables/subsets.csv", "tables/subsets-verdicts.md", "tables/subsets-trials.csv")
+    before = {f: (tmp_path / f).read_bytes() for f in files}
+    assert subsets.read_trials_csv(tmp_path / "tables" / "subsets-trials.csv") == trials
+    shutil.rmtree(tmp_path / "data")
+    reports.write_report(tmp_path)
+    assert {f: (tmp_path / f).read_bytes() for f in files} == before
 
 
-def test_subsets_paired_tests_are_wilcoxon_by_seed_with_failures_at_the_budget_and_holm(tmp_path):
-    """Samples to the optimum per seed, a failure counted as budget + 1 = 21; the p-values are
-    scipy's two-sided Wilcoxon on those pairs, Holm-adjusted over the family's two subsets."""
-    from scipy.stats import wilcoxon
+def test_subsets_comparisons_are_logrank_on_censored_samples_with_holm(tmp_path):
+    """Samples to the optimum per seed, censored at the budget (20): the p-values are scipy's
+    one-sided log-rank tests on CensoredData, Holm-adjusted over every test of the page."""
+    from scipy import stats as sps
 
-    from experiments.studies.subsets import subset_rows
+    from experiments.analysis import survival
+    from experiments.studies import subsets
 
     full = [2, 3, 4, 5, 6, 7, 8, 9]
-    slow = [12, 14, 0, 0, 19, 0, 17, 0]  # worse on every seed
+    slow = [12, 14, 0, 0, 19, 0, 17, 0]  # later on every seed
     close = [3, 2, 5, 4, 7, 6, 9, 8]  # no difference
     _fake_results(tmp_path, {
         "full": ({"candidates": "full"}, full),
         "random-1": ({"candidates": "random", "subset": 1}, slow),
         "random-50": ({"candidates": "random", "subset": 50}, close),
     })
-    rows = {r["label"]: r for r in subset_rows([tmp_path], n_boot=20) if r["target"] == "optimum"}
-    steps = [[h or 21 for h in x] for x in (full, slow, close)]
-    p_slow = wilcoxon(steps[1], steps[0]).pvalue
-    p_close = wilcoxon(steps[2], steps[0]).pvalue
-    assert rows["random-1"]["p_full"] == pytest.approx(p_slow) and rows["random-1"]["d_full"] > 0
-    assert rows["random-50"]["p_full"] == pytest.approx(p_close)
-    lo, hi = sorted([p_slow, p_close])
-    adj = {p_slow: None, p_close: None}
-    adj[lo], adj[hi] = min(1, 2 * lo), max(min(1, 2 * lo), hi)
-    assert rows["random-1"]["p_full_adj"] == pytest.approx(adj[p_slow])
-    assert rows["random-50"]["p_full_adj"] == pytest.approx(adj[p_close])
-    assert np.isnan(rows["full"]["p_full"])
+    trials = subsets.load_trials(tmp_path)
+    a = subsets.analyse(trials, subsets.benchmark_summaries(tmp_path, ["toy"]))
+    rows = {r["label"]: r for r in a["rows"] if r["target"] == "optimum"}
+
+    def data(hits):
+        return sps.CensoredData(uncensored=[h for h in hits if h], right=[20] * hits.count(0))
+
+    p = {name: (sps.logrank(data(x), data(full), alternative="greater").pvalue,
+                sps.logrank(data(x), data(full), alternative="less").pvalue) for name, x in (("random-1", slow), ("random-50", close))}
+    assert rows["random-1"]["vs_full"]["p_later"] == pytest.approx(p["random-1"][1], rel=1e-5)
+    assert rows["random-50"]["vs_full"]["p_sooner"] == pytest.approx(p["random-50"][0], rel=1e-5)
+    assert rows["random-1"]["vs_full"]["p_later"] < 0.01 and rows["full"]["vs_full"] is None
+    # the family: both one-sided tests of both comparisons, on both targets of the toy benchmark
+    assert a["family"] == 8
+    raw = [r["vs_full"][k] for t in ("optimum", "top-0.1%") for r in a["rows"]
+           if r["target"] == t and r["vs_full"] for k in ("p_sooner", "p_later")]
+    assert sorted(survival.holm(raw)) == pytest.approx(sorted(
+        r["vs_full"][k + "_holm"] for r in a["rows"] if r["vs_full"] for k in ("p_sooner", "p_later")), rel=1e-5)
 
 
-def _row(kind, frac, k, hits, p_full=float("nan"), d_full=0.0, p_random=float("nan"), d_random=0.0,
+def _row(kind, frac, hits, later=1.0, sooner=1.0, ni=None, vs_random_sooner=None, offered=None,
          bench="b", target="optimum", acq="thompson"):
+    cmp = None if kind == "full" else {"ratio": 1.0, "p_later_holm": later, "p_sooner_holm": sooner}
+    vr = None if vs_random_sooner is None else {"ratio": 2.0, "p_sooner_holm": vs_random_sooner, "p_later_holm": 1.0}
     return {"benchmark": bench, "target": target, "acquisition": acq, "kind": kind, "label": f"{kind}-{frac}",
-            "m_fraction": frac, "mkn": frac * k, "K": k, "successes": hits, "n_trials": 30, "offered": None,
-            "p_full_adj": p_full, "d_full": d_full, "p_random_adj": p_random, "d_random": d_random}
+            "m_fraction": frac, "successes": hits, "trials": 30, "offered": offered, "vs_full": cmp,
+            "vs_random": vr, "ni_low": ni}
 
 
 def test_subset_verdicts_follow_their_rules():
@@ -263,32 +287,36 @@ def test_subset_verdicts_follow_their_rules():
     def v(rows):
         return {(x["claim"], x["benchmark"]): x["verdict"] for x in verdicts(rows)}
 
-    # b1: random loses only at M*K/N = 0.16 (K = 16, M = 1%); a smart subset there is not worse than
-    # the full space and better than random: claim 2 holds trivially, claim 3 holds
-    b1 = [_row("full", 1.0, 16, 28, bench="b1"),
-          _row("random", 0.01, 16, 10, p_full=0.001, d_full=40, bench="b1"),
-          _row("random", 0.1, 16, 27, p_full=0.6, d_full=2, bench="b1"),
-          _row("bananas", 0.01, 16, 27, p_full=0.5, d_full=1, p_random=0.002, d_random=-38, bench="b1")]
-    # b2: a loss at M*K/N = 1.6; the smart subset there stays worse than full: claim 3 does not hold
-    b2 = [_row("full", 1.0, 16, 28, bench="b2"),
-          _row("random", 0.1, 16, 12, p_full=0.01, d_full=30, bench="b2"),
-          _row("prefilter", 0.1, 16, 14, p_full=0.02, d_full=25, p_random=0.4, d_random=-3, bench="b2")]
+    # b1: random loses only where 4 of 30 trials were offered a target; a smart subset there is
+    # non-inferior and faster than random: claim 2 holds trivially, claim 3 holds
+    b1 = [_row("full", 1.0, 28, bench="b1"),
+          _row("random", 0.01, 10, later=0.001, offered=4, bench="b1"),
+          _row("random", 0.1, 27, later=0.6, offered=30, bench="b1"),
+          _row("bananas", 0.01, 27, ni=0.9, vs_random_sooner=0.002, bench="b1")]
+    # b2: a loss where most trials were offered one; the smart subset there is faster than random
+    # but not shown non-inferior (bound 0.5 < 0.8): claim 3 not shown
+    b2 = [_row("full", 1.0, 28, bench="b2"),
+          _row("random", 0.1, 12, later=0.01, offered=25, bench="b2"),
+          _row("prefilter", 0.1, 14, ni=0.5, vs_random_sooner=0.01, bench="b2")]
     # b3: random subsets beat the full space (reversed); nothing to regain
-    b3 = [_row("full", 1.0, 16, 10, bench="b3"), _row("random", 0.01, 16, 25, p_full=0.003, d_full=-30, bench="b3")]
+    b3 = [_row("full", 1.0, 10, bench="b3"), _row("random", 0.01, 25, sooner=0.003, bench="b3")]
     # b4: too few hits anywhere
-    b4 = [_row("full", 1.0, 1, 2, bench="b4"), _row("random", 0.01, 1, 1, p_full=0.9, d_full=1, bench="b4")]
-    # b5: p = 0.06 after adjustment is no loss
-    b5 = [_row("full", 1.0, 16, 20, bench="b5"), _row("random", 0.01, 16, 18, p_full=0.06, d_full=5, bench="b5")]
-    got = v(b1 + b2 + b3 + b4 + b5)
+    b4 = [_row("full", 1.0, 2, bench="b4"), _row("random", 0.01, 1, later=0.9, bench="b4")]
+    # b5: p = 0.06 after adjustment is no loss; b6: a loss where no smart subset ran
+    b5 = [_row("full", 1.0, 20, bench="b5"), _row("random", 0.01, 18, later=0.06, bench="b5")]
+    b6 = [_row("full", 1.0, 20, bench="b6"), _row("random", 0.01, 3, later=0.001, bench="b6"),
+          _row("bananas", 0.1, 20, ni=1.0, vs_random_sooner=0.001, bench="b6")]
+    got = v(b1 + b2 + b3 + b4 + b5 + b6)
     assert got == {
         (2, "b1"): "holds trivially", (3, "b1"): "holds",
-        (2, "b2"): "holds", (3, "b2"): "does not hold",
-        (2, "b3"): "does not hold", (3, "b3"): "inconclusive",
-        (2, "b4"): "inconclusive", (3, "b4"): "inconclusive",
-        (2, "b5"): "does not hold", (3, "b5"): "inconclusive",
+        (2, "b2"): "holds", (3, "b2"): "not shown",
+        (2, "b3"): "reversed", (3, "b3"): "nothing to regain",
+        (2, "b4"): "not estimable", (3, "b4"): "nothing to regain",
+        (2, "b5"): "not shown", (3, "b5"): "nothing to regain",
+        (2, "b6"): "holds", (3, "b6"): "not run",
     }
-    reasons = {(x["claim"], x["benchmark"]): x["reason"] for x in verdicts(b3)}
-    assert "reversed" in reasons[2, "b3"]
+    reasons = {(x["claim"], x["benchmark"]): x["reason"] for x in verdicts(b2)}
+    assert "non-inferiority not shown (bound 0.5)" in reasons[3, "b2"]
 
 
 def test_bananas_mutation_changes_each_group_once_on_average():

@@ -71,7 +71,7 @@ class Censored:
         return Censored(np.array([trials[s][0] for s in seeds], np.int64),
                         np.array([trials[s][1] for s in seeds], bool), seeds)
 
-    def at(self, h: int) -> Censored:
+    def at(self, h: float) -> Censored:
         """The same trials censored at ``h`` samples."""
         return Censored(np.minimum(self.times, h), self.events & (self.times <= h), self.seeds)
 
@@ -103,21 +103,21 @@ def rng_for(seed: int, *names: str) -> np.random.Generator:
 
 
 def _bca(data: tuple[np.ndarray, ...], statistic, paired: bool, rng: np.random.Generator,
-         near: float | None = None) -> tuple[float, float]:
+         near: float | None = None, confidence: float = CONFIDENCE) -> tuple[float, float]:
     """BCa interval of ``exp(statistic)`` where ``statistic`` is a log ratio that may be +-inf in a
     resample. Infinite values are replaced by +-1e3 for scipy (which needs finite numbers); an end
     that lands beyond the finite resamples is reported as 0 or infinity. Where ``near`` (a published
     ratio a verdict compares with the ends) lies within :data:`NEAR` of an end, the interval is
     recomputed with :data:`N_RESAMPLES_FINE` resamples, so that the comparison does not hang on the
     resampling's Monte Carlo error."""
-    low, high = _bca_once(data, statistic, paired, rng, N_RESAMPLES)
+    low, high = _bca_once(data, statistic, paired, rng, N_RESAMPLES, confidence)
     if near is not None and any(0 < e < math.inf and abs(math.log(near / e)) < NEAR for e in (low, high)):
-        low, high = _bca_once(data, statistic, paired, rng, N_RESAMPLES_FINE)
+        low, high = _bca_once(data, statistic, paired, rng, N_RESAMPLES_FINE, confidence)
     return low, high
 
 
 def _bca_once(data: tuple[np.ndarray, ...], statistic, paired: bool, rng: np.random.Generator,
-              n_resamples: int) -> tuple[float, float]:
+              n_resamples: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
     def stat(*args, axis=-1):
         v = statistic(*args, axis=axis)
         return np.clip(np.nan_to_num(v, nan=0.0, posinf=1e3, neginf=-1e3), -1e3, 1e3)
@@ -126,12 +126,12 @@ def _bca_once(data: tuple[np.ndarray, ...], statistic, paired: bool, rng: np.ran
         warnings.simplefilter("ignore", RuntimeWarning)
         warnings.simplefilter("ignore", sps.DegenerateDataWarning)
         res = sps.bootstrap(data, stat, paired=paired, vectorized=True, n_resamples=n_resamples, batch=20_000,
-                            confidence_level=CONFIDENCE, method="BCa", random_state=rng)
+                            confidence_level=confidence, method="BCa", random_state=rng)
     dist = res.bootstrap_distribution
     finite = dist[np.abs(dist) < 1e3]
     lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
     if math.isnan(lo) or math.isnan(hi):  # BCa undefined (every leave-one-out estimate equal): percentile
-        lo, hi = (float(np.quantile(dist, q)) for q in ((1 - CONFIDENCE) / 2, (1 + CONFIDENCE) / 2))
+        lo, hi = (float(np.quantile(dist, q)) for q in ((1 - confidence) / 2, (1 + confidence) / 2))
 
     def back(v: float) -> float:
         if not finite.size:
@@ -197,10 +197,11 @@ def ratio_to_random(a: Censored, n: int, k: int, h: int, rng: np.random.Generato
     return point, lo, hi
 
 
-def ratio_paired(a: Censored, b: Censored, h: int, rng: np.random.Generator,
-                 near: float | None = None) -> tuple[float, float, float]:
-    """``aRT_B(h) / aRT_A(h)`` and its BCa interval: paired by seed when both ran the same seeds
-    (pass only the common seeds for a paired comparison), else each side resampled on its own."""
+def ratio_paired(a: Censored, b: Censored, h: float, rng: np.random.Generator,
+                 near: float | None = None, confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """``aRT_B(h) / aRT_A(h)`` and its BCa interval (two-sided, ``confidence``): paired by seed when
+    both ran the same seeds (pass only the common seeds for a paired comparison), else each side
+    resampled on its own."""
     a, b = a.at(h), b.at(h)
     ea, eb = int(a.events.sum()), int(b.events.sum())
     point = (art(b) / art(a) if ea and eb else math.inf if ea else 0.0 if eb else math.nan)
@@ -217,11 +218,11 @@ def ratio_paired(a: Censored, b: Censored, h: int, rng: np.random.Generator,
     va, vb = _encode(a, shift), _encode(b, shift)
     if np.unique(va).size == 1 and np.unique(vb).size == 1:
         return point, point, point  # every resample is the same sample
-    lo, hi = _bca((va, vb), stat, paired=paired, rng=rng, near=near)
+    lo, hi = _bca((va, vb), stat, paired=paired, rng=rng, near=near, confidence=confidence)
     return point, lo, hi
 
 
-def logrank(a: Censored, b: Censored, h: int) -> tuple[float, float]:
+def logrank(a: Censored, b: Censored, h: float) -> tuple[float, float]:
     """One-sided log-rank p-values at ``h``: ``(A finds the target sooner than B, later)``.
 
     ``scipy.stats.logrank(x, y, alternative="greater")`` has the alternative that x's failure rate (here:

@@ -1,7 +1,8 @@
 """Which study reports a results folder: the suite it ran says (``meta.json``). A suite that
 searches until the optimum is the seed papers' protocol (:mod:`experiments.studies.claims`), one
-with a time budget the time protocol (:mod:`experiments.studies.time_protocol`), any other the
-default report (:mod:`experiments.studies.report`)."""
+with a time budget the time protocol (:mod:`experiments.studies.time_protocol`), the ``subsets``
+suite the subset-sampling study (:mod:`experiments.studies.subsets`), any other the default report
+(:mod:`experiments.studies.report`). Without ``meta.json``, the per-trial table a study keeps says."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ import json
 from pathlib import Path
 
 from experiments.harness.suite import Suite
-from experiments.studies import claims, report, time_protocol
+from experiments.studies import claims, report, subsets, time_protocol
 
 
 def study_of(suite: Suite) -> str:
-    """``"claims"``, ``"time-protocol"`` or ``"default"``."""
+    """``"claims"``, ``"time-protocol"``, ``"subsets"`` or ``"default"``."""
     if suite.stop == "optimum":
         return "claims"
+    if suite.name == "subsets":
+        return "subsets"
     return "time-protocol" if suite.timed else "default"
 
 
@@ -24,9 +27,11 @@ def _study_from_files(folder: Path) -> str:
     table without records, or the first record's protocol, says which study it is."""
     first = next(iter(sorted(folder.glob("data/*/*/seed-*.json"))), None)
     if first is None:
-        if (folder / "tables" / "trials.csv").is_file():
-            return "claims"
-        return "time-protocol" if (folder / "tables" / time_protocol.TRIALS_CSV).is_file() else "default"
+        for study, table in (("claims", "trials.csv"), ("time-protocol", time_protocol.TRIALS_CSV),
+                             ("subsets", subsets.TRIALS_CSV)):
+            if (folder / "tables" / table).is_file():
+                return study
+        return "default"
     head = json.loads(first.read_text())
     if head.get("stop") == "optimum":
         return "claims"
@@ -43,4 +48,6 @@ def write_report(folder: str | Path) -> Path:
         return claims.write_report(folder)
     if study == "time-protocol":
         return time_protocol.write_report(folder)
+    if study == "subsets":
+        return subsets.write_report(folder)
     return report.write_report(folder)

@@ -227,7 +227,7 @@ CLAIMS: tuple[Claim, ...] = (
         why="Labels of suite `subsets` (BANANAS' predictor scores the full space, or a random or smart subset "
         "of 0.3% or 1% of it each round) on {benchmark} (N = {N}, K = {K}), {n_trials} trials of {budget} "
         "samples each; the paper's own gain formula is not available, so only the direction can be compared. "
-        "The subsets report (`python -m experiments.studies.subsets`) tests both claims with paired tests and verdicts.",
+        "The subsets report (`nasarena report results/subsets`) tests both claims on censored samples to each target, with verdicts.",
     ),
 )
 

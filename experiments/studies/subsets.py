@@ -1,64 +1,57 @@
-"""The subset-sampling experiment: a test of Mauch et al.'s claims 2 and 3, computed from the records.
+"""The subset-sampling study: a test of Mauch et al.'s claims 2 and 3 on censored samples to a target.
 
 Mauch, Tiedemann, Garcia, Cong, Yoshiyama, Cardinaux, Kemp, "Efficient Sampling for Predictor-Based
 Neural Architecture Search" (arXiv:2011.12043, 2020; only the abstract is available to us) claim
 (2) predictor-based NAS loses sample efficiency sharply when its predictor scores only a random
 subset of the space, and (3) a smartly chosen subset regains the efficiency of scoring it all.
-Reads one or more results folders of ``nasarena run subsets`` (trials of ``predictor-subsets``
-under several labels; each record's resolved config says its candidate kind, subset size ``M``
-and acquisition: labels are never parsed) and writes::
+Reads the results folder of ``nasarena run subsets`` (trials of ``predictor-subsets`` under several
+labels; each record's resolved config says its candidate kind, subset size ``M`` and acquisition:
+labels are never parsed) and writes::
 
-    OUT/figures/subsets.{pdf,png}   gain vs M (% of the space), one line per candidate kind, 95%
-                                    bootstrap intervals, a dotted line where M*K/N = 1; one panel
-                                    per benchmark x acquisition x target
-    OUT/tables/subsets.{md,tex,csv} per benchmark x target x label: M, M*K/N, the measured M, hits,
-                                    the share of trials whose candidates ever held a target, aRT,
-                                    gain, the paired test against the full space, seconds per trial
-    OUT/tables/subsets-verdicts.*   a verdict per claim x benchmark x target x acquisition
-    OUT/subsets.md                  caption, figure, verdicts, table and the suite's CPU time
+    README.md                      the page: method, verdicts, every row, cost
+    tables/subsets-trials.csv      one line per trial: what every number is computed from (committed;
+                                   the page regenerates from it without the records)
+    tables/subsets.{md,tex,csv}    per benchmark x target x label
+    tables/subsets-verdicts.*      a verdict per claim x benchmark x target x acquisition
+    figures/subsets.{pdf,png}      aRT(full) / aRT(label) against M, with BCa intervals
 
-**M*K/N** is the expected number of target architectures (``K`` of the ``N``) in one round's
-random subset of ``M``. Below 1 a random subset usually holds no target at all, and a search that
-scores it cannot find one however good its predictor: a *trivial* loss. The records separate the
-two causes: each round's candidate set is counted by the runner (``offered_<target>``: whether any
-round's candidates held a target; ``experiments.harness.records.offer_diagnostics``), so "offered" is the
-share of trials that ever had a target among their candidates and "found | offered" the share of
-those that evaluated one.
+**Method** (:mod:`experiments.analysis.survival`). Each trial's samples to a target are an event
+time censored at the budget ``h`` (200, every label's: a common horizon). Per label: aRT at ``h``
+with a BCa 95% interval, and the share of trials whose candidates ever held a target (``offered``,
+counted by the runner: ``experiments.harness.records.offer_diagnostics``). Comparisons, paired by
+seed: each subset label against the full space of the same acquisition (ratio ``aRT_full / aRT_label``,
+BCa 95%, one-sided log-rank tests both ways), each smart label against the random subset of the same
+``M`` (ratio ``aRT_random / aRT_smart``, log-rank both ways). Holm over the family of every log-rank
+test of the report. Non-inferiority of a smart subset to the full space: the lower end of the
+one-sided ``1 - 0.05 / m`` BCa interval of ``aRT_full / aRT_smart`` at least ``1 / MARGIN`` (its aRT at most
+:data:`MARGIN` times the full space's), Bonferroni over the ``m`` smart labels of its family.
 
-**Tests.** Each subset label is paired by seed with the full space of the same acquisition: a
-two-sided Wilcoxon signed-rank test on the samples to the target, a trial that never reaches it
-counted as ``budget + 1`` (failures tie with each other), Holm-adjusted over the subset labels of
-one benchmark x target x acquisition. Each smart label is also tested against the random subset of
-the same ``M`` (Holm over the smart labels of the family). "Worse" / "better" is the sign of the
-mean paired difference in samples to the target.
+**Verdicts** (:func:`verdicts`), per benchmark x target x acquisition, at level :data:`ALPHA`:
 
-**Verdicts** (:func:`verdicts`), per benchmark x target x acquisition, at level
-:data:`ALPHA` after adjustment:
+* claim 2: *holds* when a random subset is significantly slower than the full space at a size where
+  at least half its trials were offered a target (its predictor passed targets over); *holds
+  trivially* when the only significant losses are where fewer than half were (the subset rarely
+  held a target: no predictor could have found one); *reversed* when no random subset is slower and
+  one is significantly faster; *not shown* when none differs significantly; *not estimable* when
+  the full space and every random subset have fewer than :data:`MIN_SUCCESSES` successes.
+* claim 3, at each ``M`` where a random subset lost: a smart subset *regains* when it is
+  non-inferior to the full space *and* significantly faster than the random subset of that ``M``.
+  *Holds* when some smart subset regains; *not shown* when smart subsets ran there and none
+  regains (each row says which part failed); *nothing to regain* when no random subset lost;
+  *not run* when no smart subset ran at a size that lost.
 
-* claim 2: *holds* when a random subset with ``M*K/N >= 1`` is significantly worse than the full
-  space (the predictor misses targets its subset holds); *holds trivially* when the only
-  significant losses are at ``M*K/N < 1`` (subsets that rarely hold a target); *does not hold*
-  when no random subset is significantly worse (the reason says when one is significantly better:
-  the claim reversed); *inconclusive* when neither the full space nor any random subset reached
-  the target in :data:`MIN_HITS` trials.
-* claim 3: at each ``M`` where the random subset lost, a smart subset *regains* the efficiency when
-  it is not significantly worse than the full space *and* significantly better than the random
-  subset of that ``M``. *Holds* when some smart subset regains at some such ``M``; *does not
-  hold* when smart subsets were run at such an ``M`` and none regains; *inconclusive* when no
-  random subset lost (nothing to regain) or no smart subset was run where one did.
-
-The gain is nasarena's (docs/statistics.md, :data:`experiments.analysis.metrics.GAIN_DEFINITION`): Mauch et al.
-define their own sample-efficiency gain, but its formula is not available to us.
-
-Usage: ``python -m experiments.studies.subsets RESULTS_DIR [RESULTS_DIR ...] [--out FOLDER]``.
+Usage: ``nasarena report results/subsets`` (or ``python -m experiments.studies.subsets FOLDER``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,10 +59,10 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
-from experiments.analysis import metrics, plots, stats
-from experiments.analysis.metrics import GAIN_DEFINITION
-from experiments.analysis.tables import Table, fmt, fmt_p
-from experiments.analysis.trials import gain_rows, load_results, trajectories
+from experiments.analysis import plots, survival
+from experiments.analysis.metrics import TARGETS
+from experiments.analysis.tables import Table, fmt, fmt_ci, fmt_p
+from experiments.harness.records import short_hash
 from nasbench.data import atomic_write_text
 from strategies.predictor_subsets import PredictorSubsetsConfig, subset_size
 from strategies.registry import resolve
@@ -79,138 +72,231 @@ log = logging.getLogger(__name__)
 STRATEGY = "predictor-subsets"
 SMART = ("bananas", "bananas-evolution", "prefilter", "mutation", "evolution")
 KINDS = ("random", *SMART)
-TARGETS = ("optimum", "top-0.1%", "top-1%")
-ALPHA = 0.05
-MIN_HITS = 5
-
-CAPTION = (
-    "Sample-efficiency gain of predictor-based search (BANANAS' predictor: an ensemble of 5 MLPs, "
-    "10 initial + 10 per round) when its predictor scores, each round, a subset of M unevaluated "
-    "architectures instead of the whole space: a uniform random subset (random) or a smart one built "
-    "from what the search knows (bananas: BANANAS' mutations of the 5 best architectures, kept to "
-    "the table; bananas-evolution: a pool evolved on the predictor with those mutations, at equal "
-    "predictor cost; prefilter: the top M of a random pool of 10 M ranked by a ridge regression). "
-    "M*K/N: the expected number of target architectures in one round's random subset. offered: "
-    "trials whose candidates ever held a target; found: those of them that evaluated one. "
-    "p vs full: paired two-sided Wilcoxon test by seed on samples to the target (a failure counts "
-    "as budget + 1), Holm-adjusted within benchmark x target x acquisition. Intervals: 95% "
-    "percentile bootstrap over trials. " + GAIN_DEFINITION
-)
+ALPHA = 0.05  # family-wise level of the Holm-adjusted one-sided tests
+MIN_SUCCESSES = 5  # fewer successes than this within the horizon on a side: a ratio's size is not estimable
+MARGIN = 1.25  # non-inferiority: a smart subset's aRT at most this many times the full space's
+OFFERED_SHARE = 0.5  # a loss is trivial where fewer than this share of trials were ever offered a target
+TRIALS_CSV = "subsets-trials.csv"
 
 
-def kind_and_size(record: dict[str, Any], n: int) -> tuple[str, float, str] | None:
-    """``(candidate kind, M as a fraction of the space, acquisition)`` of a predictor-subsets
-    trial record (from its resolved config), ``None`` for another strategy."""
-    if record.get("strategy_spec", "").partition(":")[0] != STRATEGY:
+def kind_and_size(spec: str, config: dict[str, Any], n: int) -> tuple[str, float, str] | None:
+    """``(candidate kind, M as a fraction of the space, acquisition)`` of a predictor-subsets trial
+    (from its resolved config), ``None`` for another strategy."""
+    if spec.partition(":")[0] != STRATEGY:
         return None
-
-    _, values = resolve(record["strategy_spec"], record.get("config", {}))
+    _, values = resolve(spec, config)
     cfg = PredictorSubsetsConfig(**values)
     if cfg.candidates == "full":
         return "full", 1.0, cfg.acquisition
     return cfg.candidates, subset_size(cfg.subset, n) / n, cfg.acquisition
 
 
-def _per_seed(values: dict[int, float], seeds: Sequence[int]) -> np.ndarray:
-    return np.array([values[s] for s in seeds], dtype=np.float64)
+@dataclass(frozen=True)
+class SubsetTrial:
+    """One trial: all the subsets report reads of its record."""
+
+    benchmark: str
+    label: str
+    seed: int
+    kind: str  # "full", a kind of KINDS, or "reference" (another strategy)
+    m_fraction: float  # M / N (1 for the full space, nan for a reference)
+    acquisition: str
+    budget: int
+    samples: tuple[float, ...]  # per target of TARGETS: samples to the first hit (inf: never; nan: no such target)
+    offered: tuple[float, ...]  # per target: 1 when a round's candidates held one, 0 when none did (nan: not counted)
+    scored: float  # candidates scored per round (nan: not counted)
+    wall_s: float
+    strategy_version: int
+    config_hash: str
 
 
-def _paired(a: dict[int, float], b: dict[int, float]) -> tuple[float, float, int]:
-    """``(p, mean difference a - b, pairs)`` of a Wilcoxon test over the seeds both ran."""
-    seeds = sorted(set(a) & set(b))
-    if not seeds:
-        return float("nan"), float("nan"), 0
-    x, y = _per_seed(a, seeds), _per_seed(b, seeds)
-    return stats.wilcoxon(x, y).pvalue, float(np.mean(x - y)), len(seeds)
+CSV_HEADER = ",".join(["benchmark", "label", "seed", "kind", "m_fraction", "acquisition", "budget",
+                       *(f"samples_{t}" for t in TARGETS), *(f"offered_{t}" for t in TARGETS),
+                       "scored", "wall_s", "strategy_version", "config_hash"])
 
 
-def subset_rows(roots: Sequence[str | Path], n_boot: int = 2000, seed: int = 0) -> list[dict[str, Any]]:
-    """One row per benchmark x label x target: kind, M, M*K/N, acquisition, hits, offered, aRT
-    and gain with intervals, seconds per trial, and the paired tests (``p_full`` against the full
-    space, ``p_random`` of a smart label against the random subset of the same M; ``*_adj``
-    Holm-adjusted; ``d_*`` the mean paired difference in samples to the target, > 0: this label
-    needed more)."""
-    rows: list[dict[str, Any]] = []
-    for root in map(Path, roots):
-        trials, benchmarks = load_results(root)
-        runs = trajectories(trials)
-        meta: dict[tuple[str, str], dict[str, Any]] = {}
-        walls: dict[tuple[str, str], list[float]] = defaultdict(list)
-        for r in trials.attrs["records"]:
-            meta.setdefault((r["benchmark"], r["strategy"]), r)
-            walls[r["benchmark"], r["strategy"]].append(r["wall_time"])
-        diag: dict[tuple[str, str], dict[int, dict[str, float]]] = defaultdict(dict)
-        for d in trials.attrs["diagnostics"]:
-            diag[d["benchmark"], d["strategy"]][d["seed"]] = d
-        for r in gain_rows(runs, benchmarks, n_boot=n_boot, seed=seed):
-            if r["target"] not in TARGETS:
+def _order(trials: Iterable[SubsetTrial]) -> list[SubsetTrial]:
+    return sorted(trials, key=lambda t: (t.benchmark, t.label, t.seed))
+
+
+def trials_of(root: Path) -> list[SubsetTrial]:
+    """The trials of the folder's records."""
+    paths = sorted((root / "data").glob("*/*/seed-*.json"))
+    if not paths:
+        raise FileNotFoundError(f"no trial records under {root / 'data'} and no tables/{TRIALS_CSV}; "
+                                "run `nasarena run subsets` first")
+    out, summaries = [], {}
+    for p in paths:
+        r = json.loads(p.read_text())
+        b = r["benchmark"]
+        if b not in summaries:
+            summaries[b] = json.loads((root / "benchmarks" / f"{b}.json").read_text())
+        n, targets = int(summaries[b]["n"]), summaries[b]["targets"]
+        truth = np.asarray(r["truth"], np.float64)
+        samples = []
+        for t in TARGETS:
+            if t not in targets:
+                samples.append(math.nan)
                 continue
-            key = (r["benchmark"], r["strategy"])
-            n = int(r["N"])
-            ks = kind_and_size(meta[key], n)
-            run = runs[r["benchmark"]][r["strategy"]]
-            hit_steps = metrics.samples_to_target(run.truth, r["threshold"])
-            steps = {int(s): (float(h) if np.isfinite(h) else float(r["budget"] + 1))
-                     for s, h in zip(run.seeds, hit_steps)}
-            d = diag.get(key, {})
-            offered_key = f"offered_{r['target']}"
-            offered = [int(s) for s in run.seeds if d.get(int(s), {}).get(offered_key, 0) > 0]
-            has_offers = bool(d) and all(offered_key in d.get(int(s), {}) for s in run.seeds)
-            m_frac = ks[1] if ks else float("nan")
-            scored = [x.get("candidates_scored", np.nan) / max(x.get("rounds", 0), 1) for x in d.values()]
+            hit = np.flatnonzero(truth >= float(targets[t]["threshold"]))
+            samples.append(float(hit[0] + 1) if hit.size else math.inf)
+        d = r.get("diagnostics", {})
+        ks = kind_and_size(r.get("strategy_spec", r["strategy"]), r.get("config", {}), n)
+        rounds = d.get("rounds", 0)
+        out.append(SubsetTrial(
+            b, r["strategy"], int(r["seed"]), ks[0] if ks else "reference", ks[1] if ks else math.nan,
+            ks[2] if ks else "", int(r["budget"]), tuple(samples),
+            tuple(float(d.get(f"offered_{t}", math.nan)) for t in TARGETS),
+            float(d["candidates_scored"]) / rounds if rounds and "candidates_scored" in d else math.nan,
+            round(float(r["wall_time"]), 2), int(r["fingerprint"]["strategy_version"]),
+            short_hash(r["fingerprint"]["config"])))
+    return _order(out)
+
+
+def _num(x: float) -> str:
+    return "" if math.isnan(x) else "inf" if math.isinf(x) else repr(x)
+
+
+def trials_csv(trials: Iterable[SubsetTrial]) -> str:
+    """``tables/subsets-trials.csv``: one line per trial (numbers as Python's shortest exact repr)."""
+    return "\n".join([CSV_HEADER] + [
+        ",".join([t.benchmark, t.label, str(t.seed), t.kind, _num(t.m_fraction), t.acquisition, str(t.budget),
+                  *(_num(x) for x in t.samples), *(_num(x) for x in t.offered), _num(t.scored),
+                  f"{t.wall_s:.2f}", str(t.strategy_version), t.config_hash])
+        for t in _order(trials)]) + "\n"
+
+
+def read_trials_csv(path: Path) -> list[SubsetTrial]:
+    lines = path.read_text().splitlines()
+    if not lines or lines[0] != CSV_HEADER:
+        raise ValueError(f"{path}: not a subsets trials table (its first line must be {CSV_HEADER!r})")
+    k = len(TARGETS)
+
+    def num(x: str) -> float:
+        return math.nan if x == "" else float(x)
+
+    out = []
+    for n, line in enumerate(lines[1:], start=2):
+        f = line.split(",")
+        if len(f) != 11 + 2 * k:
+            raise ValueError(f"{path}:{n}: expected {11 + 2 * k} comma-separated fields, got {len(f)}")
+        out.append(SubsetTrial(f[0], f[1], int(f[2]), f[3], num(f[4]), f[5], int(f[6]),
+                               tuple(num(x) for x in f[7:7 + k]), tuple(num(x) for x in f[7 + k:7 + 2 * k]),
+                               num(f[7 + 2 * k]), float(f[8 + 2 * k]), int(f[9 + 2 * k]), f[10 + 2 * k]))
+    return _order(out)
+
+
+def load_trials(root: Path) -> list[SubsetTrial]:
+    """The folder's trials: from its records, or, where it has none, from ``tables/subsets-trials.csv``."""
+    table = root / "tables" / TRIALS_CSV
+    if not any((root / "data").glob("*/*/seed-*.json")) and table.is_file():
+        return read_trials_csv(table)
+    return trials_of(root)
+
+
+# ------------------------------------------------------------------------------------------ compute
+def censored(trials: Sequence[SubsetTrial], target: int) -> survival.Censored:
+    """Samples to target number ``target``, censored at each trial's budget."""
+    s = np.array([t.samples[target] for t in trials], np.float64)
+    h = np.array([t.budget for t in trials], np.int64)
+    hit = np.isfinite(s) & (s <= h)
+    return survival.Censored(np.where(hit, s, h).astype(np.int64), hit, np.array([t.seed for t in trials], np.int64))
+
+
+def _round_p(p: float) -> float:
+    return float(f"{float(p):.6g}")
+
+
+def _compare(a: survival.Censored, b: survival.Censored, h: int, names: tuple[str, ...], seed: int) -> dict[str, Any]:
+    """``aRT_B / aRT_A`` at ``h``, BCa 95% paired by seed, and the one-sided log-rank p-values (A sooner, A later)."""
+    common = np.intersect1d(a.seeds, b.seeds)
+    a, b = a.only(common), b.only(common)
+    ratio, lo, hi = survival.ratio_paired(a, b, h, survival.rng_for(seed, *names))
+    sooner, later = survival.logrank(a, b, h)
+    return {"ratio": ratio, "low": lo, "high": hi, "p_sooner": _round_p(sooner), "p_later": _round_p(later),
+            "few": min(int(a.events.sum()), int(b.events.sum())) < MIN_SUCCESSES}
+
+
+def analyse(trials: Sequence[SubsetTrial], benchmarks: dict[str, dict[str, Any]], seed: int = 0) -> dict[str, Any]:
+    """Every row (benchmark x target x label) with its aRT, offers and comparisons; Holm over every
+    log-rank test; the non-inferiority bounds; the verdicts."""
+    groups: dict[tuple[str, str], list[SubsetTrial]] = defaultdict(list)
+    for t in trials:
+        groups[(t.benchmark, t.label)].append(t)
+    rows: list[dict[str, Any]] = []
+    cens: dict[tuple[str, str, str], survival.Censored] = {}
+    for (b, label), ts in sorted(groups.items()):
+        if len({t.budget for t in ts}) > 1 or len({t.seed for t in ts}) < len(ts):
+            raise ValueError(f"{label} on {b}: trials of different budgets or a repeated seed")
+        first = ts[0]
+        for k, target in enumerate(TARGETS):
+            if math.isnan(first.samples[k]):
+                continue
+            c = cens[(b, label, target)] = censored(ts, k)
+            lo, hi = survival.art_interval(c, survival.rng_for(seed, b, label, target))
+            offers = [t.offered[k] for t in ts]
+            counted = not any(math.isnan(x) for x in offers)
+            n, kk = int(benchmarks[b]["n"]), int(benchmarks[b]["targets"][target]["K"])
+            scored = [t.scored for t in ts if not math.isnan(t.scored)]
             rows.append({
-                **r,
-                "label": r["strategy"],
-                "kind": ks[0] if ks else "reference",
-                "m_fraction": m_frac,
-                "m_count": int(round(m_frac * n)) if ks else 0,
-                "mkn": m_frac * int(r["K"]) if ks else float("nan"),  # M * K / N
-                "m_measured": float(np.nanmean(scored)) if ks and scored and np.isfinite(scored).any() else float("nan"),
-                "acquisition": ks[2] if ks else "",
-                "offered": len(offered) if has_offers else None,
-                "found_offered": sum(steps[s] <= r["budget"] for s in offered) if has_offers else None,
-                "steps": steps,
-                "sec_per_trial_mean": float(np.mean(walls[key])),
-                "sec_per_trial_median": float(np.median(walls[key])),
-                "cpu_s": float(np.sum(walls[key])),
-            })
-    _add_tests(rows)
-    order = {k: i for i, k in enumerate(("full", *KINDS, "reference"))}
-    rows.sort(key=lambda r: (r["benchmark"], TARGETS.index(r["target"]), r["acquisition"] != "thompson",
-                             r["acquisition"], order.get(r["kind"], 99),
-                             r["m_fraction"] if np.isfinite(r["m_fraction"]) else 2.0, r["label"]))
-    return rows
-
-
-def _add_tests(rows: list[dict[str, Any]]) -> None:
-    """The paired tests of each family (benchmark x target x acquisition), Holm-adjusted."""
-    for r in rows:
-        r.update(p_full=float("nan"), d_full=float("nan"), p_full_adj=float("nan"),
-                 p_random=float("nan"), d_random=float("nan"), p_random_adj=float("nan"), random_label="")
+                "benchmark": b, "target": target, "label": label, "kind": first.kind, "acquisition": first.acquisition,
+                "m_fraction": first.m_fraction, "m_count": int(round(first.m_fraction * n)) if first.kind != "reference" else 0,
+                "N": n, "K": kk, "mkn": first.m_fraction * kk, "m_scored": float(np.mean(scored)) if scored else math.nan,
+                "horizon": first.budget, "trials": len(ts), "successes": int(c.events.sum()),
+                "art": survival.art(c), "art_low": lo, "art_high": hi,
+                "offered": int(sum(offers)) if counted else None,
+                "found_offered": int(sum(e for e, o in zip(c.events, offers) if o > 0)) if counted else None,
+                "sec_per_trial": float(np.median([t.wall_s for t in ts])), "cpu_s": float(sum(t.wall_s for t in ts)),
+                "vs_full": None, "vs_random": None, "random_label": "", "ni_low": None})
     fams: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         if r["kind"] != "reference":
-            fams[r["benchmark"], r["target"], r["acquisition"]].append(r)
-    for fam in fams.values():
+            fams[(r["benchmark"], r["target"], r["acquisition"])].append(r)
+    tests: list[dict[str, Any]] = []
+    for (b, target, _), fam in fams.items():
         full = next((r for r in fam if r["kind"] == "full"), None)
-        subs = [r for r in fam if r["kind"] != "full"]
-        if full is not None and subs:
-            for r in subs:
-                r["p_full"], r["d_full"], _ = _paired(r["steps"], full["steps"])
-            for r, p in zip(subs, stats.holm([r["p_full"] for r in subs])):
-                r["p_full_adj"] = float(p)
-        random_at = {round(r["m_fraction"], 12): r for r in subs if r["kind"] == "random"}
-        smart = [r for r in subs if r["kind"] in SMART and round(r["m_fraction"], 12) in random_at]
+        if full is None:
+            continue
+        fc = cens[(b, full["label"], target)]
+        random_at = {round(r["m_fraction"], 12): r for r in fam if r["kind"] == "random"}
+        smart = [r for r in fam if r["kind"] in SMART]
+        for r in fam:
+            if r is full:
+                continue
+            c = cens[(b, r["label"], target)]
+            r["vs_full"] = _compare(c, fc, full["horizon"], (b, r["label"], "full", target), seed)
+            tests.append(r["vs_full"])
+            base = random_at.get(round(r["m_fraction"], 12))
+            if r["kind"] in SMART and base is not None:
+                r["random_label"] = base["label"]
+                r["vs_random"] = _compare(c, cens[(b, base["label"], target)], r["horizon"],
+                                          (b, r["label"], base["label"], target), seed)
+                tests.append(r["vs_random"])
+        level = 1 - 2 * ALPHA / max(len(smart), 1)  # a two-sided interval whose lower end is one-sided 1 - alpha / m
         for r in smart:
-            base = random_at[round(r["m_fraction"], 12)]
-            r["p_random"], r["d_random"], _ = _paired(r["steps"], base["steps"])
-            r["random_label"] = base["label"]
-        for r, p in zip(smart, stats.holm([r["p_random"] for r in smart])):
-            r["p_random_adj"] = float(p)
+            c = cens[(b, r["label"], target)]
+            common = np.intersect1d(c.seeds, fc.seeds)
+            if min(int(c.only(common).events.sum()), int(fc.only(common).events.sum())) >= MIN_SUCCESSES:
+                r["ni_low"] = survival.ratio_paired(c.only(common), fc.only(common), r["horizon"],
+                                                    survival.rng_for(seed, b, r["label"], "ni", target),
+                                                    confidence=level)[1]
+    adjusted = survival.holm([t["p_sooner"] for t in tests] + [t["p_later"] for t in tests])
+    for test, ps, pl in zip(tests, adjusted[:len(tests)], adjusted[len(tests):]):
+        test["p_sooner_holm"], test["p_later_holm"] = _round_p(ps), _round_p(pl)
+    order = {k: i for i, k in enumerate(("full", *KINDS, "reference"))}
+    rows.sort(key=lambda r: (r["benchmark"], list(TARGETS).index(r["target"]), r["acquisition"] != "thompson",
+                             r["acquisition"], order.get(r["kind"], 99),
+                             r["m_fraction"] if np.isfinite(r["m_fraction"]) else 2.0, r["label"]))
+    return {"rows": rows, "family": 2 * len(tests), "verdicts": verdicts(rows), "seed": seed}
 
 
-def _significant(p: float) -> bool:
-    return bool(np.isfinite(p) and p < ALPHA)
+def _shown(c: dict[str, Any] | None, side: str) -> bool:
+    return c is not None and c[f"p_{side}_holm"] < ALPHA
+
+
+def _non_trivial(r: dict[str, Any]) -> bool:
+    """At least :data:`OFFERED_SHARE` of the label's trials were offered a target (unknown counts as offered)."""
+    return r["offered"] is None or r["offered"] >= OFFERED_SHARE * r["trials"]
 
 
 def _pct(x: float) -> str:
@@ -218,178 +304,115 @@ def _pct(x: float) -> str:
 
 
 def _at(rs: Sequence[dict[str, Any]], full: dict[str, Any]) -> str:
-    return ", ".join(f"M = {_pct(r['m_fraction'])} (M*K/N = {r['mkn']:.2g}, "
-                     f"{r['successes']}/{r['n_trials']} vs {full['successes']}/{full['n_trials']}, "
-                     f"p = {fmt_p(r['p_full_adj'])})" for r in rs)
+    def one(r: dict[str, Any]) -> str:
+        off = "" if r["offered"] is None else f", offered {r['offered']}/{r['trials']}"
+        return (f"M = {_pct(r['m_fraction'])} ({r['successes']}/{r['trials']} vs {full['successes']}/{full['trials']}"
+                f"{off}, aRT ratio {fmt(r['vs_full']['ratio'])})")
+    return ", ".join(one(r) for r in rs)
 
 
 def verdicts(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One verdict per claim (2, 3) x benchmark x target x acquisition, with its reason (the rules
-    are in the module docstring)."""
+    """One verdict per claim (2, 3) x benchmark x target x acquisition, with its reason (the rules are
+    in the module docstring)."""
     fams: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         if r["kind"] != "reference":
-            fams[r["benchmark"], r["target"], r["acquisition"]].append(r)
+            fams[(r["benchmark"], r["target"], r["acquisition"])].append(r)
     out = []
     for (bench, target, acq), fam in fams.items():
         full = next((r for r in fam if r["kind"] == "full"), None)
         rand = sorted((r for r in fam if r["kind"] == "random"), key=lambda r: r["m_fraction"])
         if full is None or not rand:
             continue
-        worse = [r for r in rand if _significant(r["p_full_adj"]) and r["d_full"] > 0]
-        better = [r for r in rand if _significant(r["p_full_adj"]) and r["d_full"] < 0]
-        few = full["successes"] < MIN_HITS and all(r["successes"] < MIN_HITS for r in rand)
-
-        real = [r for r in worse if r["mkn"] >= 1]
+        lost = [r for r in rand if _shown(r["vs_full"], "later")]
+        won = [r for r in rand if _shown(r["vs_full"], "sooner")]
+        real = [r for r in lost if _non_trivial(r)]
         if real:
-            v2, why2 = "holds", f"random subsets lose where they hold targets: {_at(real, full)}"
-        elif worse:
-            offered = [f"{r['offered']}/{r['n_trials']}" for r in worse if r["offered"] is not None]
-            v2 = "holds trivially"
-            why2 = (f"losses only where M*K/N < 1: {_at(worse, full)}"
-                    + (f"; trials whose subsets ever held a target: {', '.join(offered)}" if offered else ""))
-        elif few:
-            v2, why2 = "inconclusive", f"fewer than {MIN_HITS} hits for the full space and every random subset"
+            v2, why2 = "holds", f"random subsets are slower where their candidates held targets: {_at(real, full)}"
+        elif lost:
+            v2, why2 = "holds trivially", f"slower only where most subsets never held a target: {_at(lost, full)}"
+        elif won:
+            v2, why2 = "reversed", f"random subsets are faster than the full space: {_at(won, full)}"
+        elif full["successes"] < MIN_SUCCESSES and all(r["successes"] < MIN_SUCCESSES for r in rand):
+            v2, why2 = "not estimable", f"fewer than {MIN_SUCCESSES} successes within the horizon everywhere"
         else:
-            v2 = "does not hold"
-            why2 = "no random subset is significantly worse than the full space"
-            if better:
-                why2 += f"; reversed, random subsets beat it: {_at(better, full)}"
+            v2, why2 = "not shown", "no random subset differs significantly from the full space"
         out.append({"claim": 2, "benchmark": bench, "target": target, "acquisition": acq, "verdict": v2, "reason": why2})
 
-        smart = [r for r in fam if r["kind"] in SMART]
-        lost_at = {round(r["m_fraction"], 12): r for r in worse}
-        tried = [r for r in smart if round(r["m_fraction"], 12) in lost_at]
-        regains = [r for r in tried if not _significant(r["p_full_adj"]) and _significant(r["p_random_adj"]) and r["d_random"] < 0]
-        if not worse:
-            v3, why3 = "inconclusive", "no random subset lost to the full space: nothing to regain"
+        sizes = {round(r["m_fraction"], 12) for r in lost}
+        tried = [r for r in fam if r["kind"] in SMART and round(r["m_fraction"], 12) in sizes]
+        regains = [r for r in tried if r["ni_low"] is not None and r["ni_low"] >= 1 / MARGIN
+                   and _shown(r["vs_random"], "sooner")]
+
+        def why(r: dict[str, Any]) -> str:
+            ni = ("not estimable" if r["ni_low"] is None else
+                  f"{'non-inferior' if r['ni_low'] >= 1 / MARGIN else 'non-inferiority not shown'} (bound {fmt(r['ni_low'])})")
+            vr = r["vs_random"]
+            faster = "–" if vr is None else f"{fmt(vr['ratio'])}x the random subset's speed, p {fmt_p(vr['p_sooner_holm'])}"
+            return f"{r['kind']} at M = {_pct(r['m_fraction'])}: {ni}; {faster}"
+
+        if not lost:
+            v3, why3 = "nothing to regain", "no random subset is significantly slower than the full space"
         elif not tried:
-            v3 = "inconclusive"
-            why3 = f"random subsets lost at M = {', '.join(_pct(r['m_fraction']) for r in worse)}, where no smart subset ran"
+            v3, why3 = "not run", f"random subsets lost at M = {', '.join(sorted(_pct(s) for s in sizes))}, where no smart subset ran"
         elif regains:
-            v3 = "holds"
-            why3 = "regained (not worse than the full space, better than the random subset): " + ", ".join(
-                f"{r['kind']} at M = {_pct(r['m_fraction'])} ({r['successes']}/{r['n_trials']}; p vs full "
-                f"{fmt_p(r['p_full_adj'])}, vs random {fmt_p(r['p_random_adj'])})" for r in regains)
+            v3, why3 = "holds", "regained: " + "; ".join(why(r) for r in regains)
         else:
-            v3 = "does not hold"
-            why3 = "no smart subset regains where random subsets lost: " + ", ".join(
-                f"{r['kind']} at M = {_pct(r['m_fraction'])} ({r['successes']}/{r['n_trials']}; p vs full "
-                f"{fmt_p(r['p_full_adj'])}, vs random {fmt_p(r['p_random_adj'])})" for r in tried)
+            v3, why3 = "not shown", "; ".join(why(r) for r in tried)
         out.append({"claim": 3, "benchmark": bench, "target": target, "acquisition": acq, "verdict": v3, "reason": why3})
-    out.sort(key=lambda v: (v["claim"], v["benchmark"], TARGETS.index(v["target"]), v["acquisition"] != "thompson"))
+    out.sort(key=lambda v: (v["claim"], v["benchmark"], list(TARGETS).index(str(v["target"])), v["acquisition"] != "thompson"))
     return out
 
 
-def _ylim(sel: Sequence[dict[str, Any]]) -> tuple[float, float]:
-    vals = [v for r in sel for v in (r["gain"], r["gain_low"], r["gain_high"]) if v > 0 and np.isfinite(v)]
-    if not vals:
-        return 0.1, 10.0
-    return min(vals) / 2, max(vals) * 2
+# ------------------------------------------------------------------------------------------ render
+def _ratio(c: dict[str, Any] | None) -> str:
+    return "–" if c is None else f"{fmt(c['ratio'])} {fmt_ci(c['low'], c['high'])}"
 
 
-def subsets_figure(rows: Sequence[dict[str, Any]]) -> Figure:
-    """Gain vs M: one panel per benchmark (columns) and acquisition x target (rows); one line per
-    candidate kind, the full space as a dashed line (its interval as a band) and a black square
-    at 100%, a dotted vertical line where M*K/N = 1. A gain of 0 (no trial reached the target) is
-    an open triangle at the bottom; an interval reaching 0 runs to the bottom of the panel."""
-    benches = sorted({r["benchmark"] for r in rows})
-    acqs = sorted({r["acquisition"] for r in rows if r["acquisition"]}, key=lambda a: (a != "thompson", a))
-    panels = [(a, t) for a in acqs for t in TARGETS if any(r["target"] == t for r in rows)]
-    colors = plots.palette(list(KINDS))
-    fig = plots._figure(3.3 * len(benches), 2.4 * len(panels) + 0.5)
-    axes = fig.subplots(len(panels), len(benches), squeeze=False)
-    for i, (acq, target) in enumerate(panels):
-        for j, bench in enumerate(benches):
-            ax = axes[i, j]
-            sel = [r for r in rows if r["benchmark"] == bench and r["target"] == target and r["acquisition"] == acq]
-            lo_lim, hi_lim = _ylim(sel)
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.set_ylim(lo_lim, hi_lim)
-            if sel:  # M*K/N = 1 at M = N/K, i.e. 100/K percent
-                x1 = 100.0 / sel[0]["K"]
-                if 0.05 < x1 < 100:
-                    ax.axvline(x1, color="grey", ls=":", lw=1, label="M*K/N = 1")
-            full = [r for r in sel if r["kind"] == "full"]
-            if full:
-                f = full[0]
-                ax.axhline(f["gain"] if f["gain"] > 0 else lo_lim, color="black", ls="--", lw=1, label="full space")
-                ax.axhspan(max(f["gain_low"], lo_lim), max(f["gain_high"], lo_lim), color="black", alpha=0.08)
-                if f["gain"] > 0:
-                    ax.errorbar([100.0], [f["gain"]], yerr=[[f["gain"] - max(f["gain_low"], lo_lim)],
-                                                            [f["gain_high"] - f["gain"]]],
-                                color="black", marker="s", ms=4, capsize=2)
-                else:
-                    ax.plot([100.0], [lo_lim * 1.15], ls="none", marker="v", color="black", ms=5, mfc="none")
-            for k, kind in enumerate(KINDS):
-                pts = sorted((r for r in sel if r["kind"] == kind), key=lambda r: r["m_fraction"])
-                if not pts:
-                    continue
-                x = 100 * np.array([r["m_fraction"] for r in pts]) * (1 + 0.05 * (k - 1.5))  # dodge
-                g = np.array([r["gain"] for r in pts])
-                lo = np.maximum(np.array([r["gain_low"] for r in pts]), lo_lim)
-                hi = np.array([r["gain_high"] for r in pts])
-                ok = g > 0  # a gain of 0 (no success) cannot be drawn on a log axis
-                ax.plot(x, np.where(ok, g, np.nan), color=colors[kind], lw=1.2, label=kind)
-                if ok.any():
-                    ax.errorbar(x[ok], g[ok], yerr=[g[ok] - lo[ok], hi[ok] - g[ok]], ls="none",
-                                color=colors[kind], marker="o", ms=3.5, capsize=2)
-                if (~ok).any():
-                    ax.plot(x[~ok], np.full((~ok).sum(), lo_lim * 1.15), ls="none", marker="v",
-                            color=colors[kind], ms=5, mfc="none")
-            ax.yaxis.set_minor_formatter(NullFormatter())  # label decades only
-            ax.set_xticks([0.1, 1, 10, 100], labels=["0.1", "1", "10", "100"])
-            ax.set_xlim(0.07, 140)
-            ax.set_xlabel("subset size M (% of the space)")
-            ax.set_title(f"{bench}: {target}, {acq}", fontsize=9)
-            if j == 0:
-                ax.set_ylabel("gain = aRT(RS) / aRT")
-    seen: dict[str, Any] = {}
-    for ax in axes.flat:
-        for h, lab in zip(*ax.get_legend_handles_labels()):
-            seen.setdefault(lab, h)
-    if seen:
-        fig.legend(list(seen.values()), list(seen), loc="outside lower center", ncol=min(len(seen), 2 * len(benches)))
-    return fig
-
-
-def _m_cell(r: dict[str, Any]) -> str:
-    if r["kind"] == "reference":
-        return "–"
-    return f"{_pct(r['m_fraction'])} ({r['m_count']})"
+def _p(c: dict[str, Any] | None, side: str) -> str:
+    return "–" if c is None else fmt_p(c[f"p_{side}_holm"])
 
 
 def subsets_table(rows: Sequence[dict[str, Any]]) -> Table:
-    def offered(r: dict[str, Any]) -> str:
-        if r["offered"] is None:
-            return "–"
-        return f"{r['offered']}/{r['n_trials']} ({r['found_offered']})"
+    """Every row: the CSV holds the raw values (comparisons spread into columns), Markdown and LaTeX
+    the display columns."""
+    flat = _flat(rows)
+    by_id = {id(f): r for f, r in zip(flat, rows)}
 
-    def test(r: dict[str, Any]) -> str:
-        if not np.isfinite(r["p_full_adj"]):
-            return "–"
-        side = "worse" if r["d_full"] > 0 else "better" if r["d_full"] < 0 else "same"
-        return f"{fmt_p(r['p_full_adj'])} ({side})"
+    def src(f: dict[str, Any]) -> dict[str, Any]:
+        return by_id[id(f)]
+
+    def offered(f: dict[str, Any]) -> str:
+        return "–" if f["offered"] is None else f"{f['offered']}/{f['trials']} ({f['found_offered']})"
 
     return Table(
         name="subsets",
-        caption=CAPTION,
-        rows=[{k: v for k, v in r.items() if k != "steps"} for r in rows],  # per-seed steps: not for the CSV
+        caption=("Predictor-based search (BANANAS' predictor) scoring a subset of M architectures per round against "
+                 "scoring them all; samples to the target censored at the budget (the common horizon). aRT with its "
+                 "BCa 95% interval; *vs full*: aRT(full) / aRT(label) (< 1: slower than the full space), BCa 95% "
+                 "paired by seed; *p slower*: Holm-adjusted one-sided log-rank p that the label finds the target "
+                 "later; *vs random*: aRT(random subset of the same M) / aRT(smart), *p faster* likewise; *NI bound*: "
+                 "the lower end of the one-sided Bonferroni interval of aRT(full) / aRT(smart), non-inferior at "
+                 f"{1 / MARGIN:g} or more; *offered (found)*: trials whose candidates ever held a target (of them, "
+                 "those that found one)."),
+        rows=flat,
         display=[
-            ("benchmark", lambda r: r["benchmark"]),
-            ("target", lambda r: r["target"]),
-            ("acquisition", lambda r: r["acquisition"] or "–"),
-            ("candidates", lambda r: r["kind"] if r["kind"] != "reference" else r["label"]),
-            ("M", _m_cell),
-            ("M*K/N", lambda r: fmt(r["mkn"]) if np.isfinite(r["mkn"]) else "–"),
-            ("M scored", lambda r: f"{r['m_measured']:.0f}" if np.isfinite(r["m_measured"]) else "–"),
-            ("hits", lambda r: f"{r['successes']}/{r['n_trials']}"),
+            ("benchmark", lambda f: f["benchmark"]),
+            ("target", lambda f: f["target"]),
+            ("acquisition", lambda f: f["acquisition"] or "–"),
+            ("candidates", lambda f: f["kind"] if f["kind"] != "reference" else f["label"]),
+            ("M", lambda f: "–" if f["kind"] == "reference" else f"{_pct(f['m_fraction'])} ({f['m_count']})"),
+            ("M*K/N", lambda f: fmt(f["mkn"]) if np.isfinite(f["mkn"]) else "–"),
+            ("M scored", lambda f: f"{f['m_scored']:.0f}" if np.isfinite(f["m_scored"]) else "–"),
+            ("hits", lambda f: f"{f['successes']}/{f['trials']}"),
             ("offered (found)", offered),
-            ("aRT", lambda r: fmt(r["art"])),
-            ("gain [95% CI]", lambda r: f"{fmt(r['gain'])} [{fmt(r['gain_low'])}, {fmt(r['gain_high'])}]"),
-            ("p vs full (Holm)", test),
-            ("s/trial", lambda r: f"{r['sec_per_trial_median']:.1f}"),
+            ("aRT [95%]", lambda f: f"{fmt(f['art'])} {fmt_ci(f['art_low'], f['art_high'])}"),
+            ("vs full [95%]", lambda f: _ratio(src(f)["vs_full"])),
+            ("p slower", lambda f: _p(src(f)["vs_full"], "later")),
+            ("vs random [95%]", lambda f: _ratio(src(f)["vs_random"])),
+            ("p faster", lambda f: _p(src(f)["vs_random"], "sooner")),
+            ("NI bound", lambda f: "–" if f["ni_low"] is None else fmt(f["ni_low"])),
+            ("s/trial", lambda f: f"{f['sec_per_trial']:.1f}"),
         ],
     )
 
@@ -397,8 +420,8 @@ def subsets_table(rows: Sequence[dict[str, Any]]) -> Table:
 def verdict_table(vs: Sequence[dict[str, Any]]) -> Table:
     return Table(
         name="subsets-verdicts",
-        caption=(f"Mauch et al.'s claims 2 (a random subset loses) and 3 (a smart subset regains), per "
-                 f"benchmark, target and acquisition; level {ALPHA} after Holm's adjustment "
+        caption=(f"Mauch et al.'s claims 2 (a random subset loses) and 3 (a smart subset regains), per benchmark, "
+                 f"target and acquisition; level {ALPHA} after Holm's adjustment, non-inferiority margin {MARGIN:g} "
                  "(rules: experiments/studies/subsets.py)."),
         rows=list(vs),
         display=[
@@ -412,53 +435,135 @@ def verdict_table(vs: Sequence[dict[str, Any]]) -> Table:
     )
 
 
-def write(roots: Sequence[str | Path], out: str | Path, n_boot: int = 2000, seed: int = 0) -> list[Path]:
-    """Figure, tables and a Markdown note of the results folders ``roots`` into ``out``."""
-    out = Path(out)
-    rows = subset_rows(roots, n_boot=n_boot, seed=seed)
-    if not any(r["kind"] != "reference" for r in rows):
-        raise ValueError(f"no {STRATEGY} trials with targets {TARGETS} under {list(map(str, roots))}")
-    paths = plots.save(subsets_figure(rows), out / "figures" / "subsets")
-    table, vtable = subsets_table(rows), verdict_table(verdicts(rows))
-    paths += table.write(out / "tables") + vtable.write(out / "tables")
-    per_trial = {(r["benchmark"], r["label"]): r["cpu_s"] for r in rows}
-    n_trials = {(r["benchmark"], r["label"]): r["n_trials"] for r in rows}
-    cpu_h = sum(per_trial.values()) / 3600
-    note = out / "subsets.md"
-    atomic_write_text(note,
-        "# Does a predictor that scores a subset lose, and does a smart subset regain?\n\n"
-        "Mauch et al. (2020), claims 2 and 3, tested on our benchmarks with BANANAS' predictor "
-        "(`nasarena run subsets`; this page: `python -m experiments.studies.subsets`).\n\n"
-        "![gain vs subset size](figures/subsets.png)\n\n"
-        f"{CAPTION}\n\nTriangles at the bottom of a panel mark a gain of 0 (no trial reached the "
-        "target within the budget).\n\n## Verdicts\n\n"
-        f"{vtable.markdown()}\n\n"
-        "*holds trivially*: the loss appears only where M*K/N < 1, where most random subsets hold "
-        "no target at all, so no predictor could find one; *holds*: random subsets lose even where "
-        "they hold targets; *reversed*: random subsets do significantly better than the full space. "
-        "Under Thompson sampling (independent draws, one per candidate, from the ensemble's "
-        "predictive distribution, as BANANAS) the reversal is the rule: the best of tens of thousands "
-        "of independent draws goes to candidates whose draw is high by chance more than to those "
-        "predicted best, so scoring more candidates makes each choice more random. That is our "
-        "reading, not tested separately; BANANAS itself scores about 100 mutations a round, where "
-        "it does not arise. Ranking by the ensemble mean has no such effect. The verdicts are "
-        "computed from the numbers below by `experiments.studies.subsets.verdicts`.\n\n## All rows\n\n"
-        f"{table.markdown()}\n\n"
-        f"Cost: {sum(n_trials.values())} trials, {cpu_h:.1f} CPU hours (the trials' own wall times, "
-        "one CPU core each).\n"
-    )
-    return [*paths, note]
+def subsets_figure(rows: Sequence[dict[str, Any]]) -> Figure:
+    """aRT(full) / aRT(label) against M: one panel per benchmark (columns) and acquisition x target
+    (rows), one line per candidate kind with BCa 95% intervals, 1 (the full space) as a black line,
+    the non-inferiority bound 1 / MARGIN dotted. A ratio of 0 (no success) is an open triangle at
+    the bottom; an interval reaching 0 or infinity runs to the panel's edge."""
+    benches = sorted({r["benchmark"] for r in rows})
+    acqs = sorted({r["acquisition"] for r in rows if r["acquisition"]}, key=lambda a: (a != "thompson", a))
+    panels = [(a, t) for a in acqs for t in TARGETS if any(r["target"] == t for r in rows)]
+    colours = plots.palette(list(KINDS))
+    lo_lim, hi_lim = 0.02, 50.0
+    fig = plots._figure(3.3 * len(benches), 2.4 * len(panels) + 0.5)
+    axes = fig.subplots(len(panels), len(benches), squeeze=False)
+    for i, (acq, target) in enumerate(panels):
+        for j, bench in enumerate(benches):
+            ax = axes[i, j]
+            sel = [r for r in rows if (r["benchmark"], r["target"], r["acquisition"]) == (bench, target, acq)]
+            ax.set(xscale="log", yscale="log", ylim=(lo_lim, hi_lim), xlim=(0.07, 140))
+            ax.axhline(1.0, color="black", lw=1, label="full space")
+            ax.axhline(1 / MARGIN, color="black", ls=":", lw=1, label=f"non-inferiority bound (1/{MARGIN:g})")
+            for k, kind in enumerate(KINDS):
+                pts = sorted((r for r in sel if r["kind"] == kind and r["vs_full"] is not None), key=lambda r: r["m_fraction"])
+                if not pts:
+                    continue
+                x = 100 * np.array([r["m_fraction"] for r in pts]) * (1 + 0.05 * (k - 1.5))  # dodge
+                g = np.array([r["vs_full"]["ratio"] for r in pts])
+                lo = np.clip([r["vs_full"]["low"] for r in pts], lo_lim, hi_lim)
+                hi = np.clip([r["vs_full"]["high"] for r in pts], lo_lim, hi_lim)
+                ok = (g > 0) & np.isfinite(g)
+                ax.plot(x, np.where(ok, g, np.nan), color=colours[kind], lw=1.2, label=kind)
+                if ok.any():
+                    ax.errorbar(x[ok], g[ok], yerr=[g[ok] - lo[ok], hi[ok] - g[ok]], ls="none",
+                                color=colours[kind], marker="o", ms=3.5, capsize=2)
+                if (~ok).any():
+                    ax.plot(x[~ok], np.full((~ok).sum(), lo_lim * 1.15), ls="none", marker="v",
+                            color=colours[kind], ms=5, mfc="none")
+            ax.yaxis.set_minor_formatter(NullFormatter())
+            ax.set_xticks([0.1, 1, 10, 100], labels=["0.1", "1", "10", "100"])
+            ax.set_xlabel("subset size M (% of the space)")
+            ax.set_title(f"{bench}: {target}, {acq}", fontsize=9)
+            if j == 0:
+                ax.set_ylabel("aRT(full) / aRT(label)")
+    seen: dict[str, Any] = {}
+    for ax in axes.flat:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(lab, h)
+    if seen:
+        fig.legend(list(seen.values()), list(seen), loc="outside lower center", ncol=min(len(seen), 2 * len(benches)))
+    return fig
+
+
+def markdown(a: dict[str, Any], table: Table, vtable: Table, figure: bool) -> str:
+    cpu_h = sum({(r["benchmark"], r["label"]): r["cpu_s"] for r in a["rows"]}.values()) / 3600
+    n_trials = sum({(r["benchmark"], r["label"]): r["trials"] for r in a["rows"]}.values())
+    counts: dict[tuple[int, str], int] = defaultdict(int)
+    for v in a["verdicts"]:
+        counts[(v["claim"], v["verdict"])] += 1
+    glance = "; ".join(f"claim {c}: " + ", ".join(f"{v} {n}" for (cc, v), n in sorted(counts.items()) if cc == c)
+                       for c in (2, 3))
+    return "\n".join([
+        "# Does a predictor that scores a subset lose, and does a smart subset regain?", "",
+        "Mauch et al. (2020), claims 2 and 3, tested on our benchmarks with BANANAS' predictor (`nasarena run "
+        "subsets`; this page: `nasarena report results/subsets`).", "",
+        "**Method.** A trial's samples to a target are an event time censored at the budget (200 for every label: a "
+        "common horizon). Each subset label is compared with the full space of the same acquisition, and each smart "
+        "subset with the random subset of the same M, paired by seed: the ratio of aRTs at the horizon with its BCa "
+        f"95% interval ({survival.N_RESAMPLES:,} resamples) and one-sided log-rank tests in both directions, "
+        f"Holm-adjusted over the family of every test of this page ({a['family']} tests). A smart subset is "
+        f"*non-inferior* to the full space when its aRT is at most {MARGIN:g} times the full space's at one-sided "
+        f"95% (Bonferroni over the smart subsets of its benchmark, target and acquisition), which needs at least "
+        f"{MIN_SUCCESSES} successes on both sides.", "",
+        "**Verdicts.** Claim 2 *holds* when a random subset is significantly slower than the full space where at "
+        f"least {OFFERED_SHARE:.0%} of its trials were offered a target (the predictor passed targets over), *holds "
+        "trivially* when the only significant losses are where fewer were (the subset rarely held a target), is "
+        "*reversed* when random subsets are only ever significantly faster, *not shown* when none differs, *not "
+        f"estimable* with fewer than {MIN_SUCCESSES} successes everywhere. Claim 3 *holds* where a random subset "
+        "lost and a smart subset of that size is both non-inferior to the full space and significantly faster than "
+        "the random subset; *not shown* when smart subsets ran there and none is both (the reason says which part "
+        "failed); *nothing to regain* when no random subset lost; *not run* when no smart subset ran at a size "
+        "that lost. Not significant is not evidence of equality.", "",
+        f"At a glance: {glance}.", "",
+        *(["![aRT ratio to the full space against subset size](figures/subsets.png)", ""] if figure else []),
+        "## Verdicts", "", vtable.markdown(), "",
+        "## All rows", "", table.caption, "", table.markdown(), "",
+        f"Cost: {n_trials} trials, {cpu_h:.1f} CPU hours (the trials' own wall times, one CPU core each). Every "
+        f"number on this page is computed from `tables/{TRIALS_CSV}` (one line per trial).", ""])
+
+
+def benchmark_summaries(root: Path, names: Iterable[str]) -> dict[str, dict[str, Any]]:
+    return {b: json.loads((root / "benchmarks" / f"{b}.json").read_text()) for b in sorted(set(names))}
+
+
+def write_report(root: str | Path, figures: bool = True) -> Path:
+    """``README.md``, ``tables/`` and (``figures``) ``figures/subsets.*`` of the folder, from its
+    records (or, without records, from its ``tables/subsets-trials.csv``)."""
+    root = Path(root)
+    trials = load_trials(root)
+    if not any(t.kind != "reference" for t in trials):
+        raise ValueError(f"{root}: no {STRATEGY} trials")
+    a = analyse(trials, benchmark_summaries(root, (t.benchmark for t in trials)))
+    (root / "tables").mkdir(exist_ok=True)
+    atomic_write_text(root / "tables" / TRIALS_CSV, trials_csv(trials))
+    table, vtable = subsets_table(a["rows"]), verdict_table(a["verdicts"])
+    table.write(root / "tables")
+    vtable.write(root / "tables")
+    if figures:
+        plots.save(subsets_figure(a["rows"]), root / "figures" / "subsets")
+    readme = root / "README.md"
+    atomic_write_text(readme, markdown(a, table, vtable, figures))
+    return readme
+
+
+def _flat(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with their comparisons spread into columns (``vs_full_ratio``, ...), for the CSV."""
+    out = []
+    for r in rows:
+        f = {k: v for k, v in r.items() if k not in ("vs_full", "vs_random")}
+        for key in ("vs_full", "vs_random"):
+            for k, v in (r[key] or {}).items():
+                f[f"{key}_{k}"] = v
+        out.append(f)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m experiments.studies.subsets", description=__doc__.split("\n")[0])
-    p.add_argument("dirs", nargs="+", help="results folders of the subsets suite")
-    p.add_argument("--out", default=None, help="where to write (default: the first folder)")
-    p.add_argument("--boot", type=int, default=2000, help="bootstrap resamples")
+    p.add_argument("folder", help="the results folder of the subsets suite")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    for path in write(args.dirs, args.out or args.dirs[0], n_boot=args.boot):
-        print(path)
+    print(write_report(args.folder))
     return 0
 
 

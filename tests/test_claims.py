@@ -17,7 +17,7 @@ from experiments.harness.execute import run_suite
 from experiments.harness.runner import run_trial
 from experiments.harness.spec import TrialSpec
 from experiments.harness.suite import load_suite
-from experiments.studies import claims
+from experiments.studies import claims, claims_report
 from nasbench.synthetic import synthetic_benchmark
 
 
@@ -49,7 +49,7 @@ def test_stopped_records_are_complete_on_resume(tmp_path, toy, register):
     out = tmp_path / "out"
     assert run_suite(suite, out, progress=False)["ran"] == 12
     assert run_suite(suite, out, progress=False)["ran"] == 0  # a stopped record is finished, not short
-    claims.write_report(out, figures=True)
+    claims_report.write_report(out, figures=True)
     a = json.loads((out / "tables" / "claims.json").read_text())
     rows = {r["strategy"]: r for r in a["rows"]}
     assert rows["random-search"]["rs_exact"] == (256 + 1) / 2 and rows["lanas"]["cap"] == 100
@@ -84,7 +84,7 @@ def test_the_glance_table_puts_each_claim_on_one_row_across_benchmarks():
         return {"claim": f"LaNAS: {strat} vs {base}", "benchmark": bench, "published": pub, "ratio": ratio,
                 "low": ratio / 2, "high": math.inf, "verdict": verdict, "few": few}
 
-    rows = claims.glance([v("b", "lanas", "random-search", 22.0, 5.0, "smaller than published"),
+    rows = claims_report.glance([v("b", "lanas", "random-search", 22.0, 5.0, "smaller than published"),
                           v("a", "lanas", "random-search", 22.0, 30.0, "consistent with published"),
                           v("b", "lanas", "nao", 6.8, 1500.0, "larger than published"),
                           v("a", "lanas", "alphax", 12.4, math.nan, "not shown", few=True)])
@@ -113,7 +113,7 @@ def test_claims_are_compared_at_the_common_horizon(tmp_path):
     assert evo["verdict"] == "reversed" and evo["p_holm"] < 0.05 and evo["p_paper"] > 0.99
     assert rs["horizon"] == 20 and rs["successes_baseline"] is None and rs["verdict"] == "not shown"
     assert rs["art_baseline"] == pytest.approx(metrics.art_random_budget(99, 1, 20))
-    text = claims.markdown(a)
+    text = claims_report.markdown(a)
     assert text.index("## The claims at a glance") < text.index("## Samples to the optimum")
     assert "]* **reversed** |" in text.split("## Samples to the optimum")[0]
     csv = claims.claims_csv(a["verdicts"]).splitlines()
@@ -124,7 +124,7 @@ def test_claims_are_compared_at_the_common_horizon(tmp_path):
     # the forest plot draws the open-ended intervals without failing
     (tmp_path / "tables").mkdir()
     (tmp_path / "tables" / "trials.csv").write_text(claims.trials_csv(trials))
-    claims.write_report(tmp_path)
+    claims_report.write_report(tmp_path)
     assert (tmp_path / "figures" / "claims-forest.png").stat().st_size > 0
     assert "figures/claims-forest.png" in (tmp_path / "README.md").read_text()
     assert (tmp_path / "tables" / "claims.csv").read_text() == claims.claims_csv(a["verdicts"])
@@ -138,7 +138,7 @@ def _two_strategies_to_the_optimum(tmp_path, toy, register, seeds: int, extra: s
                  'budget = 200\nstop = "optimum"\n' + extra)
     out = tmp_path / "out"
     run_suite(load_suite(str(p)), out, progress=False)
-    claims.write_report(out, figures=False)
+    claims_report.write_report(out, figures=False)
     return out
 
 
@@ -152,7 +152,7 @@ def test_report_rebuilt_from_the_trials_table_alone_is_the_same(tmp_path, toy, r
     rows = (out / "tables" / "trials.csv").read_text().splitlines()
     assert rows[0] == claims.CSV_HEADER and len(rows) == 13
     shutil.rmtree(out / "data")
-    claims.write_report(out, figures=False)
+    claims_report.write_report(out, figures=False)
     assert {f: (out / f).read_bytes() for f in before} == before
     t = claims.read_trials_csv(out / "tables" / "trials.csv")
     assert {x.strategy for x in t} == {"random-search", "regularized-evolution"} and all(x.cap == 200 for x in t)
@@ -164,7 +164,7 @@ def test_report_rebuilt_from_the_trials_table_alone_is_the_same(tmp_path, toy, r
 def test_intervals_reaching_a_resample_without_success_are_infinite():
     row = claims.strategy_row("b", "s", {0: (5, True), 1: (50, False), 2: (50, False)}, 99, 50)
     assert row["art"] == 105.0 and row["art_high"] == math.inf and row["ratio_rs_low"] == 0.0
-    assert claims._fmt(row["art_high"]) == "∞"
+    assert claims_report._fmt(row["art_high"]) == "∞"
 
 
 def test_a_rows_interval_does_not_depend_on_the_other_rows(tmp_path):
@@ -187,7 +187,7 @@ def test_the_report_names_what_the_suite_asks_for_and_the_folder_lacks(tmp_path,
             in (out / "README.md").read_text())
     assert "Not (fully) run" not in (out / "README.md").read_text()
     next((out / "data" / "synthetic" / "regularized-evolution").glob("seed-*.json")).unlink()
-    claims.write_report(out, figures=False)
+    claims_report.write_report(out, figures=False)
     assert "regularized-evolution on synthetic (2 of 3 trials)" in (out / "README.md").read_text()
 
 
@@ -198,7 +198,7 @@ def test_a_label_with_more_seeds_is_counted_against_its_own_seeds(tmp_path, toy,
     a = json.loads((out / "tables" / "claims.json").read_text())
     assert {r["strategy"]: r["trials"] for r in a["rows"]} == {"random-search": 5, "regularized-evolution": 2}
     (out / "data" / "synthetic" / "random-search" / "seed-0004.json").unlink()
-    claims.write_report(out, figures=False)
+    claims_report.write_report(out, figures=False)
     assert "random-search on synthetic (4 of 5 trials)" in (out / "README.md").read_text()
 
 
@@ -216,7 +216,7 @@ def test_random_picks_are_reported_as_a_share_of_the_rows_samples(tmp_path):
     assert claims.read_trials_csv(tmp_path / "t.csv") == trials
     a = claims.analyse(tmp_path, trials=trials)
     assert a["rows"][0]["random_share"] == 0.1  # 10 of 100 samples
-    assert "| 10.0% |" in claims.markdown(a)
+    assert "| 10.0% |" in claims_report.markdown(a)
 
 
 def test_a_row_of_mixed_caps_or_a_repeated_seed_is_refused_with_one_line(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 from experiments.cli import main
 from experiments.harness.execute import run_suite
 from experiments.harness.suite import load_suite
-from experiments.studies import claims
+from experiments.studies import claims, claims_report
 from experiments.studies.merge import merge
 from nasbench.synthetic import synthetic_benchmark
 
@@ -29,7 +29,7 @@ def _run(tmp_path, name: str, text: str):
     suite = load_suite(str(tmp_path / f"{name}.toml"))
     out = tmp_path / name
     run_suite(suite, out, progress=False)
-    claims.write_report(out, figures=False)
+    claims_report.write_report(out, figures=False)
     return out, suite
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from experiments.harness.records import dumps, resolved_config, short_hash
 from experiments.harness.suite import Suite, runs_on
-from experiments.studies import claims
+from experiments.studies import claims, claims_report
 from nasbench.data import atomic_write_text
 
 
@@ -77,6 +77,6 @@ def merge(into: str | Path, runs: Sequence[str | Path], suite: Suite) -> dict[st
     meta_path = into / "meta.json"
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     atomic_write_text(meta_path, dumps({**meta, "suite": suite.as_dict()}, indent=2) + "\n")
-    claims.write_report(into)
+    claims_report.write_report(into)
     return {"before": len(old), "merged": len(new), "after": len(merged),
             "replaced": sum(k in old and replace(old[k], wall_s=0) != replace(t, wall_s=0) for k, t in new.items())}

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from experiments.harness.suite import Suite
-from experiments.studies import claims, report, subsets, time_protocol
+from experiments.studies import claims_report, report, subsets, time_protocol
 
 
 def study_of(suite: Suite) -> str:
@@ -45,7 +45,7 @@ def write_report(folder: str | Path) -> Path:
     study = study_of(Suite.from_dict(json.loads(meta.read_text())["suite"])) if meta.is_file() \
         else _study_from_files(folder)
     if study == "claims":
-        return claims.write_report(folder)
+        return claims_report.write_report(folder)
     if study == "time-protocol":
         return time_protocol.write_report(folder)
     if study == "subsets":

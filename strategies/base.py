@@ -148,6 +148,14 @@ class JaxStrategy(Strategy):
     def tell_fn(self, arrays: dict[str, jax.Array], state: Any, idx: jax.Array, value: jax.Array) -> Any:
         raise NotImplementedError
 
+    def diagnostics_fn(self, state: Any) -> dict[str, jax.Array]:
+        """The record's diagnostics as JAX scalars of a state (default: none). Pure, so the vectorised
+        runner reads them after every step and cuts them where a trial stops."""
+        return {}
+
+    def diagnostics(self, state: Any) -> dict[str, float]:
+        return {k: float(v) for k, v in self.diagnostics_fn(state).items()}
+
     def __init__(self, space: Space, config: Any = None):
         super().__init__(space, config)
         # built once here, never changed by a trial: the space's arrays and the jitted ask/tell

@@ -101,8 +101,8 @@ def test_vectorized_run_equals_ask_tell(name, toy_partial):
     specs = [TrialSpec(toy_partial.name, name, s, 30) for s in (0, 1, 2)]
     vec = run_vectorized(specs, toy_partial)
     for spec, v in zip(specs, vec):
-        r = run_trial(spec, toy_partial)
-        assert r["arch"] == v["arch"] and r["observed"] == v["observed"]
+        r = run_trial(spec, toy_partial)  # the same record, diagnostics included, but for wall time
+        assert {k: x for k, x in r.items() if k != "wall_time"} == {k: x for k, x in v.items() if k != "wall_time"}
 
 
 @pytest.mark.parametrize("name", ["random-search", "regularized-evolution"])

@@ -223,7 +223,10 @@ def offer_diagnostics(offers: list[np.ndarray], bench: Benchmark) -> dict[str, f
 
 
 def build_record(spec: TrialSpec, bench: Benchmark, arch: np.ndarray, observed: np.ndarray,
-            wall: float, n_asks: int, strategy: Strategy, state: Any = None) -> dict[str, Any]:
+            wall: float, n_asks: int, strategy: Strategy, state: Any = None,
+            diagnostics: dict[str, float] | None = None) -> dict[str, Any]:
+    """The record of a finished trial. Its diagnostics are the strategy's of the final ``state``, or
+    ``diagnostics`` as given (the vectorised runner, which keeps no state per trial)."""
     arch = np.asarray(arch, dtype=np.int64)
     observed = np.asarray(observed, dtype=np.float64)
     stopped = False
@@ -232,7 +235,7 @@ def build_record(spec: TrialSpec, bench: Benchmark, arch: np.ndarray, observed: 
         hit = np.flatnonzero(bench.truth.truth[arch] >= threshold)
         if hit.size:  # the trial ends at the first evaluation that reaches the target
             arch, observed, stopped = arch[: hit[0] + 1], observed[: hit[0] + 1], True
-    diagnostics = strategy.diagnostics(state) if state is not None else {}
+    diagnostics = strategy.diagnostics(state) if state is not None else dict(diagnostics or {})
     offers = strategy.offers(state) if state is not None else None
     if offers is not None:
         diagnostics = {**diagnostics, **offer_diagnostics(offers, bench)}

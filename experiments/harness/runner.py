@@ -92,7 +92,8 @@ VECTOR_STEPS = 256  # steps per compiled scan segment: seeds that have all stopp
 
 def _build_vectorized(strategy: JaxStrategy, bench: Benchmark, budget: int):
     """Jitted functions over seeds: ``start(seeds[S]) -> carry`` and ``advance(carry, n) ->
-    (carry, (idx[S, n], values[S, n]))``, the next ``n`` steps of each trial (one scan)."""
+    (carry, (idx[S, n], values[S, n], diagnostics {name: [S, n]}))``, the next ``n`` steps of each
+    trial (one scan), with the strategy's diagnostics after each step."""
     s_arrays = strategy.space_arrays()
     b_arrays = bench.arrays()
     observe = bench.observe_fn()
@@ -108,7 +109,8 @@ def _build_vectorized(strategy: JaxStrategy, bench: Benchmark, budget: int):
         def step(state, _):
             state, i = strategy.ask_fn(s_arrays, state)
             v = observe(b_arrays, k_noise, jnp.reshape(i, (1,)))[0]
-            return strategy.tell_fn(s_arrays, state, i, v), (i, v)
+            state = strategy.tell_fn(s_arrays, state, i, v)
+            return state, (i, v, strategy.diagnostics_fn(state))
 
         state, out = jax.lax.scan(step, state, None, length=n)
         return (state, k_noise), out
@@ -142,8 +144,8 @@ def run_vectorized(specs: list[TrialSpec], bench: Benchmark) -> list[dict[str, A
     parts, done, hit = [], 0, np.zeros(len(specs), bool)
     while done < budget:  # segment by segment, until the budget or every trial has stopped
         n = min(VECTOR_STEPS, budget - done)
-        carry, (i, v) = advance(carry, n)
-        parts.append((np.asarray(i), np.asarray(v, dtype=np.float64)))
+        carry, (i, v, d) = advance(carry, n)
+        parts.append((np.asarray(i), np.asarray(v, dtype=np.float64), {k: np.asarray(x) for k, x in d.items()}))
         done += n
         if threshold is not None:
             hit |= (bench.truth.truth[parts[-1][0]] >= threshold).any(axis=1)
@@ -152,10 +154,14 @@ def run_vectorized(specs: list[TrialSpec], bench: Benchmark) -> list[dict[str, A
     idx = np.concatenate([p[0] for p in parts], axis=1)
     vals = np.concatenate([p[1] for p in parts], axis=1)
     wall = (time.perf_counter() - t0) / len(specs)
+    diags = {name: np.concatenate([p[2][name] for p in parts], axis=1) for name in parts[0][2]}
     strategy = _VECTOR_CACHE[key][2]
     recs = []
     for k, s in enumerate(specs):
-        # one evaluation per ask (as run_trial counts them), up to the first hit where the trial stops
+        # one evaluation per ask (as run_trial counts them), up to the first hit where the trial stops;
+        # the diagnostics of the state after that step
         hit = np.flatnonzero(bench.truth.truth[idx[k]] >= threshold) if threshold is not None else np.zeros(0, int)
-        recs.append(build_record(s, bench, idx[k], vals[k], wall, int(hit[0]) + 1 if hit.size else budget, strategy))
+        n_asks = int(hit[0]) + 1 if hit.size else budget
+        recs.append(build_record(s, bench, idx[k], vals[k], wall, n_asks, strategy,
+                                 diagnostics={name: float(d[k, n_asks - 1]) for name, d in diags.items()}))
     return recs

@@ -16,17 +16,16 @@ Departures, and why:
   one-mutation-per-child operator; the NAS-Bench-101 colab instead flips each of the 21 edge bits
   with probability 1/7 and each op with probability 1/5 ("mutation rate 1.0"). A single step
   keeps the operator a gather on the precomputed neighbour table, so the whole run is pure JAX.
-* On a partial table (the NB-101 30k subset), the child is drawn uniformly among the parent's
-  in-table neighbours: the law of the colab's ``mutate_arch`` loop, which redraws the mutation of
-  the same parent until the child is valid, with "in the table" for "valid" (a test compares the
-  two laws). A parent without an in-table neighbour, where that loop would never end, gives a
-  uniformly random unevaluated architecture instead, counted in the record's diagnostics as
-  ``random_picks``. (Version 1 drew a new tournament with every redraw, another law, and spent
-  about 11 ms per step on ``nb101-30k`` redrawing.) A child that was evaluated before costs
-  nothing: it re-enters the population with its cached value (it ages out like any member),
-  exactly as the colab's cached query would, and the next tournament follows; after
-  ``max_tries`` such children in one ask, a random unevaluated architecture is taken (counted too).
-  On a full table every neighbour is in it and nothing changes: version 2 gives version 1's records.
+* A child the table does not hold (partial tables) is discarded and the whole step redrawn, a new
+  tournament included, up to ``max_tries`` times in total, then a random unevaluated architecture
+  is taken (not counted in the record: a known gap). The colab's ``mutate_arch`` instead redraws
+  the mutation of the same parent until the child is valid, which on a partial table is a child
+  drawn uniformly among the parent's in-table neighbours: another law. That law, with its random
+  picks counted, was tried (commit 88c5720) and reverted: on ``nb101-30k`` 89 of the 100 evolution
+  steps of a 150-query trial became random picks, and a search to the optimum (cap 15,000) took
+  over ten minutes per trial against 112 s (the spin through cached children). A child that was
+  evaluated before costs nothing: it re-enters the population with its cached value (it ages out
+  like any member), exactly as the colab's cached query would.
 """
 
 from __future__ import annotations
@@ -76,7 +75,6 @@ class REState(NamedTuple):
     size: jax.Array  # int32: members so far (<= population)
     head: jax.Array  # int32: slot of the oldest member once full
     t: jax.Array  # int32: architectures evaluated
-    random_picks: jax.Array  # int32: children taken at random (no in-table neighbour, or max_tries cached ones)
 
 
 @register
@@ -86,18 +84,15 @@ class RegularizedEvolution(JaxStrategy):
     summary = "Aging evolution: tournament selection, one mutation per child, oldest dies."
     Config = REConfig
     presets = {"nas-benchmarks": {"population": 100, "tournament": 10}}
-    # 2: on partial tables the child is drawn among the parent's in-table neighbours (the same
-    #    parent, as the colab's mutate loop), random picks counted; full tables unchanged
-    version = 2
 
     def space_arrays(self):
         nb = np.asarray(self.space.neighbors)
-        # in-table neighbours first, then OUT_OF_TABLE, then INVALID (-2) padding, order otherwise kept
-        rank = np.where(nb >= 0, 0, np.where(nb == INVALID, 2, 1))
-        nb = np.take_along_axis(nb, np.argsort(rank, axis=1, kind="stable"), axis=1)
+        # valid neighbours first, INVALID (-2) padding last, order otherwise kept
+        order = np.argsort(nb == INVALID, axis=1, kind="stable")
+        nb = np.take_along_axis(nb, order, axis=1)
         return {
             "neighbors": jnp.asarray(nb, dtype=jnp.int32),
-            "n_in": jnp.asarray((nb >= 0).sum(axis=1), dtype=jnp.int32),
+            "n_valid": jnp.asarray((nb != INVALID).sum(axis=1), dtype=jnp.int32),
         }
 
     def init_fn(self, arrays, key, budget):
@@ -107,7 +102,7 @@ class RegularizedEvolution(JaxStrategy):
         n = self.space.n
         zero = jnp.asarray(0, jnp.int32)
         return REState(key=key, seen=jnp.zeros(n, bool), value=jnp.zeros(n, jnp.float32), pop=jnp.zeros(p, jnp.int32),
-                       pop_val=jnp.full(p, -jnp.inf, jnp.float32), size=zero, head=zero, t=zero, random_picks=zero)
+                       pop_val=jnp.full(p, -jnp.inf, jnp.float32), size=zero, head=zero, t=zero)
 
     # -- population as a ring buffer: appending when full overwrites the oldest
     def _append(self, state: REState, idx, val) -> REState:
@@ -122,20 +117,19 @@ class RegularizedEvolution(JaxStrategy):
         key, k_init = jax.random.split(state.key)
 
         def mutate_loop(state):
-            # status: 0 go on, 1 a new in-table child, 2 a parent without in-table neighbours
             def cond(c):
-                st, tries, child, status = c
-                return (status == 0) & (tries < cfg.max_tries)
+                st, tries, child, done = c
+                return (~done) & (tries < cfg.max_tries)
 
             def body(c):
                 st, tries, _, _ = c
                 k, k_t, k_m = jax.random.split(st.key, 3)
                 members = jax.random.randint(k_t, (cfg.tournament,), 0, st.size)
                 parent = st.pop[members[jnp.argmax(st.pop_val[members])]]
-                n_in = arrays["n_in"][parent]
-                j = jax.random.randint(k_m, (), 0, jnp.maximum(n_in, 1))
-                # in-table neighbours are stored first
-                child = jnp.where(n_in > 0, arrays["neighbors"][parent, j], OUT_OF_TABLE)
+                nv = arrays["n_valid"][parent]
+                j = jax.random.randint(k_m, (), 0, jnp.maximum(nv, 1))
+                # valid neighbours are stored first, INVALID (-2) padding last
+                child = jnp.where(nv > 0, arrays["neighbors"][parent, j], OUT_OF_TABLE)
                 st = st._replace(key=k)
                 in_table = child >= 0
                 cached = in_table & st.seen[jnp.maximum(child, 0)]
@@ -145,16 +139,14 @@ class RegularizedEvolution(JaxStrategy):
                     lambda s: s,
                     st,
                 )
-                status = jnp.where(in_table & ~cached, 1, jnp.where(in_table, 0, 2))
-                return st, tries + 1, child, status
+                return st, tries + 1, child, in_table & ~cached
 
-            st, _, child, status = jax.lax.while_loop(
-                cond, body, (state, jnp.asarray(0), jnp.asarray(0, jnp.int32), jnp.asarray(0))
+            st, _, child, done = jax.lax.while_loop(
+                cond, body, (state, jnp.asarray(0), jnp.asarray(0, jnp.int32), jnp.asarray(False))
             )
             k, sub = jax.random.split(st.key)
-            found = status == 1
-            child = jnp.where(found, child, _random_unseen(sub, st.seen))
-            return st._replace(key=k, random_picks=st.random_picks + (~found).astype(jnp.int32)), child
+            child = jnp.where(done, child, _random_unseen(sub, st.seen))
+            return st._replace(key=k), child
 
         def random_member(state):
             return state._replace(key=key), _random_unseen(k_init, state.seen).astype(jnp.int32)
@@ -162,9 +154,6 @@ class RegularizedEvolution(JaxStrategy):
         # the first `population` evaluations are random; evolution afterwards
         state, idx = jax.lax.cond(state.t < cfg.population, random_member, mutate_loop, state)
         return state, idx.astype(jnp.int32)
-
-    def diagnostics_fn(self, state: REState) -> dict[str, jax.Array]:
-        return {"random_picks": state.random_picks}
 
     def tell_fn(self, arrays, state: REState, idx, value) -> REState:
         state = state._replace(seen=state.seen.at[idx].set(True), value=state.value.at[idx].set(value), t=state.t + 1)

@@ -266,7 +266,9 @@ def markdown(a: dict[str, Any]) -> str:
         "strategy's (> 1: the strategy reaches the target sooner), BCa 95% paired by seed. *speed-up*: the strategy's "
         "time-aRT with its fewest workers over this row's, the same way, beside the linear speed-up (the worker ratio). "
         "Tests: one-sided log-rank at *h* in both directions (scipy.stats.logrank), Holm-adjusted over the family of "
-        f"every test of this report ({a['family']} tests).", "",
+        f"every test of this report ({a['family']} tests). The intervals are not adjusted for multiplicity, the "
+        "verdicts are: an interval that excludes 1 beside *no difference shown* is a difference the family-wise "
+        "test does not confirm.", "",
         "**Verdicts.** *faster* / *slower*: that direction's Holm-adjusted p-value is below "
         f"{ALPHA:g}, with at least {MIN_SUCCESSES} successes within *h* on both sides; *faster, size not estimable* / "
         f"*slower, size not estimable*: significant, but a side has fewer than {MIN_SUCCESSES} successes, so the "
@@ -311,8 +313,9 @@ def _figure(trials: Sequence[TimedTrial], bench: str, path: Path) -> None:
         for label in labels:
             s, w = _label_workers(label)
             f = km_curves([t for t in ts if t.label == label], k, grid)
-            ax.step(grid, f, where="post", color=colours[s], ls="-" if (w or fewest) == fewest else "--", lw=1.2)
-        ax.set(title=f"{bench}: {list(TARGETS)[k]}", xlabel="simulated training time (s)", xlim=(0, h), ylim=(0, 1.02))
+            ax.step(grid / 3600, f, where="post", color=colours[s], ls="-" if (w or fewest) == fewest else "--", lw=1.2)
+        ax.set(title=f"{bench}: {list(TARGETS)[k]}", xlabel="simulated training time (hours)", xlim=(0, h / 3600),
+               ylim=(0, 1.02))
     axes[0].set_ylabel("fraction of trials that reached it")
     workers = sorted({t.workers for t in ts})
     handles = [Line2D([], [], color=colours[s], lw=1.5) for s in strategies]

@@ -481,7 +481,8 @@ def subsets_figure(rows: Sequence[dict[str, Any]]) -> Figure:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             seen.setdefault(lab, h)
     if seen:
-        fig.legend(list(seen.values()), list(seen), loc="outside lower center", ncol=min(len(seen), 2 * len(benches)))
+        fig.legend(list(seen.values()), list(seen), loc="outside lower center",
+                   ncol=min(len(seen), max(1, 2 * len(benches) - 1)))
     return fig
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from pathlib import Path
 from typing import Any
 
 from nasbench.errors import UnknownName
@@ -28,9 +29,8 @@ def _discover() -> None:
     global _discovered
     if _discovered:
         return
-    import strategies
-
-    for mod in pkgutil.iter_modules(strategies.__path__):
+    # the modules beside this one (the package's own folder): no import of the package, which imports us
+    for mod in pkgutil.iter_modules([str(Path(__file__).resolve().parent)]):
         if not mod.name.startswith("_") and not mod.ispkg:  # subpackages (models) hold no strategies
             importlib.import_module(f"strategies.{mod.name}")
     _discovered = True

@@ -4,12 +4,16 @@
   experiments > strategies > nasbench, and inside experiments cli > studies > harness > analysis.
   Every import statement counts, those inside functions too, so an import cycle cannot hide in a
   function.
+* No import inside a function dodges a cycle: a first-party module imported in a function never
+  imports, through module-level imports, the module that imports it (the layers above do not see a
+  cycle inside one layer, e.g. a package and its registry).
 * Every dotted name a docstring, README or generated report cites in backquotes
   (``experiments.harness.records.fingerprint``, :func:`~nasbench.data.find_file`) exists.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 import re
 import subprocess
@@ -29,6 +33,57 @@ def test_import_contracts_are_kept():
                          capture_output=True, text=True)
     assert "Contracts: 3 kept, 0 broken" in res.stdout, res.stdout[-3000:] + res.stderr[-2000:]
     assert res.returncode == 0
+
+
+PACKAGES = ("nasbench", "strategies", "experiments", "nasarena", "bench")
+
+
+def _imports(node: ast.AST) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        return [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+    return []
+
+
+def test_no_function_level_import_dodges_a_cycle():
+    modules = {}
+    for pkg in PACKAGES:
+        for path in (ROOT / pkg).rglob("*.py"):
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            modules[name.removesuffix(".__init__")] = path
+
+    def module_of(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    top: dict[str, set[str]] = {}
+    inner: list[tuple[str, str, int]] = []
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(), str(path))
+        for node in tree.body:  # module level, if/try blocks included
+            for sub in ast.walk(node) if isinstance(node, ast.If | ast.Try) else [node]:
+                top.setdefault(name, set()).update(m for t in _imports(sub) if (m := module_of(t)) and m != name)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                inner += [(name, m, sub.lineno) for sub in ast.walk(node) for t in _imports(sub)[:1]
+                          if (m := module_of(t)) and m != name]
+
+    def reaches(a: str, b: str) -> bool:
+        seen, todo = set(), [a]
+        while todo:
+            x = todo.pop()
+            if x == b:
+                return True
+            if x not in seen:
+                seen.add(x)
+                todo.extend(top.get(x, ()))
+        return False
+
+    dodges = [f"{modules[m].relative_to(ROOT)}:{line} imports {t}, which imports {m}" for m, t, line in inner if reaches(t, m)]
+    assert inner, "the scan found no function-level import at all: it is broken"
+    assert not dodges, "imports inside functions that dodge a cycle: " + "; ".join(dodges)
 
 
 def _resolves(name: str) -> bool:

@@ -212,7 +212,7 @@ def test_subsets_report_rows_files_and_regeneration_from_its_trials_table(tmp_pa
     subsets.write_report(tmp_path)
     trials = subsets.load_trials(tmp_path)
     a = subsets.analyse(trials, subsets.benchmark_summaries(tmp_path, ["toy"]))
-    rows = {(r["label"], r["target"]): r for r in a["rows"]}
+    rows = {(r["label"], r["target"]): r for r in a.rows}
     full, rnd, mut = rows["full", "optimum"], rows["random-10pct", "optimum"], rows["mutation-20", "optimum"]
     assert (full["kind"], full["m_fraction"], full["art"], full["horizon"]) == ("full", 1.0, 10.0, 20)
     assert (rnd["kind"], rnd["m_count"], rnd["art"]) == ("random", 10, 30.0)
@@ -254,7 +254,7 @@ def test_subsets_comparisons_are_logrank_on_censored_samples_with_holm(tmp_path)
     })
     trials = subsets.load_trials(tmp_path)
     a = subsets.analyse(trials, subsets.benchmark_summaries(tmp_path, ["toy"]))
-    rows = {r["label"]: r for r in a["rows"] if r["target"] == "optimum"}
+    rows = {r["label"]: r for r in a.rows if r["target"] == "optimum"}
 
     def data(hits):
         return sps.CensoredData(uncensored=[h for h in hits if h], right=[20] * hits.count(0))
@@ -265,11 +265,11 @@ def test_subsets_comparisons_are_logrank_on_censored_samples_with_holm(tmp_path)
     assert rows["random-50"]["vs_full"]["p_sooner"] == pytest.approx(p["random-50"][0], rel=1e-5)
     assert rows["random-1"]["vs_full"]["p_later"] < 0.01 and rows["full"]["vs_full"] is None
     # the family: both one-sided tests of both comparisons, on both targets of the toy benchmark
-    assert a["family"] == 8
-    raw = [r["vs_full"][k] for t in ("optimum", "top-0.1%") for r in a["rows"]
+    assert a.family == 8
+    raw = [r["vs_full"][k] for t in ("optimum", "top-0.1%") for r in a.rows
            if r["target"] == t and r["vs_full"] for k in ("p_sooner", "p_later")]
     assert sorted(survival.holm(raw)) == pytest.approx(sorted(
-        r["vs_full"][k + "_holm"] for r in a["rows"] if r["vs_full"] for k in ("p_sooner", "p_later")), rel=1e-5)
+        r["vs_full"][k + "_holm"] for r in a.rows if r["vs_full"] for k in ("p_sooner", "p_later")), rel=1e-5)
 
 
 def _row(kind, frac, hits, later=1.0, sooner=1.0, ni=None, vs_random_sooner=None, offered=None,

@@ -109,7 +109,7 @@ def test_a_timed_suite_runs_resumes_and_reports_speedups(tmp_path, costly, regis
     timed.write_report(out, figures=True)
     assert json.loads((out / "tables" / "time-art.json").read_text())  # strict JSON (inf as null)
     trials = timed.load_trials(out)
-    rows = timed.analyse(trials)["rows"]
+    rows = timed.analyse(trials).rows
     rs1 = next(r for r in rows if r["label"] == "random-search-w1" and r["target"] == "top-1%")
     rs4 = next(r for r in rows if r["label"] == "random-search-w4" and r["target"] == "top-1%")
     assert rs1["successes"] > 0 and rs4["successes"] > 0

@@ -217,7 +217,19 @@ def _compare(a: survival.Censored, b: survival.Censored, h: int, names: tuple[st
             "few": min(int(a.events.sum()), int(b.events.sum())) < MIN_SUCCESSES}
 
 
-def analyse(trials: Sequence[SubsetTrial], benchmarks: dict[str, dict[str, Any]], seed: int = 0) -> dict[str, Any]:
+@dataclass(frozen=True)
+class SubsetsReport:
+    """What :func:`analyse` computes: one row per benchmark x target x label (its aRT, offers,
+    comparisons and non-inferiority bound), the number of tests Holm adjusted over, the verdicts and
+    the bootstrap seed."""
+
+    rows: list[dict[str, Any]]
+    family: int
+    verdicts: list[dict[str, Any]]
+    seed: int
+
+
+def analyse(trials: Sequence[SubsetTrial], benchmarks: dict[str, dict[str, Any]], seed: int = 0) -> SubsetsReport:
     """Every row (benchmark x target x label) with its aRT, offers and comparisons; Holm over every
     log-rank test; the non-inferiority bounds; the verdicts."""
     groups: dict[tuple[str, str], list[SubsetTrial]] = defaultdict(list)
@@ -287,7 +299,7 @@ def analyse(trials: Sequence[SubsetTrial], benchmarks: dict[str, dict[str, Any]]
     rows.sort(key=lambda r: (r["benchmark"], list(TARGETS).index(r["target"]), r["acquisition"] != "thompson",
                              r["acquisition"], order.get(r["kind"], 99),
                              r["m_fraction"] if np.isfinite(r["m_fraction"]) else 2.0, r["label"]))
-    return {"rows": rows, "family": 2 * len(tests), "verdicts": verdicts(rows), "seed": seed}
+    return SubsetsReport(rows, 2 * len(tests), verdicts(rows), seed)
 
 
 def _shown(c: dict[str, Any] | None, side: str) -> bool:
@@ -486,11 +498,11 @@ def subsets_figure(rows: Sequence[dict[str, Any]]) -> Figure:
     return fig
 
 
-def markdown(a: dict[str, Any], table: Table, vtable: Table, figure: bool) -> str:
-    cpu_h = sum({(r["benchmark"], r["label"]): r["cpu_s"] for r in a["rows"]}.values()) / 3600
-    n_trials = sum({(r["benchmark"], r["label"]): r["trials"] for r in a["rows"]}.values())
+def markdown(a: SubsetsReport, table: Table, vtable: Table, figure: bool) -> str:
+    cpu_h = sum({(r["benchmark"], r["label"]): r["cpu_s"] for r in a.rows}.values()) / 3600
+    n_trials = sum({(r["benchmark"], r["label"]): r["trials"] for r in a.rows}.values())
     counts: dict[tuple[int, str], int] = defaultdict(int)
-    for v in a["verdicts"]:
+    for v in a.verdicts:
         counts[(v["claim"], v["verdict"])] += 1
     glance = "; ".join(f"claim {c}: " + ", ".join(f"{v} {n}" for (cc, v), n in sorted(counts.items()) if cc == c)
                        for c in (2, 3))
@@ -502,7 +514,7 @@ def markdown(a: dict[str, Any], table: Table, vtable: Table, figure: bool) -> st
         "common horizon). Each subset label is compared with the full space of the same acquisition, and each smart "
         "subset with the random subset of the same M, paired by seed: the ratio of aRTs at the horizon with its BCa "
         f"95% interval ({survival.N_RESAMPLES:,} resamples) and one-sided log-rank tests in both directions, "
-        f"Holm-adjusted over the family of every test of this page ({a['family']} tests). A smart subset is "
+        f"Holm-adjusted over the family of every test of this page ({a.family} tests). A smart subset is "
         f"*non-inferior* to the full space when its aRT is at most {MARGIN:g} times the full space's at one-sided "
         f"95% (Bonferroni over the smart subsets of its benchmark, target and acquisition), which needs at least "
         f"{MIN_SUCCESSES} successes on both sides.", "",
@@ -537,11 +549,11 @@ def write_report(root: str | Path, figures: bool = True) -> Path:
     a = analyse(trials, benchmark_summaries(root, (t.benchmark for t in trials)))
     (root / "tables").mkdir(exist_ok=True)
     atomic_write_text(root / "tables" / TRIALS_CSV, trials_csv(trials))
-    table, vtable = subsets_table(a["rows"]), verdict_table(a["verdicts"])
+    table, vtable = subsets_table(a.rows), verdict_table(a.verdicts)
     table.write(root / "tables")
     vtable.write(root / "tables")
     if figures:
-        plots.save(subsets_figure(a["rows"]), root / "figures" / "subsets")
+        plots.save(subsets_figure(a.rows), root / "figures" / "subsets")
     readme = root / "README.md"
     atomic_write_text(readme, markdown(a, table, vtable, figures))
     return readme

@@ -174,7 +174,19 @@ def compare(a: survival.Censored, b: survival.Censored, h: float, names: tuple[s
             "few": min(sa, sb) < MIN_SUCCESSES}
 
 
-def analyse(trials: Sequence[TimedTrial], seed: int = 0) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TimeReport:
+    """What :func:`analyse` computes: one row per benchmark x label x target (its time-aRT, its
+    comparison with random search and its speed-up, each a dict with the verdict), the number of
+    tests Holm adjusted over, the bootstrap seed and the time budget of each benchmark."""
+
+    rows: list[dict[str, Any]]
+    family: int
+    seed: int
+    budgets: list[tuple[str, float]]
+
+
+def analyse(trials: Sequence[TimedTrial], seed: int = 0) -> TimeReport:
     """Every row (benchmark x label x target) with its time-aRT, its comparison with random search at
     the same workers and its speed-up from the fewest workers, the verdicts after Holm over every test."""
     groups: dict[tuple[str, str], list[TimedTrial]] = {}
@@ -223,8 +235,7 @@ def analyse(trials: Sequence[TimedTrial], seed: int = 0) -> dict[str, Any]:
         if sp is not None:
             sp["vs_linear"] = ("–" if sp["few"] or not math.isfinite(sp["high"]) else "below" if sp["high"] < sp["linear"]
                                else "above" if sp["low"] > sp["linear"] else "consistent")
-    return {"rows": rows, "family": 2 * len(comparisons), "seed": seed,
-            "budgets": sorted({(r["benchmark"], r["time_budget"]) for r in rows})}
+    return TimeReport(rows, 2 * len(comparisons), seed, sorted({(r["benchmark"], r["time_budget"]) for r in rows}))
 
 
 def km_curves(trials: Sequence[TimedTrial], target: int, grid: np.ndarray) -> np.ndarray:
@@ -241,17 +252,17 @@ def _ratio(c: dict[str, Any] | None) -> str:
     return "–" if c is None else f"{fmt(c['ratio'])} {fmt_ci(c['low'], c['high'])}"
 
 
-def glance(a: dict[str, Any]) -> list[str]:
+def glance(a: TimeReport) -> list[str]:
     """How many comparisons got each verdict, against random search and from the fewest workers."""
     lines = ["| comparison | " + " | ".join(VERDICTS) + " |", "|---|" + "---|" * len(VERDICTS)]
     for name, key in (("strategy vs random search (same workers)", "vs_rs"), ("more workers vs fewest", "speedup")):
-        got = [r[key]["verdict"] for r in a["rows"] if r[key] is not None]
+        got = [r[key]["verdict"] for r in a.rows if r[key] is not None]
         lines.append(f"| {name} | " + " | ".join(str(got.count(v)) for v in VERDICTS) + " |")
     return lines
 
 
-def markdown(a: dict[str, Any]) -> str:
-    budgets = "; ".join(f"{b} {fmt(h)} s" for b, h in a["budgets"])
+def markdown(a: TimeReport) -> str:
+    budgets = "; ".join(f"{b} {fmt(h)} s" for b, h in a.budgets)
     lines = [
         "# Budgets in simulated training time", "",
         "Each trial is an event simulation: every worker trains one architecture for its recorded cost, the strategy "
@@ -266,7 +277,7 @@ def markdown(a: dict[str, Any]) -> str:
         "strategy's (> 1: the strategy reaches the target sooner), BCa 95% paired by seed. *speed-up*: the strategy's "
         "time-aRT with its fewest workers over this row's, the same way, beside the linear speed-up (the worker ratio). "
         "Tests: one-sided log-rank at *h* in both directions (scipy.stats.logrank), Holm-adjusted over the family of "
-        f"every test of this report ({a['family']} tests). The intervals are not adjusted for multiplicity, the "
+        f"every test of this report ({a.family} tests). The intervals are not adjusted for multiplicity, the "
         "verdicts are: an interval that excludes 1 beside *no difference shown* is a difference the family-wise "
         "test does not confirm.", "",
         "**Verdicts.** *faster* / *slower*: that direction's Holm-adjusted p-value is below "
@@ -281,7 +292,7 @@ def markdown(a: dict[str, Any]) -> str:
         "| p (Holm) | speed-up [95%] | verdict | vs linear | evaluations | cut | capped | s/trial |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in a["rows"]:
+    for r in a.rows:
         vs, sp = r["vs_rs"], r["speedup"]
         verdict_rs, p_rs = ("–", "–") if vs is None else (vs["verdict"], f"{vs['p_holm']:.2g}")
         speedup = "–" if sp is None else f"{_ratio(sp)} (from {sp['base']})"
@@ -334,7 +345,7 @@ def write_report(root: str | Path, figures: bool = True) -> Path:
     a = analyse(trials)
     (root / "tables").mkdir(exist_ok=True)
     atomic_write_text(root / "tables" / TRIALS_CSV, trials_csv(trials))
-    atomic_write_text(root / "tables" / "time-art.json", dumps(a["rows"], indent=2, sort_keys=True) + "\n")
+    atomic_write_text(root / "tables" / "time-art.json", dumps(a.rows, indent=2, sort_keys=True) + "\n")
     text = markdown(a)
     if figures:
         benches = sorted({t.benchmark for t in trials})

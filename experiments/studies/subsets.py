@@ -477,7 +477,8 @@ def subsets_figure(rows: Sequence[dict[str, Any]]) -> Figure:
                 ok = (g > 0) & np.isfinite(g)
                 ax.plot(x, np.where(ok, g, np.nan), color=colours[kind], lw=1.2, label=kind)
                 if ok.any():
-                    ax.errorbar(x[ok], g[ok], yerr=[g[ok] - lo[ok], hi[ok] - g[ok]], ls="none",
+                    # a BCa interval need not hold its point, and the clip to the panel can cut it
+                    ax.errorbar(x[ok], g[ok], yerr=[np.maximum(g[ok] - lo[ok], 0), np.maximum(hi[ok] - g[ok], 0)], ls="none",
                                 color=colours[kind], marker="o", ms=3.5, capsize=2)
                 if (~ok).any():
                     ax.plot(x[~ok], np.full((~ok).sum(), lo_lim * 1.15), ls="none", marker="v",

@@ -52,6 +52,8 @@ N_RESAMPLES_FINE = 199_999  # ... and of one whose end lies within NEAR of the p
 NEAR = 0.03  # relative distance (|log ratio|) of an interval end to a published ratio that calls for the fine interval
 N_NULL = 19_999  # simulated random-search samples behind a one-sample log-rank p-value
 CONFIDENCE = 0.95
+ALPHA = 0.05  # family-wise level at which the studies read their Holm-adjusted one-sided tests
+MIN_SUCCESSES = 5  # fewer successes than this within the horizon on a side: a ratio's size is not estimable
 
 
 @dataclass(frozen=True)
@@ -292,3 +294,21 @@ def holm(p: list[float]) -> list[float]:
         running = max(running, min(1.0, (m - rank) * p[i]))
         adj[i] = running
     return [float(v) for v in adj]
+
+
+def round_p(p: float) -> float:
+    """A p-value to 6 significant digits: a report's bytes do not hang on a library's last ulp."""
+    return float(f"{float(p):.6g}")
+
+
+def compare(a: Censored, b: Censored, h: float, rng: np.random.Generator, near: float | None = None) -> dict[str, float | bool]:
+    """A against B at the horizon ``h`` on the seeds both ran: ``ratio`` = ``aRT_B(h) / aRT_A(h)`` with its
+    paired BCa interval (``low``, ``high``; :func:`ratio_paired`), the one-sided log-rank p-values, unadjusted
+    (``p_sooner``: A finds the target sooner; ``p_later``; :func:`logrank`, to 6 digits) and ``few``: a side
+    has fewer than :data:`MIN_SUCCESSES` successes within ``h``."""
+    common = np.intersect1d(a.seeds, b.seeds)
+    a, b = a.only(common), b.only(common)
+    ratio, lo, hi = ratio_paired(a, b, h, rng, near)
+    sooner, later = logrank(a, b, h)
+    few = min(int(a.at(h).events.sum()), int(b.at(h).events.sum())) < MIN_SUCCESSES
+    return {"ratio": ratio, "low": lo, "high": hi, "p_sooner": round_p(sooner), "p_later": round_p(later), "few": few}

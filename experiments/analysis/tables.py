@@ -57,6 +57,17 @@ def fmt_ci(low: Any, high: Any) -> str:
     return f"[{fmt(low)}, {fmt(high)}]"
 
 
+def csv_number(x: float) -> str:
+    """A float in a per-trial CSV table: Python's shortest exact repr (it reads back to the same
+    float), ``inf`` for infinity and the empty field for NaN (no value)."""
+    return "" if math.isnan(x) else "inf" if math.isinf(x) else repr(x)
+
+
+def read_csv_number(field: str) -> float:
+    """The inverse of :func:`csv_number`."""
+    return math.nan if field == "" else float(field)
+
+
 Cell = Callable[[dict[str, Any]], str]
 
 

@@ -21,8 +21,9 @@ import json
 import logging
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -34,6 +35,8 @@ from strategies.base import Strategy, make_config
 from strategies.registry import resolve
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: bumped when the record layout or the meaning of a field changes
 RECORD_FORMAT = 2
@@ -133,6 +136,20 @@ def read_manifest(path: Path) -> list[dict[str, str]]:
         raise ValueError(f"{path}: not a fingerprints manifest (its first line must be {MANIFEST_HEADER!r})")
     cols = MANIFEST_HEADER.split(",")
     return [dict(zip(cols, line.split(","))) for line in lines[1:]]
+
+
+def has_records(root: Path) -> bool:
+    """Whether ``root/data`` holds trial records (``<benchmark>/<label>/seed-*.json``)."""
+    return any((root / "data").glob("*/*/seed-*.json"))
+
+
+def records_or_table(root: Path, table: str, read_table: Callable[[Path], T], read_records: Callable[[Path], T]) -> T:
+    """A study's trials: from the folder's records, or, where it has none (``results/*/data`` is not
+    committed), from its committed per-trial table ``root/tables/<table>``."""
+    path = root / "tables" / table
+    if not has_records(root) and path.is_file():
+        return read_table(path)
+    return read_records(root)
 
 
 def trial_path(out: Path, spec: Any) -> Path:

@@ -46,15 +46,14 @@ from typing import Any
 import numpy as np
 
 from experiments.analysis import metrics, survival
-from experiments.harness.records import short_hash
+from experiments.analysis.survival import ALPHA, MIN_SUCCESSES
+from experiments.harness.records import records_or_table, short_hash
 from experiments.harness.suite import runs_on, seeds_for
 from experiments.studies.published import ALPHAX_VS, LANAS_VS, SEMINAS_VS
 
 # every strategy's aRT is also compared, paired by seed, with these measured baselines (the seed
 # papers' comparisons: evolution, AlphaX in both settings, NAO, BO)
 BASELINES = ("regularized-evolution", "alphax", "alphax-six-vertices", "nao", "bayesian-optimization")
-MIN_SUCCESSES = 5  # fewer successes than this within the horizon on a side: the ratio's size is not estimable
-ALPHA = 0.05  # family-wise level of the Holm-adjusted one-sided tests
 
 
 @dataclass(frozen=True)
@@ -154,10 +153,7 @@ def read_trials_csv(path: Path) -> list[Trial]:
 
 def load_trials(root: Path) -> list[Trial]:
     """The folder's trials: from its records, or, where it has none, from ``tables/trials.csv``."""
-    table = root / "tables" / "trials.csv"
-    if not any((root / "data").glob("*/*/seed-*.json")) and table.is_file():
-        return read_trials_csv(table)
-    return trials_of(stopped_records(root))
+    return records_or_table(root, "trials.csv", read_trials_csv, lambda r: trials_of(stopped_records(r)))
 
 
 def one_setting(bench: str, strat: str, trials: Sequence[Trial]) -> None:
@@ -202,11 +198,6 @@ def strategy_row(bench: str, strat: str, trials: dict[int, tuple[int, bool]], n:
     }
 
 
-def _round_p(p: float) -> float:
-    """A p-value to 6 significant digits: the report's bytes do not hang on a library's last ulp."""
-    return float(f"{float(p):.6g}")
-
-
 #: the verdicts, in the order the report defines them
 VERDICTS = ("reversed", "not shown", "direction shown, size not estimable", "smaller than published",
             "consistent with published", "larger than published")
@@ -243,8 +234,8 @@ def claim_cell(c: Claim, bench: str, a: survival.Censored, cap_a: int, b: surviv
         h = min(cap_a, cap_b or cap_a)
         common = np.intersect1d(a.seeds, b.seeds)
         a, b = a.only(common), b.only(common)
-        ratio, lo, hi = survival.ratio_paired(a, b, h, survival.rng_for(seed, *names), c.published)
-        p_paper, p_opp = survival.logrank(a, b, h)
+        cmp = survival.compare(a, b, h, survival.rng_for(seed, *names), c.published)
+        ratio, lo, hi, p_paper, p_opp = (cmp[key] for key in ("ratio", "low", "high", "p_sooner", "p_later"))
         art_b, succ_b = survival.art(b.at(h)), int(b.at(h).events.sum())
     succ_a = int(a.at(h).events.sum())
     few = min(succ_a, MIN_SUCCESSES if succ_b is None else succ_b) < MIN_SUCCESSES
@@ -252,7 +243,7 @@ def claim_cell(c: Claim, bench: str, a: survival.Censored, cap_a: int, b: surviv
             "published": c.published, "horizon": h, "seeds": int(a.seeds.size),
             "successes_strategy": succ_a, "successes_baseline": succ_b,
             "art_strategy": survival.art(a.at(h)), "art_baseline": art_b,
-            "ratio": ratio, "low": lo, "high": hi, "p_paper": _round_p(p_paper), "p_opposite": _round_p(p_opp),
+            "ratio": ratio, "low": lo, "high": hi, "p_paper": survival.round_p(p_paper), "p_opposite": survival.round_p(p_opp),
             "few": few, "note": c.note}
 
 
@@ -285,7 +276,7 @@ def claim_cells(root: Path, trials: Sequence[Trial], seed: int = 0) -> list[dict
     adjusted = survival.holm([v["p_paper"] for v in cells] + [v["p_opposite"] for v in cells])
     for v, pp, po in zip(cells, adjusted[:len(cells)], adjusted[len(cells):]):
         v["verdict"] = verdict(pp, po, v["low"], v["high"], v["published"], v["few"])
-        v["p_holm"] = _round_p(po if v["verdict"] == "reversed" else pp)
+        v["p_holm"] = survival.round_p(po if v["verdict"] == "reversed" else pp)
     return cells
 
 

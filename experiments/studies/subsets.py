@@ -61,8 +61,9 @@ from matplotlib.ticker import NullFormatter
 
 from experiments.analysis import plots, survival
 from experiments.analysis.metrics import TARGETS
-from experiments.analysis.tables import Table, fmt, fmt_ci, fmt_p
-from experiments.harness.records import short_hash
+from experiments.analysis.survival import ALPHA, MIN_SUCCESSES
+from experiments.analysis.tables import Table, csv_number, fmt, fmt_ci, fmt_p, read_csv_number
+from experiments.harness.records import records_or_table, short_hash
 from nasbench.data import atomic_write_text
 from strategies.predictor_subsets import PredictorSubsetsConfig, subset_size
 from strategies.registry import resolve
@@ -72,8 +73,6 @@ log = logging.getLogger(__name__)
 STRATEGY = "predictor-subsets"
 SMART = ("bananas", "bananas-evolution", "prefilter", "mutation", "evolution")
 KINDS = ("random", *SMART)
-ALPHA = 0.05  # family-wise level of the Holm-adjusted one-sided tests
-MIN_SUCCESSES = 5  # fewer successes than this within the horizon on a side: a ratio's size is not estimable
 MARGIN = 1.25  # non-inferiority: a smart subset's aRT at most this many times the full space's
 OFFERED_SHARE = 0.5  # a loss is trivial where fewer than this share of trials were ever offered a target
 TRIALS_CSV = "subsets-trials.csv"
@@ -153,15 +152,11 @@ def trials_of(root: Path) -> list[SubsetTrial]:
     return _order(out)
 
 
-def _num(x: float) -> str:
-    return "" if math.isnan(x) else "inf" if math.isinf(x) else repr(x)
-
-
 def trials_csv(trials: Iterable[SubsetTrial]) -> str:
     """``tables/subsets-trials.csv``: one line per trial (numbers as Python's shortest exact repr)."""
     return "\n".join([CSV_HEADER] + [
-        ",".join([t.benchmark, t.label, str(t.seed), t.kind, _num(t.m_fraction), t.acquisition, str(t.budget),
-                  *(_num(x) for x in t.samples), *(_num(x) for x in t.offered), _num(t.scored),
+        ",".join([t.benchmark, t.label, str(t.seed), t.kind, csv_number(t.m_fraction), t.acquisition, str(t.budget),
+                  *(csv_number(x) for x in t.samples), *(csv_number(x) for x in t.offered), csv_number(t.scored),
                   f"{t.wall_s:.2f}", str(t.strategy_version), t.config_hash])
         for t in _order(trials)]) + "\n"
 
@@ -172,26 +167,20 @@ def read_trials_csv(path: Path) -> list[SubsetTrial]:
         raise ValueError(f"{path}: not a subsets trials table (its first line must be {CSV_HEADER!r})")
     k = len(TARGETS)
 
-    def num(x: str) -> float:
-        return math.nan if x == "" else float(x)
-
     out = []
     for n, line in enumerate(lines[1:], start=2):
         f = line.split(",")
         if len(f) != 11 + 2 * k:
             raise ValueError(f"{path}:{n}: expected {11 + 2 * k} comma-separated fields, got {len(f)}")
-        out.append(SubsetTrial(f[0], f[1], int(f[2]), f[3], num(f[4]), f[5], int(f[6]),
-                               tuple(num(x) for x in f[7:7 + k]), tuple(num(x) for x in f[7 + k:7 + 2 * k]),
-                               num(f[7 + 2 * k]), float(f[8 + 2 * k]), int(f[9 + 2 * k]), f[10 + 2 * k]))
+        out.append(SubsetTrial(f[0], f[1], int(f[2]), f[3], read_csv_number(f[4]), f[5], int(f[6]),
+                               tuple(read_csv_number(x) for x in f[7:7 + k]), tuple(read_csv_number(x) for x in f[7 + k:7 + 2 * k]),
+                               read_csv_number(f[7 + 2 * k]), float(f[8 + 2 * k]), int(f[9 + 2 * k]), f[10 + 2 * k]))
     return _order(out)
 
 
 def load_trials(root: Path) -> list[SubsetTrial]:
     """The folder's trials: from its records, or, where it has none, from ``tables/subsets-trials.csv``."""
-    table = root / "tables" / TRIALS_CSV
-    if not any((root / "data").glob("*/*/seed-*.json")) and table.is_file():
-        return read_trials_csv(table)
-    return trials_of(root)
+    return records_or_table(root, TRIALS_CSV, read_trials_csv, trials_of)
 
 
 # ------------------------------------------------------------------------------------------ compute
@@ -201,20 +190,6 @@ def censored(trials: Sequence[SubsetTrial], target: int) -> survival.Censored:
     h = np.array([t.budget for t in trials], np.int64)
     hit = np.isfinite(s) & (s <= h)
     return survival.Censored(np.where(hit, s, h).astype(np.int64), hit, np.array([t.seed for t in trials], np.int64))
-
-
-def _round_p(p: float) -> float:
-    return float(f"{float(p):.6g}")
-
-
-def _compare(a: survival.Censored, b: survival.Censored, h: int, names: tuple[str, ...], seed: int) -> dict[str, Any]:
-    """``aRT_B / aRT_A`` at ``h``, BCa 95% paired by seed, and the one-sided log-rank p-values (A sooner, A later)."""
-    common = np.intersect1d(a.seeds, b.seeds)
-    a, b = a.only(common), b.only(common)
-    ratio, lo, hi = survival.ratio_paired(a, b, h, survival.rng_for(seed, *names))
-    sooner, later = survival.logrank(a, b, h)
-    return {"ratio": ratio, "low": lo, "high": hi, "p_sooner": _round_p(sooner), "p_later": _round_p(later),
-            "few": min(int(a.events.sum()), int(b.events.sum())) < MIN_SUCCESSES}
 
 
 @dataclass(frozen=True)
@@ -276,13 +251,13 @@ def analyse(trials: Sequence[SubsetTrial], benchmarks: dict[str, dict[str, Any]]
             if r is full:
                 continue
             c = cens[(b, r["label"], target)]
-            r["vs_full"] = _compare(c, fc, full["horizon"], (b, r["label"], "full", target), seed)
+            r["vs_full"] = survival.compare(c, fc, full["horizon"], survival.rng_for(seed, b, r["label"], "full", target))
             tests.append(r["vs_full"])
             base = random_at.get(round(r["m_fraction"], 12))
             if r["kind"] in SMART and base is not None:
                 r["random_label"] = base["label"]
-                r["vs_random"] = _compare(c, cens[(b, base["label"], target)], r["horizon"],
-                                          (b, r["label"], base["label"], target), seed)
+                r["vs_random"] = survival.compare(c, cens[(b, base["label"], target)], r["horizon"],
+                                                  survival.rng_for(seed, b, r["label"], base["label"], target))
                 tests.append(r["vs_random"])
         level = 1 - 2 * ALPHA / max(len(smart), 1)  # a two-sided interval whose lower end is one-sided 1 - alpha / m
         for r in smart:
@@ -294,7 +269,7 @@ def analyse(trials: Sequence[SubsetTrial], benchmarks: dict[str, dict[str, Any]]
                                                     confidence=level)[1]
     adjusted = survival.holm([t["p_sooner"] for t in tests] + [t["p_later"] for t in tests])
     for test, ps, pl in zip(tests, adjusted[:len(tests)], adjusted[len(tests):]):
-        test["p_sooner_holm"], test["p_later_holm"] = _round_p(ps), _round_p(pl)
+        test["p_sooner_holm"], test["p_later_holm"] = survival.round_p(ps), survival.round_p(pl)
     order = {k: i for i, k in enumerate(("full", *KINDS, "reference"))}
     rows.sort(key=lambda r: (r["benchmark"], list(TARGETS).index(r["target"]), r["acquisition"] != "thompson",
                              r["acquisition"], order.get(r["kind"], 99),

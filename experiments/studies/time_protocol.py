@@ -39,13 +39,12 @@ from scipy import stats as sps
 
 from experiments.analysis import plots, survival
 from experiments.analysis.metrics import TARGETS
-from experiments.analysis.tables import fmt, fmt_ci
-from experiments.harness.records import dumps, short_hash
+from experiments.analysis.survival import ALPHA, MIN_SUCCESSES
+from experiments.analysis.tables import csv_number, fmt, fmt_ci, read_csv_number
+from experiments.harness.records import dumps, records_or_table, short_hash
 from experiments.harness.timed import time_to_target
 from nasbench.data import atomic_write_text
 
-MIN_SUCCESSES = 5  # fewer successes than this within the time budget on a side: the ratio's size is not estimable
-ALPHA = 0.05  # family-wise level of the Holm-adjusted one-sided tests
 #: the verdicts on one comparison of A with B (A: the strategy against random search; more workers against fewest)
 VERDICTS = ("slower", "slower, size not estimable", "no difference shown", "faster, size not estimable", "faster")
 TRIALS_CSV = "time-trials.csv"
@@ -107,11 +106,8 @@ def trials_of(root: Path) -> list[TimedTrial]:
 
 def trials_csv(trials: Iterable[TimedTrial]) -> str:
     """``tables/time-trials.csv``: one line per trial (times as Python's shortest exact repr)."""
-    def t(x: float) -> str:
-        return "" if math.isnan(x) else "inf" if math.isinf(x) else repr(x)
-
     return "\n".join([CSV_HEADER] + [
-        ",".join([r.benchmark, r.label, str(r.seed), str(r.workers), repr(r.time_budget), *(t(x) for x in r.times),
+        ",".join([r.benchmark, r.label, str(r.seed), str(r.workers), repr(r.time_budget), *(csv_number(x) for x in r.times),
                   str(r.evaluations), str(r.cut), str(r.cap), f"{r.wall_s:.2f}", str(r.strategy_version), r.config_hash])
         for r in _order(trials)]) + "\n"
 
@@ -126,7 +122,7 @@ def read_trials_csv(path: Path) -> list[TimedTrial]:
         f = line.split(",")
         if len(f) != 11 + k:
             raise ValueError(f"{path}:{n}: expected {11 + k} comma-separated fields, got {len(f)}")
-        times = tuple(math.nan if x == "" else float(x) for x in f[5:5 + k])
+        times = tuple(read_csv_number(x) for x in f[5:5 + k])
         out.append(TimedTrial(f[0], f[1], int(f[2]), int(f[3]), float(f[4]), times, int(f[5 + k]), int(f[6 + k]),
                               int(f[7 + k]), float(f[8 + k]), int(f[9 + k]), f[10 + k]))
     return _order(out)
@@ -134,10 +130,7 @@ def read_trials_csv(path: Path) -> list[TimedTrial]:
 
 def load_trials(root: Path) -> list[TimedTrial]:
     """The folder's trials: from its records, or, where it has none, from ``tables/time-trials.csv``."""
-    table = root / "tables" / TRIALS_CSV
-    if not any((root / "data").glob("*/*/seed-*.json")) and table.is_file():
-        return read_trials_csv(table)
-    return trials_of(root)
+    return records_or_table(root, TRIALS_CSV, read_trials_csv, trials_of)
 
 
 # ------------------------------------------------------------------------------------------ compute
@@ -156,22 +149,6 @@ def verdict(p_faster: float, p_slower: float, few: bool) -> str:
     if p_faster < ALPHA:
         return "faster, size not estimable" if few else "faster"
     return "no difference shown"
-
-
-def _round_p(p: float) -> float:
-    return float(f"{float(p):.6g}")
-
-
-def compare(a: survival.Censored, b: survival.Censored, h: float, names: tuple[str, ...], seed: int) -> dict[str, Any]:
-    """``time-aRT_B / time-aRT_A`` at ``h`` with its BCa interval (paired by seed) and the one-sided
-    log-rank p-values (A sooner, A later), unadjusted."""
-    common = np.intersect1d(a.seeds, b.seeds)
-    a, b = a.only(common), b.only(common)
-    ratio, lo, hi = survival.ratio_paired(a, b, h, survival.rng_for(seed, *names))
-    p_faster, p_slower = survival.logrank(a, b, h)
-    sa, sb = int(a.at(h).events.sum()), int(b.at(h).events.sum())
-    return {"ratio": ratio, "low": lo, "high": hi, "p_faster": _round_p(p_faster), "p_slower": _round_p(p_slower),
-            "few": min(sa, sb) < MIN_SUCCESSES}
 
 
 @dataclass(frozen=True)
@@ -219,17 +196,18 @@ def analyse(trials: Sequence[TimedTrial], seed: int = 0) -> TimeReport:
         a = cens[(b, r["label"], k)]
         rs = labels.get((b, "random-search", w))
         if s != "random-search" and rs is not None:
-            r["vs_rs"] = compare(a, cens[(b, rs, k)], h, (b, r["label"], rs, target), seed)
+            r["vs_rs"] = survival.compare(a, cens[(b, rs, k)], h, survival.rng_for(seed, b, r["label"], rs, target))
             comparisons.append(r["vs_rs"])
         fewest = min(ww for (bb, ss, ww) in labels if (bb, ss) == (b, s))
         if w != fewest:
-            r["speedup"] = compare(a, cens[(b, labels[(b, s, fewest)], k)], h, (b, r["label"], str(fewest), target), seed)
+            r["speedup"] = survival.compare(a, cens[(b, labels[(b, s, fewest)], k)], h,
+                                            survival.rng_for(seed, b, r["label"], str(fewest), target))
             r["speedup"].update(base=fewest, linear=w / fewest)
             comparisons.append(r["speedup"])
-    adjusted = survival.holm([c["p_faster"] for c in comparisons] + [c["p_slower"] for c in comparisons])
+    adjusted = survival.holm([c["p_sooner"] for c in comparisons] + [c["p_later"] for c in comparisons])
     for c, pf, ps in zip(comparisons, adjusted[:len(comparisons)], adjusted[len(comparisons):]):
         c["verdict"] = verdict(pf, ps, c["few"])
-        c["p_holm"] = _round_p(ps if c["verdict"].startswith("slower") else pf)
+        c["p_holm"] = survival.round_p(ps if c["verdict"].startswith("slower") else pf)
     for r in rows:
         sp = r["speedup"]
         if sp is not None:

@@ -227,7 +227,7 @@ def _proxies(args: argparse.Namespace) -> int:
     from nasbench.zerocost import ZeroCostConfig
     from nasbench.zerocost_table import compute_table, sample_cells
 
-    config = ZeroCostConfig(seed=args.seed, masked=not args.per_arch)
+    config = ZeroCostConfig(seed=args.seed, supernet=not args.per_arch)
     compute_table(sample_cells(args.sample, args.seed), config, args.out, args.chunk, args.data_dir,
                   progress=lambda line: print(line, file=sys.stderr, flush=True))
     return zero_cost.main(["--table", args.out])
@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="sample, initialisation and batch seed")
     p.add_argument("--chunk", type=int, default=20, help="cells per chunk file (the unit of resumption)")
     p.add_argument("--out", default="results/zero-cost/nb201-cifar10.csv")
-    p.add_argument("--per-arch", action="store_true", help="one compile per cell instead of the masked supernet")
+    p.add_argument("--per-arch", action="store_true", help="one compile per cell instead of the switched supernet")
     p.set_defaults(fn=_proxies)
     p = sub.add_parser("readme", help="copy the leaderboard and the claims at a glance from the committed reports "
                        "into the project README's generated blocks")

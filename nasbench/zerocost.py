@@ -62,9 +62,12 @@ is summed over all weights of all layers into one number (ZC ``foresight/pruners
 Protocol (ZC ``nasbench2_pred.py`` and ``foresight/dataset.py``):
 
 * network: NB-201's ``TinyNetwork`` with C = 16, N = 5 (ZC ``models/nasbench2.py:39-64``), built by
-  :mod:`nasbench.train.nb201` as the live benchmark does; by default its masked supernet
-  (:func:`nasbench.train.nb201.nb201_network` with ``cell=None``), one compile for all 15,625 cells,
-  which computes the per-architecture network exactly (tested). ZC's NB-201 model is the search-cell
+  :mod:`nasbench.train.nb201` as the live benchmark does; by default its *switched* supernet
+  (:func:`nasbench.train.nb201.nb201_network` with ``cell=None, switched=True``), one compile for all
+  15,625 cells, which runs only each edge's chosen op and computes the per-architecture network's
+  proxies up to the order of floating-point sums (tested). It replaced the masked supernet (every op
+  of every edge, weighted by the one-hot mask) on 2026-12-07: idle, one cell of the default config
+  took 5.4 s (loss group) and 3.9 s (jacov) masked, against 0.6 s and 0.4 s per architecture. ZC's NB-201 model is the search-cell
   variant: cell batch norms without affine parameters (``affine=False``, ``track_running_stats=False``)
   and cell convolutions with a bias (``nasbench2_ops.py:24-31``, ``nasbench2.py:59``). In training
   mode batch norm subtracts the batch mean, so a conv bias and a unit-scale zero-offset affine
@@ -87,10 +90,11 @@ Protocol (ZC ``nasbench2_pred.py`` and ``foresight/dataset.py``):
 * dtype float32, except ``synflow`` in float64 (ZC ``synflow.py:49-51``).
 
 All proxies of a cell come from four jitted groups (:data:`GROUPS`, :func:`nb201_scorer`), each
-timed on its own: ``loss``, the loss gradient with respect to the weights and to zero
-perturbations added to every conv/dense output (``snip``, ``grad_norm``, ``fisher``, and the ReLU
-codes of ``nwot`` from the same forward pass); ``grasp``, a Hessian-vector product; ``jacov``, the
-input gradient; ``synflow``, the float64 pass on one image. Randomness comes only from explicit JAX keys.
+timed on its own: ``loss``, the loss gradient with respect to the weights and to a zero ``m``
+multiplying every conv/dense output as ``a * (1 + m)`` (``snip``, ``grad_norm``, ``fisher`` from
+``dL/dm = sum over space of a * dL/da``, and the ReLU codes of ``nwot`` from the same forward pass);
+``grasp``, a Hessian-vector product (reverse over reverse); ``jacov``, the input gradient;
+``synflow``, the float64 pass on one image. Randomness comes only from explicit JAX keys.
 """
 
 from __future__ import annotations
@@ -133,7 +137,7 @@ class ZeroCostConfig:
     batch_size: int = 64
     augment: bool = True
     seed: int = 0
-    masked: bool = True  # one compile for the whole space (the masked supernet)
+    supernet: bool = True  # one compile for the whole space (the switched supernet)
     image_size: int = 32
 
     def __post_init__(self) -> None:
@@ -146,7 +150,7 @@ class ZeroCostConfig:
         """A short string naming everything that changes the proxies (cache and table identity)."""
         return (
             f"nb201-C{self.channels}-N{self.cells_per_stage}-k{self.num_classes}-b{self.batch_size}"
-            f"-aug{int(self.augment)}-seed{self.seed}-img{self.image_size}"
+            f"-aug{int(self.augment)}-seed{self.seed}-img{self.image_size}-{'switched' if self.supernet else 'perarch'}"
         )
 
 
@@ -173,19 +177,22 @@ def _path_key(path: tuple[str, ...]) -> str:
 # ------------------------------------------------------------------------------ taps
 @dataclasses.dataclass
 class _Taps:
-    """What the interceptor does and records while a network runs (one trace)."""
+    """What the interceptor does and records while a network runs (one trace). Nothing is recorded
+    from inside the switched supernet's ``lax.switch`` branches (a value would leak out of the branch):
+    a cell's ReLU inputs are its edge inputs, which the cell itself sows (:mod:`nasbench.train.nb201`)."""
 
     bn_off: bool = False
-    perturb: Mapping[str, jax.Array] | None = None
-    outputs: dict[str, jax.Array] | None = None  # conv/dense outputs by module path
-    sites: list[tuple[str, jax.Array]] | None = None  # ReLU inputs (path, array)
+    scale: Mapping[str, jax.Array] | None = None  # zeros multiplying every conv/dense output: out * (1 + m)
+    sites: list[tuple[str, jax.Array]] | None = None  # ReLU inputs outside the cells (path, array)
+    logits: list[jax.Array] | None = None  # the classifier's output, in the network's dtype
 
 
 @contextlib.contextmanager
 def _tapped(taps: _Taps) -> Iterator[None]:
-    """Run Flax modules with ``taps``: batch norm as the identity, a perturbation added to (and a
-    record of) every conv/dense output, the input of every ReLU. Flax's ``intercept_methods``
-    reaches every module without changing the network's code."""
+    """Run Flax modules with ``taps``: batch norm as the identity, every conv/dense output multiplied
+    by ``1 + m`` (``m`` = 0: the forward pass is unchanged and ``dL/dm`` is ``sum over space of
+    a * dL/da``, Fisher's channel score), the ReLU inputs outside the cells and the logits recorded.
+    Flax's ``intercept_methods`` reaches every module without changing the network's code."""
 
     def interceptor(next_fun: Callable, args: tuple, kwargs: dict, context: Any) -> Any:
         m = context.module
@@ -194,14 +201,14 @@ def _tapped(taps: _Taps) -> Iterator[None]:
         if taps.bn_off and isinstance(m, nn.BatchNorm):
             return args[0]
         path = _path_key(tuple(m.path))
-        if taps.sites is not None and isinstance(m, nb201.ReLUConvBN):
+        in_cell = _EDGE_RE.search(path) is not None
+        if taps.sites is not None and isinstance(m, nb201.ReLUConvBN) and not in_cell:
             taps.sites.append((path, args[0]))
         out = next_fun(*args, **kwargs)
-        if isinstance(m, (nn.Conv, nn.Dense)):
-            if taps.perturb is not None:
-                out = out + taps.perturb[path].astype(out.dtype)
-            if taps.outputs is not None:
-                taps.outputs[path] = out
+        if isinstance(m, (nn.Conv, nn.Dense)) and taps.scale is not None:
+            out = out * (1 + taps.scale[path].astype(out.dtype))
+        if taps.logits is not None and isinstance(m, nn.Dense) and m.name == "classifier":
+            taps.logits.append(out)
         if taps.sites is not None and isinstance(m, nn.BatchNorm) and m.name == "lastact_bn":
             taps.sites.append((path, out))  # NB-201's last ReLU: relu(lastact_bn(x))
         return out
@@ -238,17 +245,15 @@ def snip_grad_norm(weights: Mapping[Any, jax.Array], grads: Mapping[Any, jax.Arr
     return snip, gn
 
 
-def fisher(
-    outputs: Mapping[str, jax.Array], out_grads: Mapping[str, jax.Array], fan_in: Mapping[str, int]
-) -> jax.Array:
+def fisher(channel_grads: Mapping[str, jax.Array], fan_in: Mapping[str, int]) -> jax.Array:
     """Fisher (Theis et al., 2018; Turner et al., 2020) as ZC: per layer and output channel
-    ``0.5 * mean_n (sum_spatial a * g)^2``, times the layer's ``fan_in`` (the broadcast over
-    ``weight.shape[1:]``), summed. ``outputs``/``out_grads``: ``[N, ..., C]`` per layer."""
+    ``0.5 * mean_n (sum_spatial a * dL/da)^2``, times the layer's ``fan_in`` (the broadcast over
+    ``weight.shape[1:]``), summed. ``channel_grads``: ``sum_spatial a * dL/da`` per layer, ``[N, C]``
+    (or with singleton spatial axes), the gradient of the loss with respect to a zero ``m`` that
+    multiplies the layer's output ``a`` as ``a * (1 + m)``."""
     total = jnp.zeros(())
-    for k, a in outputs.items():
-        g = out_grads[k]
-        prod = (a * g).astype(jnp.float32)
-        g_nk = jnp.sum(prod, axis=tuple(range(1, prod.ndim - 1))) if prod.ndim > 2 else prod
+    for k, g in channel_grads.items():
+        g_nk = g.reshape(g.shape[0], g.shape[-1]).astype(jnp.float32)
         del_k = 0.5 * jnp.mean(jnp.square(g_nk), axis=0)
         total = total + jnp.sum(jnp.abs(del_k)) * fan_in[k]
     return total
@@ -259,7 +264,9 @@ def grasp(loss_of_weights: Callable[[dict], jax.Array], weights: dict) -> jax.Ar
     of ``loss_of_weights`` (a function of the flat weight dict only)."""
     grad_fn = jax.grad(loss_of_weights)
     g = jax.lax.stop_gradient(grad_fn(weights))
-    _, hg = jax.jvp(grad_fn, (weights,), (g,))
+    # H g as the gradient of g . grad L (reverse over reverse, ZC's own autograd.grad of z = g . grad):
+    # the switched supernet's convolutions define reverse-mode derivatives only (nasbench.train.same_conv)
+    hg = jax.grad(lambda w: _sum({k: jnp.vdot(g[k], v) for k, v in grad_fn(w).items()}))(weights)
     return _sum({k: -weights[k] * hg[k] for k in weights})
 
 
@@ -300,25 +307,37 @@ def nwot_score(kernel: np.ndarray) -> float:
 
 # ------------------------------------------------------------------------------ NB-201
 def nb201_model(config: ZeroCostConfig, cell: Any = None, dtype: Any = jnp.float32) -> nb201.NB201Network:
-    """The benchmark's network of ``cell`` (or the masked supernet when ``config.masked``)."""
+    """The benchmark's network of ``cell`` (or the switched supernet when ``config.supernet``)."""
     return nb201.nb201_network(
-        None if config.masked else cell,
+        None if config.supernet else cell,
         channels=config.channels,
         cells_per_stage=config.cells_per_stage,
         num_classes=config.num_classes,
         dtype=dtype,
+        switched=True,
     )
 
 
 _EDGE_RE = re.compile(r"edge(\d)_(\d)_(\w+?)(?:/|$)")
 
 
-def _site_weight(path: str, arch: jax.Array | None) -> jax.Array | float:
-    """1 in a per-architecture network; the op's mask entry for a cell op of the supernet."""
-    m = _EDGE_RE.search(path)
-    if arch is None or m is None:
-        return 1.0
-    return arch[EDGES.index((int(m.group(1)), int(m.group(2)))), OPS.index(m.group(3))]
+_CONVS = (OPS.index("nor_conv_1x1"), OPS.index("nor_conv_3x3"))
+
+
+def _cell_sites(model: nn.Module, intermediates: Mapping[str, Any], arch: jax.Array | None) -> list[tuple[jax.Array, Any]]:
+    """``(ReLU input, weight)`` of every cell convolution: the edge's input, sown by the cell, with
+    weight 1 where the edge's op is a convolution and 0 elsewhere (the supernet's ``arch`` mask, or
+    the per-architecture network's genotype)."""
+    genotype: tuple[int, ...] = getattr(model, "genotype", None) or ()
+    out = []
+    for path, value in flatten_dict(dict(intermediates)).items():
+        m = re.fullmatch(r"edge(\d)_(\d)_input", path[-1])
+        if m is None:
+            continue
+        p = EDGES.index((int(m.group(1)), int(m.group(2))))
+        w = (arch[p, _CONVS[0]] + arch[p, _CONVS[1]]) if arch is not None else float(genotype[p] in _CONVS)
+        out.append((value[0], w))
+    return out
 
 
 def _fan_in(params: Params) -> dict[str, int]:
@@ -327,23 +346,32 @@ def _fan_in(params: Params) -> dict[str, int]:
     return {_path_key(k[:-1]): int(np.prod(v.shape[:-1])) for k, v in w.items()}
 
 
-def _run(model: nn.Module, variables: Any, x: jax.Array, arch_in: Any, taps: _Taps, params: Any) -> jax.Array:
-    """Logits of ``model`` with batch norm in training mode (statistics of the batch), tapped."""
+def _run(model: nn.Module, variables: Any, x: jax.Array, arch_in: Any, taps: _Taps, params: Any) -> tuple[jax.Array, Any]:
+    """Logits of ``model`` with batch norm in training mode (statistics of the batch), tapped, and the
+    values the network sowed (``intermediates``)."""
     with _tapped(taps):
-        out, _ = model.apply({**variables, "params": params}, x, arch_in, train=True, mutable=["batch_stats"])
-    return out
+        out, state = model.apply({**variables, "params": params}, x, arch_in, train=True,
+                                 mutable=["batch_stats", "intermediates"])
+    return out, state.get("intermediates", {})
 
 
 def _loss_of(model: nn.Module, variables: Any, x: jax.Array, y: jax.Array, arch_in: Any) -> Callable:
     _, rest = split_weights(variables["params"])
 
-    def loss(w: dict, pert: Mapping[str, jax.Array] | None) -> tuple[jax.Array, tuple[dict, list]]:
-        taps = _Taps(perturb=pert, outputs={}, sites=[])
-        logits = _run(model, variables, x, arch_in, taps, unflatten_dict({**w, **rest}))
-        assert taps.outputs is not None and taps.sites is not None
-        return cross_entropy(logits, y), (taps.outputs, taps.sites)
+    def loss(w: dict, scale: Mapping[str, jax.Array] | None) -> tuple[jax.Array, list]:
+        taps = _Taps(scale=scale, sites=[])
+        logits, sown = _run(model, variables, x, arch_in, taps, unflatten_dict({**w, **rest}))
+        assert taps.sites is not None
+        sites = [(pre, 1.0) for _, pre in taps.sites] + _cell_sites(model, sown, arch_in)
+        return cross_entropy(logits, y), sites
 
     return loss
+
+
+def _channel_zeros(params: Params, n: int) -> dict[str, jax.Array]:
+    """A zero ``m`` per conv/dense output, keyed by module path: ``[n, 1, 1, C]`` or ``[n, C]``."""
+    w, _ = split_weights(params)
+    return {_path_key(k[:-1]): jnp.zeros((n,) + (1,) * (v.ndim - 2) + (v.shape[-1],), jnp.float32) for k, v in w.items()}
 
 
 def loss_proxies(
@@ -352,14 +380,13 @@ def loss_proxies(
     """``snip``, ``grad_norm``, ``fisher`` and NASWOT's ``kernel`` of any Flax ``model`` called as
     ``model.apply(variables, x, arch_in, train=True)``, from one forward and backward pass."""
     weights, _ = split_weights(variables["params"])
-    shapes = jax.eval_shape(lambda: _outputs_of(model, variables, x, arch_in))
-    zeros = {k: jnp.zeros(s.shape, s.dtype) for k, s in shapes.items()}
     loss = _loss_of(model, variables, x, y, arch_in)
-    (_, (outs, sites)), (gw, gpert) = jax.value_and_grad(loss, argnums=(0, 1), has_aux=True)(weights, zeros)
+    zeros = _channel_zeros(variables["params"], x.shape[0])
+    (_, sites), (gw, gm) = jax.value_and_grad(loss, argnums=(0, 1), has_aux=True)(weights, zeros)
     snip, gn = snip_grad_norm(weights, gw)
-    out = {"snip": snip, "grad_norm": gn, "fisher": fisher(outs, gpert, _fan_in(variables["params"]))}
+    out = {"snip": snip, "grad_norm": gn, "fisher": fisher(gm, _fan_in(variables["params"]))}
     if sites:
-        out["kernel"] = relu_kernel([(pre, _site_weight(p, arch_in)) for p, pre in sites])
+        out["kernel"] = relu_kernel(sites)
     return out
 
 
@@ -372,7 +399,7 @@ def grasp_proxy(model: nn.Module, variables: Any, x: jax.Array, y: jax.Array, ar
 
 def jacobian_proxy(model: nn.Module, variables: Any, x: jax.Array, arch_in: Any = None) -> jax.Array:
     """``jacov``'s input Jacobian ``[N, D]`` of any Flax ``model`` (see :func:`loss_proxies`)."""
-    return input_jacobian(lambda p, xx: _run(model, variables, xx, arch_in, _Taps(), p), variables["params"], x)
+    return input_jacobian(lambda p, xx: _run(model, variables, xx, arch_in, _Taps(), p)[0], variables["params"], x)
 
 
 #: The jitted groups of :func:`nb201_scorer`, each timed on its own, and the proxies each yields.
@@ -383,7 +410,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "synflow": ("synflow",),
 }
 
-Scorer = Callable[[str, jax.Array, jax.Array, jax.Array, jax.Array], dict[str, jax.Array]]
+Scorer = Callable[[str, jax.Array, jax.Array, jax.Array, Any], dict[str, jax.Array]]
 
 
 def nb201_scorer(config: ZeroCostConfig) -> Scorer:
@@ -391,11 +418,11 @@ def nb201_scorer(config: ZeroCostConfig) -> Scorer:
     ``[B, S, S, 3]`` float32 images, ``y`` labels, ``arch`` the ``[6, 5]`` one-hot cell; ``key``
     initialises the network (the same key gives the same weights in every group). ``jacov`` and
     ``nwot`` come as their matrices (``jacobian``, ``kernel``): finish with :func:`finish_scores`.
-    Jitted per group; with ``config.masked`` one compile per group serves every cell (``arch`` a
+    Jitted per group; with ``config.supernet`` one compile per group serves every cell (``arch`` a
     traced input), otherwise the per-architecture network is built from the concrete ``arch``."""
 
     def build(arch: Any, dtype: Any) -> tuple[nb201.NB201Network, Any]:
-        if config.masked:
+        if config.supernet:
             return nb201_model(config, dtype=dtype), arch
         g = tuple(int(i) for i in np.argmax(np.asarray(arch), axis=1))
         return nb201_model(config, g, dtype=dtype), None
@@ -423,21 +450,22 @@ def nb201_scorer(config: ZeroCostConfig) -> Scorer:
         a64 = None if arch_in is None else arch_in.astype(jnp.float64)
 
         def apply(p: Params, xx: jax.Array) -> jax.Array:
-            taps = _Taps(bn_off=True, outputs={})
+            taps = _Taps(bn_off=True, logits=[])
             with _tapped(taps):
                 m64.apply({"params": p}, xx, a64, train=False)
-            assert taps.outputs is not None
-            return taps.outputs[_path_key(("classifier",))]  # float64 logits (the model casts to float32)
+            assert taps.logits
+            return taps.logits[0]  # float64 logits (the model casts to float32)
 
         return {"synflow": synflow(apply, p64, tuple(x.shape[1:]))}
 
     fns = {"loss": loss_group, "grasp": grasp_group, "jacov": jacov_group, "synflow": synflow_group}
     jitted = {name: jax.jit(f) for name, f in fns.items()}
 
-    def score(group: str, key: jax.Array, x: jax.Array, y: jax.Array, arch: jax.Array) -> dict[str, jax.Array]:
+    def score(group: str, key: jax.Array, x: jax.Array, y: jax.Array, arch: Any) -> dict[str, jax.Array]:
         if group not in fns:
             raise ValueError(f"unknown proxy group {group!r}; known: {', '.join(fns)}")
-        if config.masked:
+        call: Callable[..., Any]
+        if config.supernet:
             call = functools.partial(jitted[group], arch=jnp.asarray(arch))
         else:
             a = np.asarray(arch)  # static: the per-architecture network is built from it
@@ -456,14 +484,6 @@ def score_all(score: Scorer, key: jax.Array, x: jax.Array, y: jax.Array, arch: A
     for group in GROUPS:
         out.update(score(group, key, x, y, arch))
     return out
-
-
-def _outputs_of(model: nb201.NB201Network, variables: Any, x: jax.Array, arch_in: Any) -> dict[str, jax.Array]:
-    taps = _Taps(outputs={})
-    with _tapped(taps):
-        model.apply(variables, x, arch_in, train=True, mutable=["batch_stats"])
-    assert taps.outputs is not None
-    return dict(taps.outputs)
 
 
 def finish_scores(raw: Mapping[str, Any]) -> dict[str, float]:
@@ -501,7 +521,7 @@ def op_costs(config: ZeroCostConfig) -> tuple[np.ndarray, np.ndarray]:
     """``(params, flops)`` in millions, each ``[1 + N_OPS]``: entry 0 the network with every edge
     ``none``, entry ``1 + k`` what op ``k`` adds on one edge. Both are additive over edges (each
     op's modules are its own), so a cell's counts are ``base + sum over edges``."""
-    cfg = dataclasses.replace(config, masked=False)
+    cfg = dataclasses.replace(config, supernet=False)
     rows = []
     for g in [(0,) * N_EDGES] + [(k,) + (0,) * (N_EDGES - 1) for k in range(N_OPS)]:
         rows.append(_counts(nb201_model(cfg, g), (1, 32, 32, 3), None))
@@ -521,7 +541,7 @@ def params_flops(genotypes: np.ndarray, config: ZeroCostConfig = ZeroCostConfig(
 def direct_params_flops(cell: Any, config: ZeroCostConfig = ZeroCostConfig()) -> tuple[float, float]:
     """``(params, flops)`` in millions of one cell, counted on its own network (the check on
     :func:`params_flops`)."""
-    p, f = _counts(nb201_model(dataclasses.replace(config, masked=False), cell), (1, 32, 32, 3), None)
+    p, f = _counts(nb201_model(dataclasses.replace(config, supernet=False), cell), (1, 32, 32, 3), None)
     return p / 1e6, f / 1e6
 
 

@@ -78,7 +78,7 @@ def cell_keys(seed: int, index: int) -> tuple[jax.Array, jax.Array]:
 
 
 def score_cells(
-    indices: Sequence[int], config: ZeroCostConfig, images: jax.Array, labels: jax.Array, scorer: Callable | None = None
+    indices: Sequence[int] | np.ndarray, config: ZeroCostConfig, images: jax.Array, labels: jax.Array, scorer: Callable | None = None
 ) -> pd.DataFrame:
     """The pass proxies and per-group seconds of ``indices`` (one row each)."""
     score = scorer or nb201_scorer(config)
@@ -115,7 +115,7 @@ def _to_csv(df: pd.DataFrame) -> str:
 
 
 def compute_table(
-    indices: Sequence[int],
+    indices: Sequence[int] | np.ndarray,
     config: ZeroCostConfig = ZeroCostConfig(),
     out: str | os.PathLike[str] = DEFAULT_OUT,
     chunk: int = 20,
@@ -192,9 +192,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--chunk", type=int, default=20, help="cells per chunk file")
     ap.add_argument("--out", default=str(DEFAULT_OUT))
     ap.add_argument("--data-dir", default=None)
-    ap.add_argument("--per-arch", action="store_true", help="one compile per cell instead of the masked supernet")
+    ap.add_argument("--per-arch", action="store_true", help="one compile per cell instead of the switched supernet")
     a = ap.parse_args(argv)
-    config = ZeroCostConfig(seed=a.seed, masked=not a.per_arch)
+    config = ZeroCostConfig(seed=a.seed, supernet=not a.per_arch)
     compute_table(
         sample_cells(a.sample, a.seed), config, a.out, a.chunk, a.data_dir, progress=lambda s: print(s, flush=True)
     )

@@ -1,6 +1,6 @@
 """Zero-cost proxies (nasbench.zerocost) against hand-computed answers: a two-layer linear network
 in closed form (numpy, float64), NASWOT's kernel and the Jacobian score on small matrices, the ReLU
-sites of a tiny NB-201 network counted by hand, the masked supernet against the per-architecture
+sites of a tiny NB-201 network counted by hand, the switched supernet against the per-architecture
 network, and params / FLOPs against the NB-201 table's own column."""
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ TINY = dict(channels=2, cells_per_stage=1, num_classes=3)
 
 
 def _tiny(cell):
-    return nb201.nb201_network(cell, dtype=jnp.float32, **TINY)
+    return nb201.nb201_network(cell, dtype=jnp.float32, switched=True, **TINY)
 
 
 def _tiny_batch(n=4, side=8):
@@ -159,7 +159,7 @@ def test_nb201_empty_cell_scores_zero():
 
 @pytest.mark.slow  # 15-60 s on a 2-core CPU (eager Flax supernet passes)
 @pytest.mark.parametrize("genotype", [G_MIXED, (2, 3, 1, 0, 3, 4)])
-def test_masked_supernet_computes_the_per_architecture_proxies(genotype):
+def test_switched_supernet_computes_the_per_architecture_proxies(genotype):
     x, y = _tiny_batch()
     per, sup = _tiny(genotype), _tiny(None)
     arch = jnp.asarray(nb201.onehot(genotype))
@@ -172,18 +172,21 @@ def test_masked_supernet_computes_the_per_architecture_proxies(genotype):
     np.testing.assert_allclose(
         float(zc.grasp_proxy(per, vp, x, y)), float(zc.grasp_proxy(sup, vs, x, y, arch)), rtol=1e-4
     )
-    np.testing.assert_allclose(zc.jacobian_proxy(per, vp, x), zc.jacobian_proxy(sup, vs, x, arch), rtol=1e-5, atol=1e-8)
+    # the switched cells' input gradients are forward convolutions (nasbench.train.same_conv): equal up to
+    # the order of float32 sums, so entries near 0 are compared on the scale of the whole Jacobian
+    jp, js = np.asarray(zc.jacobian_proxy(per, vp, x)), np.asarray(zc.jacobian_proxy(sup, vs, x, arch))
+    np.testing.assert_allclose(js, jp, rtol=1e-5, atol=1e-5 * np.abs(jp).max())
 
 
 @pytest.mark.slow
-def test_scorer_masked_equals_per_arch_every_group():
+def test_scorer_supernet_equals_per_arch_every_group():
     # the jitted scorer end to end (init inside, float64 synflow): compiles 8 programs
     x, y = _tiny_batch(side=8)
     base = dict(channels=2, cells_per_stage=1, num_classes=3, batch_size=4, image_size=8)
     key = jax.random.key(7)
     arch = nb201.onehot(G_MIXED)
-    a = zc.finish_scores(zc.score_all(zc.nb201_scorer(zc.ZeroCostConfig(masked=False, **base)), key, x, y, arch))
-    b = zc.finish_scores(zc.score_all(zc.nb201_scorer(zc.ZeroCostConfig(masked=True, **base)), key, x, y, arch))
+    a = zc.finish_scores(zc.score_all(zc.nb201_scorer(zc.ZeroCostConfig(supernet=False, **base)), key, x, y, arch))
+    b = zc.finish_scores(zc.score_all(zc.nb201_scorer(zc.ZeroCostConfig(supernet=True, **base)), key, x, y, arch))
     for k in zc.PASS_PROXIES:
         np.testing.assert_allclose(a[k], b[k], rtol=1e-4, err_msg=k)
     assert a["synflow"] > 0

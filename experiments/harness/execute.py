@@ -342,7 +342,8 @@ def _recorded_summaries(out: Path, names: Iterable[str]) -> dict[str, dict[str, 
 
 def _stale_reason(label: str, field: str, expected: dict[str, Any], rec: dict[str, Any]) -> str:
     """One phrase for a stale field: ``alphax strategy_version 2 -> 3``, ``nao config (steps)``."""
-    got = rec.get("fingerprint") if isinstance(rec.get("fingerprint"), dict) else {}
+    fp = rec.get("fingerprint")
+    got: dict[str, Any] = fp if isinstance(fp, dict) else {}
     if field == "config" and isinstance(got.get("config"), dict):
         keys = sorted(k for k in set(expected["config"]) | set(got["config"])
                       if expected["config"].get(k) != got["config"].get(k))

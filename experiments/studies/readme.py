@@ -9,6 +9,7 @@ registered strategies (:func:`strategies_table`). ``nasarena readme`` rewrites t
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -52,11 +53,15 @@ def current(readme_text: str, name: str) -> str | None:
     return m.group(2) if m else None
 
 
+def _splice(m: re.Match[str], text: str) -> str:
+    return m.group(1) + text + m.group(3)
+
+
 def render(readme_text: str, root: Path) -> str:
     """``readme_text`` with every block that it has replaced by its report file."""
     for name in BLOCKS:
         text = block(root, name)
-        readme_text = _pattern(name).sub(lambda m, text=text: m.group(1) + text + m.group(3), readme_text)
+        readme_text = _pattern(name).sub(functools.partial(_splice, text=text), readme_text)
     return readme_text
 
 

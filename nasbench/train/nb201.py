@@ -26,6 +26,16 @@ Two forms of the cell share one parameter layout (module names ``edge{i}_{j}_{op
   per-architecture network's output (the other terms are multiplied by exactly 0), and because
   Flax derives each parameter's initial value from its module path, ``init`` with the same key
   gives the chosen ops the same initial weights in both forms.
+* ``genotype=None, switched=True``: the *switched supernet* cell. The same parameters and the same
+  traced ``arch``, but each edge runs only its chosen op (``flax.linen.switch`` over the 5 ops, the
+  index ``argmax(arch[edge])``), so a pass costs about what the per-architecture network's does
+  (5x less than the masked one on an average cell). Its cell convolutions use
+  :func:`nasbench.train.same_conv.same_conv`, whose gradients XLA:CPU runs at full speed inside
+  the switch. Ops not chosen get exactly zero gradients.
+
+Every cell records the input of each edge with ``sow("intermediates", "edge{i}_{j}_input")``
+(the ReLU input of a convolution on that edge; kept only where the caller makes
+``intermediates`` mutable, as the zero-cost proxies do).
 
 BatchNorm: PyTorch's momentum 0.1 (Flax ``momentum=0.9``) and epsilon 1e-5. Initialisers follow
 PyTorch's defaults (convolutions and dense kernels uniform in ``+-1/sqrt(fan_in)``, i.e.
@@ -36,6 +46,7 @@ C = 16, N = 5; see ``tests/test_train_nb201.py``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,6 +57,7 @@ import numpy as np
 
 from nasbench.space import InvalidArchitecture
 from nasbench.spaces.nb201 import EDGES, N_EDGES, N_OPS, OPS, parse_arch_string
+from nasbench.train.same_conv import same_conv_general
 
 BN_MOMENTUM = 0.9  # PyTorch's BatchNorm momentum 0.1
 BN_EPSILON = 1e-5
@@ -72,6 +84,7 @@ class ReLUConvBN(nn.Module):
     kernel: int
     stride: int = 1
     dtype: Any = jnp.float32
+    switched: bool = False  # inside the switched supernet's lax.switch: see nasbench.train.same_conv
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
@@ -84,6 +97,7 @@ class ReLUConvBN(nn.Module):
             use_bias=False,
             kernel_init=_TORCH_INIT,
             dtype=self.dtype,
+            conv_general_dilated=same_conv_general if self.switched else None,
         )(nn.relu(x))
         return _bn(train, self.dtype)(x)
 
@@ -129,6 +143,7 @@ class NB201Cell(nn.Module):
 
     genotype: tuple[int, ...] | None = None
     dtype: Any = jnp.float32
+    switched: bool = False
 
     def _op(self, k: int, h: jax.Array, edge: str, train: bool) -> jax.Array | None:
         op = OPS[k]
@@ -138,9 +153,9 @@ class NB201Cell(nn.Module):
         if op == "skip_connect":
             return h
         if op == "nor_conv_1x1":
-            return ReLUConvBN(c, 1, 1, self.dtype, name=f"{edge}_{op}")(h, train)
+            return ReLUConvBN(c, 1, 1, self.dtype, self.switched, name=f"{edge}_{op}")(h, train)
         if op == "nor_conv_3x3":
-            return ReLUConvBN(c, 3, 1, self.dtype, name=f"{edge}_{op}")(h, train)
+            return ReLUConvBN(c, 3, 1, self.dtype, self.switched, name=f"{edge}_{op}")(h, train)
         return avg_pool_3x3(h)
 
     @nn.compact
@@ -155,9 +170,17 @@ class NB201Cell(nn.Module):
                     continue
                 h = nodes[src]
                 edge = f"edge{dst}_{src}"
+                self.sow("intermediates", f"{edge}_input", h)  # kept only where "intermediates" is mutable
                 if self.genotype is not None:
                     y = self._op(int(self.genotype[p]), h, edge, train)
                     acc = acc + (h * 0 if y is None else y)
+                elif self.switched:
+                    assert arch is not None
+                    branches = [functools.partial(_edge_branch, k=k, edge=edge, train=train) for k in range(N_OPS)]
+                    if self.is_initializing():  # every branch's modules exist before the switch
+                        for branch in branches:
+                            branch(self, h)
+                    acc = acc + nn.switch(jnp.argmax(arch[p]), branches, self, h)
                 else:
                     assert arch is not None
                     for k in range(N_OPS):
@@ -166,6 +189,11 @@ class NB201Cell(nn.Module):
                             acc = acc + arch[p, k].astype(y.dtype) * y
             nodes.append(acc)
         return nodes[3]
+
+
+def _edge_branch(cell: NB201Cell, h: jax.Array, k: int, edge: str, train: bool) -> jax.Array:
+    y = cell._op(k, h, edge, train)
+    return jnp.zeros_like(h) if y is None else y
 
 
 class NB201Network(nn.Module):
@@ -178,6 +206,7 @@ class NB201Network(nn.Module):
     cells_per_stage: int = 5
     num_classes: int = 10
     dtype: Any = jnp.float32
+    switched: bool = False
 
     @nn.compact
     def __call__(self, x: jax.Array, arch: jax.Array | None = None, train: bool = False) -> jax.Array:
@@ -198,7 +227,7 @@ class NB201Network(nn.Module):
                 ch *= 2
                 x = ResNetBlock(ch, self.dtype, name=f"reduce{s}")(x, train)
             for c in range(self.cells_per_stage):
-                x = NB201Cell(self.genotype, self.dtype, name=f"stage{s}_cell{c}")(x, arch, train)
+                x = NB201Cell(self.genotype, self.dtype, self.switched, name=f"stage{s}_cell{c}")(x, arch, train)
         x = nn.relu(_bn(train, self.dtype, "lastact_bn")(x))
         x = jnp.mean(x, axis=(1, 2))
         x = nn.Dense(
@@ -237,8 +266,10 @@ def nb201_network(
     cells_per_stage: int = 5,
     num_classes: int = 10,
     dtype: Any = None,
+    switched: bool = False,
 ) -> NB201Network:
-    """The network of ``cell`` (see :func:`as_genotype`), or the masked supernet when ``None``."""
+    """The network of ``cell`` (see :func:`as_genotype`), or the supernet when ``None``: masked, or
+    ``switched`` (the chosen op of each edge only, through ``lax.switch``)."""
     from nasbench.train.networks import check_sizes, default_dtype
 
     check_sizes("NB201", channels=channels, stages=stages, cells_per_stage=cells_per_stage, num_classes=num_classes)
@@ -249,6 +280,7 @@ def nb201_network(
         cells_per_stage=cells_per_stage,
         num_classes=num_classes,
         dtype=default_dtype() if dtype is None else dtype,
+        switched=switched and cell is None,
     )
 
 

@@ -5,7 +5,7 @@ and AlphaX's at 1,000 queries on nb101-30k, where its rollouts (retried until th
 the cell) dominate.
 
 One trial per point (seed 0, after a warm-up trial that pays the compilation), through the same
-path as the process pool (:func:`experiments.harness.execute._worker`: pure-JAX strategies as one compiled
+path as the process pool (:func:`experiments.harness.executors.local.pool_worker`: pure-JAX strategies as one compiled
 scan). A strategy whose 1,000-query trial takes longer than ``LONG_S`` is not run at 5,000 (the
 entry says so). GP-BO's cost is cubic in the evaluations, so the reproduction suite caps it at 400
 (:data:`CAPPED`): it never runs at 1,000 or 5,000 queries there, and its entry is the seconds per

@@ -156,7 +156,7 @@ def _run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 130
     except ImportError as exc:
-        from nasbench.ray_tasks import RayUnavailable
+        from nasbench.parallel.ray_tasks import RayUnavailable
 
         if not isinstance(exc, RayUnavailable):
             raise

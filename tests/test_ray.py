@@ -21,12 +21,18 @@ from test_train_live import TINY, make_fake_cifar
 
 import experiments.harness.execute as execute
 from experiments.harness.execute import is_done, run_suite, trial_path
-from experiments.harness.ray_executor import FAILED_FILE, is_live, run_ray
+from experiments.harness.executors.cluster import FAILED_FILE, is_live, run_ray
 from experiments.harness.spec import trial_keys
 from experiments.harness.suite import load_suite
-from nasbench import ray_tasks
 from nasbench.benchmark import Benchmark, Status
-from nasbench.ray_tasks import BatchEvaluationError, EvalFailure, RayUnavailable, evaluate_batch_ray, require_ray
+from nasbench.parallel import ray_tasks
+from nasbench.parallel.ray_tasks import (
+    BatchEvaluationError,
+    EvalFailure,
+    RayUnavailable,
+    evaluate_batch_ray,
+    require_ray,
+)
 from nasbench.synthetic import synthetic_benchmark
 from nasbench.train import live, trainer
 
@@ -135,7 +141,7 @@ def test_killed_worker_is_retried_and_suite_completes(ray_runtime, reference, tm
     marker = tmp_path / "crashed"
     _register(monkeypatch, _clone(_toy(), CrashOnce, marker=str(marker)))
     suite = load_suite(_suite_file(tmp_path))
-    with caplog.at_level(logging.WARNING, logger="experiments.harness.ray_executor"):
+    with caplog.at_level(logging.WARNING, logger="experiments.harness.executors.cluster"):
         res = run_suite(suite, tmp_path / "out", executor="ray", progress=False)
     assert marker.exists(), "no worker was killed"
     assert res["failed"] == [] and all(is_done(tmp_path / "out", s) for s in suite.trials())
@@ -311,7 +317,7 @@ def test_local_runtime_does_not_outlive_a_killed_driver(tmp_path):
 
     pids = _descendants_of_killed_driver(tmp_path, """
         import logging, ray
-        from nasbench.ray_tasks import connect
+        from nasbench.parallel.ray_tasks import connect
         started, watcher = connect(ray, None, 1)
         assert started and watcher is not None
         ray.get(ray.remote(lambda: 1).remote())

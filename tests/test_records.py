@@ -18,7 +18,8 @@ import pytest
 
 from experiments import cli
 from experiments.analysis import trials as analysis
-from experiments.harness.execute import Progress, RunError, folder_lock, run_suite
+from experiments.harness.execute import RunError, folder_lock, run_suite
+from experiments.harness.progress import Progress
 from experiments.harness.records import dumps, trial_path
 from experiments.harness.spec import TrialSpec
 from experiments.harness.suite import SuiteError, load_suite
@@ -283,7 +284,7 @@ def test_pool_workers_do_not_outlive_a_killed_driver(tmp_path):
         import os, signal, sys, time
         from concurrent.futures import ProcessPoolExecutor
         from multiprocessing import get_context
-        from experiments.harness.execute import _watch_parent
+        from experiments.harness.executors.local import watch_parent as _watch_parent
         if __name__ == "__main__":
             pool = ProcessPoolExecutor(2, mp_context=get_context("spawn"), initializer=_watch_parent, initargs=(os.getpid(),))
             futs = [pool.submit(time.sleep, 60) for _ in range(2)]
@@ -360,7 +361,7 @@ def test_a_truncated_table_cache_is_named_and_rebuilt(tmp_path, monkeypatch, cap
 
 def _descendants_of_killed_driver(tmp_path, body: str) -> list[int]:
     """Run ``body`` in a driver that then prints its descendants and SIGKILLs itself; their pids."""
-    script = "import os, signal, sys, time\nfrom nasbench import reaper\n" + textwrap.dedent(body) + textwrap.dedent("""
+    script = "import os, signal, sys, time\nfrom nasbench.parallel import reaper\n" + textwrap.dedent(body) + textwrap.dedent("""
         time.sleep(1.5)  # two polls of the reaper
         me = os.getpid()
         kids = [p for p in reaper.descendants(me, reaper.processes()) if p != watcher.pid]
@@ -397,7 +398,7 @@ def test_reaper_kills_what_a_killed_driver_leaves(tmp_path):
 def test_reaper_never_kills_a_reused_pid():
     """A process is matched by pid and start time: one with the same pid but another start time
     (the kernel reused the pid) is left alone."""
-    from nasbench import reaper
+    from nasbench.parallel import reaper
 
     child = subprocess.Popen(["sleep", "120"])
     try:
@@ -410,7 +411,7 @@ def test_reaper_never_kills_a_reused_pid():
 
 
 def test_reaper_stopped_after_a_clean_exit_kills_nothing(tmp_path):
-    from nasbench import reaper
+    from nasbench.parallel import reaper
 
     watcher = reaper.watch()
     child = subprocess.Popen(["sleep", "120"])

@@ -7,9 +7,10 @@ Layout of an output folder ``OUT``::
     OUT/data/<benchmark>/<strategy>/seed-SSSS.json one finished trial (written when it finishes)
     OUT/skipped.json                               benchmarks whose data was not found, and how to get it
 
-Executors: ``inprocess`` (pure-JAX strategies vectorised over seeds, others one by one), and
-``process`` (a local process pool; records are written by the driver, so resuming works across
-executors). ``ray`` lives in ``experiments.harness.ray_executor`` when Ray is installed.
+Executors (:mod:`experiments.harness.executors`): ``inprocess`` (pure-JAX strategies vectorised over
+seeds, others one by one) and ``process`` (a local process pool), both in
+:mod:`~experiments.harness.executors.local`, and ``ray`` (:mod:`~experiments.harness.executors.cluster`,
+when Ray is installed). Records are written by the driver, so resuming works across executors.
 
 Compiled programs are kept in JAX's persistent compilation cache (``$JAX_COMPILATION_CACHE_DIR``,
 default ``$NASARENA_CACHE/jax``), so the model-based strategies compile once per machine rather
@@ -19,7 +20,8 @@ trial on NB-201 drops from about 29 s to 10 s).
 Trajectories are reproducible for a given machine, executor and XLA configuration. XLA's CPU
 results depend on how it threads its kernels, so a model-based strategy (the GP of BO above all,
 whose Cholesky amplifies the last bits) can take a different path under another executor or thread
-setting. ``process`` workers therefore always run with the same XLA setting, ``POOL_XLA_FLAGS``
+setting. ``process`` workers therefore always run with the same XLA setting,
+:data:`experiments.harness.executors.local.POOL_XLA_FLAGS`
 (as ``XLA_FLAGS``, unless that variable is set), the setting the committed ``results/`` were
 computed with: without it BO took a different path on 5
 of 8 Macro seeds. (Pinning each worker to one CPU changed trajectories too, and was 1.7x slower.)
@@ -34,21 +36,19 @@ import os
 import platform
 import subprocess
 import sys
-import threading
-import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import jax
 
 from experiments.analysis.metrics import TARGETS
-from experiments.harness.ray_executor import run_ray
+from experiments.harness.executors.cluster import run_ray
+from experiments.harness.executors.local import run_inprocess, run_pool
+from experiments.harness.progress import Progress
 from experiments.harness.records import (
     differences,
     dumps,
@@ -58,20 +58,17 @@ from experiments.harness.records import (
     write_manifest,
     write_record,
 )
-from experiments.harness.runner import run_trial, run_vectorized
-from experiments.harness.spec import TrialSpec, make_strategy
+from experiments.harness.spec import TrialSpec
 from experiments.harness.suite import Suite
 from nasbench.benchmark import Benchmark
 from nasbench.data import DataNotFound, atomic_write_text, cache_dir
 from nasbench.errors import UnknownName
 from nasbench.registry import entry, get_benchmark
-from strategies.base import JaxStrategy
 
 log = logging.getLogger(__name__)
 
 
 EXECUTORS = ("inprocess", "process", "ray")
-VECTOR_CHUNK = 50  # seeds per vmapped call (resume granularity)
 
 
 def is_done(out: Path, spec: TrialSpec, expected: dict[str, Any] | None = None) -> bool:
@@ -144,59 +141,6 @@ def environment() -> dict[str, Any]:
     }
 
 
-class Progress:
-    """Trials done and time left, on stderr (one line, rewritten).
-
-    The estimate of the time left is the sum, over the rows (benchmark x label) still to run, of
-    their trials left times the mean wall time of that row's finished trials, divided by the
-    ``workers`` running at once. While a row with trials left has none finished, its cost is
-    unknown and the line says so (``>= Xs left``: the rows that can be estimated) instead of
-    extrapolating another row's speed to it (a GP-BO trial costs a hundred random-search ones)."""
-
-    def __init__(self, todo: list[Any], enabled: bool = True, workers: int = 1):
-        self.total, self.done, self.t0 = len(todo), 0, time.perf_counter()
-        self.enabled = enabled and self.total > 0
-        self.workers = max(1, workers)
-        self.left: dict[tuple[str, str], int] = defaultdict(int)
-        for s in todo:
-            self.left[(s.benchmark, s.name)] += 1
-        self.seconds: dict[tuple[str, str], list[float]] = defaultdict(list)
-
-    def eta(self) -> tuple[float, bool]:
-        """(seconds left, whether every row with trials left has a finished trial to estimate it)."""
-        known, total = True, 0.0
-        for row, n in self.left.items():
-            if n <= 0:
-                continue
-            if self.seconds[row]:
-                total += n * sum(self.seconds[row]) / len(self.seconds[row])
-            else:
-                known = False
-        return total / self.workers, known
-
-    def update(self, n: int = 1, what: str = "", row: tuple[str, str] | None = None,
-               seconds: float | None = None) -> None:
-        """``n`` trials of ``row`` finished, taking ``seconds`` of wall time each (their records')."""
-        self.done += n
-        if row is not None:
-            self.left[row] -= n
-            if seconds is not None:
-                self.seconds[row].extend([seconds] * n)
-        if not self.enabled:
-            return
-        el = time.perf_counter() - self.t0
-        left, known = self.eta()
-        eta = f"~{left:6.0f}s left" if known else f">={left:5.0f}s left"
-        bar = "#" * int(30 * self.done / self.total)
-        sys.stderr.write(f"\r[{bar:<30}] {self.done}/{self.total} trials  {el:6.0f}s elapsed  {eta}  {what[:40]:<40}")
-        if self.done >= self.total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-
-POOL_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-
-
 def enable_compilation_cache() -> Path:
     """Turn on JAX's persistent compilation cache for this process and the processes it starts.
 
@@ -211,30 +155,6 @@ def enable_compilation_cache() -> Path:
     jax.config.update("jax_persistent_cache_min_compile_time_secs",
                       float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]))
     return path
-
-
-def _watch_parent(parent: int) -> None:
-    """Pool-worker initializer: end this worker when the driver is gone (even after SIGKILL, which
-    gives the driver no chance to stop its pool), so no worker outlives its run."""
-    def watch() -> None:
-        while True:
-            time.sleep(1.0)
-            if os.getppid() != parent:
-                os._exit(1)
-
-    threading.Thread(target=watch, daemon=True, name="nasarena-parent-watch").start()
-
-
-def _worker(spec: TrialSpec, data_dir: str | None) -> dict[str, Any]:
-    """One trial in a pool worker. A pure-JAX strategy runs as one compiled scan over the whole
-    trial (the same trajectory as the ask/tell loop, without its per-step dispatch: at a 7,812-query
-    cap that loop spent most of a regularised-evolution trial in Python; a trial that stops at a target
-    ends with the scan segment of its first hit, with the record the loop gives)."""
-    bench = get_benchmark(spec.benchmark, data_dir, noise=spec.noise)
-    if not spec.timed and getattr(bench, "vectorizable", True) \
-            and isinstance(make_strategy(spec, bench), JaxStrategy):
-        return run_vectorized([spec], bench)[0]
-    return run_trial(spec, bench)
 
 
 def resolve_benchmarks(names: Iterable[str], data_dir: str | None) -> tuple[dict[str, Benchmark], dict[str, str]]:
@@ -270,7 +190,7 @@ def run_suite(
     A record whose fingerprint differs from the trial the suite asks for is stale: it is rerun and
     replaced (``keep_stale`` refuses instead, :class:`RunError`). One run at a time holds ``out``.
 
-    ``ray_options``: keyword arguments of :func:`experiments.harness.ray_executor.run_ray` (``num_cpus``,
+    ``ray_options``: keyword arguments of :func:`experiments.harness.executors.cluster.run_ray` (``num_cpus``,
     ``num_gpus``, ``max_retries``); ``workers`` is the CPU count of a local Ray runtime.
     """
     if executor not in EXECUTORS:
@@ -447,9 +367,9 @@ def _run_suite_locked(suite, out, executor, workers, data_dir, progress, ray_add
     bar = Progress(todo, progress, workers=(workers or os.cpu_count() or 1) if executor != "inprocess" else 1)
     failed: list[Any] = []
     if executor == "inprocess":
-        _run_inprocess(todo, benches, out, bar)
+        run_inprocess(todo, benches, out, bar)
     elif executor == "process":
-        _run_pool(todo, out, bar, workers or os.cpu_count() or 1, data_dir)
+        run_pool(todo, out, bar, workers or os.cpu_count() or 1, data_dir)
     else:
         failed = run_ray(todo, out, bar, data_dir=data_dir, address=ray_address, write=write_record,
                          benches=benches, local_cpus=workers, **(ray_options or {}))["failed"]
@@ -459,58 +379,3 @@ def _run_suite_locked(suite, out, executor, workers, data_dir, progress, ray_add
                          if (rec := read_record(trial_path(out, s))) is not None and (exp := expected(s)) is not None
                          and not differences(exp, rec)])
     return {**summary, "failed": failed}
-
-
-def _run_inprocess(todo: list[TrialSpec], benches: dict[str, Benchmark], out: Path, bar: Progress) -> None:
-    groups: dict[tuple, list[TrialSpec]] = defaultdict(list)
-    for s in todo:
-        groups[(s.benchmark, s.name, s.strategy, s.budget, json.dumps(s.config, sort_keys=True), s.noise,
-                s.stop, s.timed)].append(s)
-    for (bname, label, *_), specs in groups.items():
-        bench = benches[bname]
-        if specs[0].noise is not None:
-            bench = bench.with_noise(specs[0].noise)
-        if not specs[0].timed and getattr(bench, "vectorizable", True) \
-                and isinstance(make_strategy(specs[0], bench), JaxStrategy):
-            for i in range(0, len(specs), VECTOR_CHUNK):
-                chunk = specs[i : i + VECTOR_CHUNK]
-                recs = run_vectorized(chunk, bench)
-                for spec, rec in zip(chunk, recs):
-                    write_record(out, spec, rec)
-                bar.update(len(chunk), f"{label} on {bname}", (bname, label), float(recs[0]["wall_time"]) / len(chunk))
-        else:
-            for spec in specs:
-                rec = run_trial(spec, bench)
-                write_record(out, spec, rec)
-                bar.update(1, f"{label} on {bname}", (bname, label), float(rec["wall_time"]))
-
-
-def _run_pool(todo: list[TrialSpec], out: Path, bar: Progress, workers: int, data_dir: str | None) -> None:
-    if not todo:
-        return
-    saved = os.environ.get("XLA_FLAGS")
-    if saved is None:  # workers are spawned at submit and inherit the environment then
-        os.environ["XLA_FLAGS"] = POOL_XLA_FLAGS
-    try:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                                   initializer=_watch_parent, initargs=(os.getpid(),))
-        pending = {pool.submit(_worker, s, data_dir): s for s in todo}
-    finally:
-        if saved is None:
-            del os.environ["XLA_FLAGS"]
-    with pool:
-        try:
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    spec = pending.pop(fut)
-                    rec = fut.result()
-                    write_record(out, spec, rec)
-                    bar.update(1, f"{spec.name} on {spec.benchmark}", (spec.benchmark, spec.name),
-                               float(rec["wall_time"]))
-        except BaseException:  # Ctrl-C: stop the workers now (their trials are lost, the finished kept)
-            procs = list((getattr(pool, "_processes", None) or {}).values())  # the executor keeps no public handle
-            pool.shutdown(wait=False, cancel_futures=True)
-            for proc in procs:
-                proc.terminate()
-            raise

@@ -39,7 +39,7 @@ Configuration (environment, or keyword arguments of :func:`live_benchmark`):
 Parallel training (``NASARENA_TRAIN="parallel=ray"``, or ``parallel="ray"``; needs the ``ray``
 extra, ``pip install -e '.[ray]'``): the new, uncached training runs of one query (a strategy's
 whole ``ask`` batch) are trained at once as Ray tasks, one GPU each where the cluster has GPUs
-(:func:`nasbench.ray_tasks.evaluate_batch_ray`: Ray is started if it is not yet, on the
+(:func:`nasbench.parallel.ray_tasks.evaluate_batch_ray`: Ray is started if it is not yet, on the
 cluster ``$RAY_ADDRESS`` names or locally). Each task runs
 :func:`~nasbench.train.trainer.cached_train_and_evaluate`, so the worker writes the result into the
 disk cache, and a query's answers keep their order and their cost (that run's measured training
@@ -431,7 +431,7 @@ class LiveBenchmark:
     def _train_ray(self, todo: list[tuple[int, int]]) -> dict[tuple[int, int], dict[str, Any]]:
         """Train ``todo`` as one batch of Ray tasks (each worker writes its result to the disk cache)
         and store the results; raises :class:`LiveTrainingError` naming the runs that failed."""
-        from nasbench import ray_tasks
+        from nasbench.parallel import ray_tasks
         from nasbench.train import trainer
 
         ray_tasks.require_ray(f"{ENV_OVERRIDES} parallel=ray")

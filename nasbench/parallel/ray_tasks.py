@@ -2,9 +2,9 @@
 
 The Ray runtime both parallel paths share: :func:`evaluate_batch_ray` (a live benchmark's oracle
 trains a strategy's whole ``ask`` batch across a cluster, :mod:`nasbench.train.live`) and the
-``ray`` executor of the suites (:func:`experiments.harness.ray_executor.run_ray`, one task per trial)::
+``ray`` executor of the suites (:func:`experiments.harness.executors.cluster.run_ray`, one task per trial)::
 
-    from nasbench.ray_tasks import EvalFailure, evaluate_batch_ray
+    from nasbench.parallel.ray_tasks import EvalFailure, evaluate_batch_ray
 
     def train_one(genotype):              # module level: pickled by reference, so per-process
         return train_and_evaluate(genotype)  # caches (compiled step, dataset) survive between tasks
@@ -20,7 +20,7 @@ Failure handling (:func:`drive`): a task that raises, or whose worker or node di
 (``ray.exceptions.RayError``: ``RayTaskError``, ``WorkerCrashedError``, ``NodeDiedError``,
 ``ObjectLostError``, ``OutOfMemoryError``, ...), is resubmitted up to ``max_retries`` times. On any
 exception in the driver (Ctrl-C included) the results that already arrived are handed on and the
-outstanding tasks are cancelled. A local runtime started here is watched by :mod:`nasbench.reaper`,
+outstanding tasks are cancelled. A local runtime started here is watched by :mod:`nasbench.parallel.reaper`,
 which kills Ray's agents if the driver is killed.
 """
 
@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from nasbench import reaper
+from nasbench.parallel import reaper
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def connect(ray, address: str | None, local_cpus: int | None) -> tuple[bool, Any
 
     Returns (whether we started it and must stop it, the reaper watching a local runtime or
     None). A local runtime's agents would outlive a SIGKILLed driver; the reaper
-    (:mod:`nasbench.reaper`) kills them then.
+    (:mod:`nasbench.parallel.reaper`) kills them then.
     """
     if ray.is_initialized():
         return False, None

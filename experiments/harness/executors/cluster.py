@@ -5,8 +5,8 @@
 executors, so a folder started with one executor resumes with any other. The benchmarks the driver
 loaded are put in Ray's object store once and shipped to the workers, so the worker machines need
 nasarena installed but not the tables. The Ray runtime under it (connecting, retries,
-cancellation, the reaper) is :mod:`nasbench.ray_tasks`, which a live benchmark's oracle also uses
-to train a strategy's ``ask`` batch across a cluster (:func:`nasbench.ray_tasks.evaluate_batch_ray`).
+cancellation, the reaper) is :mod:`nasbench.parallel.ray_tasks`, which a live benchmark's oracle also uses
+to train a strategy's ``ask`` batch across a cluster (:func:`nasbench.parallel.ray_tasks.evaluate_batch_ray`).
 When such an oracle runs inside :func:`run_ray` trials, request no GPU for the trial itself
 (``--gpus-per-trial 0``): a trial holding a GPU while it waits for its evaluations' GPUs can starve
 them.
@@ -31,10 +31,17 @@ from typing import Any
 from experiments.harness.records import write_record
 from experiments.harness.runner import run_trial
 from experiments.harness.spec import TrialSpec
-from nasbench import reaper
 from nasbench.benchmark import Benchmark
 from nasbench.data import atomic_write_text
-from nasbench.ray_tasks import DEFAULT_MAX_RETRIES, check_feasible, connect, drive, gpus_in_cluster, require_ray
+from nasbench.parallel import reaper
+from nasbench.parallel.ray_tasks import (
+    DEFAULT_MAX_RETRIES,
+    check_feasible,
+    connect,
+    drive,
+    gpus_in_cluster,
+    require_ray,
+)
 from nasbench.registry import get_benchmark
 
 log = logging.getLogger(__name__)

@@ -9,9 +9,9 @@ descendants every half second and, once the driver is gone, SIGKILLs those still
 by pid *and* start time, so a pid the kernel has since reused is never touched). :func:`stop`
 ends it after a clean shutdown. Linux only (it reads ``/proc``); elsewhere :func:`watch` does
 nothing. The process-pool executor needs none of this: its workers watch their parent
-themselves (``experiments.harness.execute._watch_parent``).
+themselves (``experiments.harness.executors.local.watch_parent``).
 
-Run as ``python -m nasbench.reaper PID``; the module imports nothing of nasarena.
+Run as ``python -m nasbench.parallel.reaper PID``; the module imports nothing of nasarena.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def watch() -> subprocess.Popen | None:
     if not Path("/proc/self/stat").exists():
         return None
     return subprocess.Popen(
-        [sys.executable, "-m", "nasbench.reaper", str(os.getpid())],
+        [sys.executable, "-m", "nasbench.parallel.reaper", str(os.getpid())],
         cwd=str(Path(__file__).resolve().parent.parent),
         stdin=subprocess.DEVNULL,
         start_new_session=True,  # Ctrl-C in the terminal reaches the driver, not the reaper

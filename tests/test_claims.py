@@ -51,7 +51,7 @@ def test_stopped_records_are_complete_on_resume(tmp_path, toy, register):
     assert run_suite(suite, out, progress=False)["ran"] == 0  # a stopped record is finished, not short
     claims_report.write_report(out, figures=True)
     a = json.loads((out / "tables" / "claims.json").read_text())
-    rows = {r["strategy"]: r for r in a["rows"]}
+    rows = {r["strategy"]: r for r in a.rows}
     assert rows["random-search"]["rs_exact"] == (256 + 1) / 2 and rows["lanas"]["cap"] == 100
     # 100 is below N/2 = 128 (random search's 200 is not): the report says which rows were capped
     assert "Capped below N/2, what this machine affords (" in (out / "README.md").read_text()
@@ -104,9 +104,9 @@ def test_claims_are_compared_at_the_common_horizon(tmp_path):
     trials = ([claims.Trial("b", "alphax", k, 20, False, 20, 1.0) for k in range(10)]
               + [claims.Trial("b", "regularized-evolution", k, 5 + k, True, 49, 1.0) for k in range(10)])
     a = claims.analyse(tmp_path, trials=trials)
-    v = {x["baseline"]: x for x in a["verdicts"] if x["strategy"] == "alphax"}
+    v = {x["baseline"]: x for x in a.verdicts if x["strategy"] == "alphax"}
     evo, rs = v["regularized-evolution"], v["random-search"]
-    assert a["family"] == 2 * len(a["verdicts"]) == 4
+    assert a.family == 2 * len(a.verdicts) == 4
     assert evo["horizon"] == 20 and (evo["successes_strategy"], evo["successes_baseline"]) == (0, 10)
     assert evo["art_baseline"] == 9.5 and evo["art_strategy"] == math.inf  # (5 + ... + 14) / 10
     assert (evo["ratio"], evo["low"], evo["high"]) == (0.0, 0.0, math.inf)
@@ -116,8 +116,8 @@ def test_claims_are_compared_at_the_common_horizon(tmp_path):
     text = claims_report.markdown(a)
     assert text.index("## The claims at a glance") < text.index("## Samples to the optimum")
     assert "]* **reversed** |" in text.split("## Samples to the optimum")[0]
-    csv = claims.claims_csv(a["verdicts"]).splitlines()
-    assert csv[0] == ",".join(claims.CLAIMS_CSV) and len(csv) == 1 + len(a["verdicts"])
+    csv = claims.claims_csv(a.verdicts).splitlines()
+    assert csv[0] == ",".join(claims.CLAIMS_CSV) and len(csv) == 1 + len(a.verdicts)
     row = dict(zip(claims.CLAIMS_CSV, next(r for r in csv[1:] if "regularized-evolution" in r).split(",")))
     assert (row["horizon"], row["successes_strategy"], row["successes_baseline"], row["ratio"], row["hi"],
             row["verdict"]) == ("20", "0", "10", "0", "inf", "reversed")
@@ -127,7 +127,7 @@ def test_claims_are_compared_at_the_common_horizon(tmp_path):
     claims_report.write_report(tmp_path)
     assert (tmp_path / "figures" / "claims-forest.png").stat().st_size > 0
     assert "figures/claims-forest.png" in (tmp_path / "README.md").read_text()
-    assert (tmp_path / "tables" / "claims.csv").read_text() == claims.claims_csv(a["verdicts"])
+    assert (tmp_path / "tables" / "claims.csv").read_text() == claims.claims_csv(a.verdicts)
 
 
 def _two_strategies_to_the_optimum(tmp_path, toy, register, seeds: int, extra: str = ""):
@@ -174,8 +174,8 @@ def test_a_rows_interval_does_not_depend_on_the_other_rows(tmp_path):
     one = [claims.Trial("b", "s", k, 5 + 3 * k, k % 3 > 0, 50, 1.0) for k in range(12)]
     other = [claims.Trial("a", "t", k, 7 + k, True, 50, 1.0) for k in range(12)]
     (bench / "a.json").write_text('{"n": 99}')
-    alone = claims.analyse(tmp_path, trials=one)["rows"]
-    beside = [r for r in claims.analyse(tmp_path, trials=other + one)["rows"] if r["benchmark"] == "b"]
+    alone = claims.analyse(tmp_path, trials=one).rows
+    beside = [r for r in claims.analyse(tmp_path, trials=other + one).rows if r["benchmark"] == "b"]
     assert alone == beside
 
 
@@ -196,7 +196,7 @@ def test_a_label_with_more_seeds_is_counted_against_its_own_seeds(tmp_path, toy,
     assert len(list((out / "data" / "synthetic" / "random-search").glob("seed-*.json"))) == 5
     assert "Not (fully) run" not in (out / "README.md").read_text()
     a = json.loads((out / "tables" / "claims.json").read_text())
-    assert {r["strategy"]: r["trials"] for r in a["rows"]} == {"random-search": 5, "regularized-evolution": 2}
+    assert {r["strategy"]: r["trials"] for r in a.rows} == {"random-search": 5, "regularized-evolution": 2}
     (out / "data" / "synthetic" / "random-search" / "seed-0004.json").unlink()
     claims_report.write_report(out, figures=False)
     assert "random-search on synthetic (4 of 5 trials)" in (out / "README.md").read_text()
@@ -215,7 +215,7 @@ def test_random_picks_are_reported_as_a_share_of_the_rows_samples(tmp_path):
     (tmp_path / "t.csv").write_text(claims.trials_csv(trials))
     assert claims.read_trials_csv(tmp_path / "t.csv") == trials
     a = claims.analyse(tmp_path, trials=trials)
-    assert a["rows"][0]["random_share"] == 0.1  # 10 of 100 samples
+    assert a.rows[0]["random_share"] == 0.1  # 10 of 100 samples
     assert "| 10.0% |" in claims_report.markdown(a)
 
 
@@ -225,7 +225,7 @@ def test_a_row_of_mixed_caps_or_a_repeated_seed_is_refused_with_one_line(tmp_pat
     (tmp_path / "benchmarks").mkdir()
     (tmp_path / "benchmarks" / "b.json").write_text('{"n": 99}')
     ok = [claims.Trial("b", "s", k, 10 + k, True, 49, 1.0) for k in range(3)]
-    assert len(claims.analyse(tmp_path, trials=ok)["rows"]) == 1
+    assert len(claims.analyse(tmp_path, trials=ok).rows) == 1
     mixed = ok + [claims.Trial("b", "s", 3, 20, False, 20, 1.0)]
     with pytest.raises(ValueError, match=r"s on b: trials of different caps \(1 at 20, 3 at 49\)"):
         claims.analyse(tmp_path, trials=mixed)

@@ -280,7 +280,23 @@ def claim_cells(root: Path, trials: Sequence[Trial], seed: int = 0) -> list[dict
     return cells
 
 
-def analyse(root: str | Path, seed: int = 0, trials: Sequence[Trial] | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ClaimsReport:
+    """What :func:`analyse` computes and :mod:`experiments.studies.claims_report` renders: the rows of
+    the samples table (:func:`strategy_row`), the claim cells with their verdicts (:func:`claim_cell`),
+    every strategy against each measured baseline, N and the ties at the optimum of each benchmark,
+    the suite's rows the folder lacks, and the number of tests Holm adjusted over."""
+
+    rows: list[dict[str, Any]]
+    verdicts: list[dict[str, Any]]
+    baseline_ratios: list[dict[str, Any]]
+    sizes: dict[str, int]
+    benchmarks: dict[str, dict[str, Any]]
+    not_run: list[dict[str, Any]]
+    family: int
+
+
+def analyse(root: str | Path, seed: int = 0, trials: Sequence[Trial] | None = None) -> ClaimsReport:
     """The claims report's numbers (``trials``: the folder's trials, when already read; ``seed``: the
     bootstrap's, which no verdict may depend on)."""
     root = Path(root)
@@ -311,8 +327,8 @@ def analyse(root: str | Path, seed: int = 0, trials: Sequence[Trial] | None = No
             ratios.append({"benchmark": b, "strategy": s, "baseline": base, "horizon": h, "ratio": r, "low": lo,
                            "high": hi, "seeds": int(common.size), "successes": int(x.at(h).events.sum()),
                            "base_successes": int(y.at(h).events.sum())})
-    return {"rows": rows, "verdicts": verdicts, "baseline_ratios": ratios, "sizes": {b: i["n"] for b, i in info.items()},
-            "benchmarks": info, "not_run": not_run(root, by), "family": 2 * len(verdicts)}
+    return ClaimsReport(rows=rows, verdicts=verdicts, baseline_ratios=ratios, sizes={b: i["n"] for b, i in info.items()},
+                        benchmarks=info, not_run=not_run(root, by), family=2 * len(verdicts))
 
 
 CLAIMS_CSV = ("claim", "benchmark", "strategy", "baseline", "published", "horizon", "successes_strategy",

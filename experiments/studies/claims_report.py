@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ from experiments.studies.claims import (
     ALPHA,
     BASELINES,
     MIN_SUCCESSES,
+    ClaimsReport,
     analyse,
     claims_csv,
     load_trials,
@@ -83,8 +85,8 @@ def _definitions(family: int) -> str:
             "published aRT tests only the early part of the search.")
 
 
-def markdown(a: dict[str, Any]) -> str:
-    ties = [f"{b}: {i['k']}" for b, i in a["benchmarks"].items() if i["k"] > 1]
+def markdown(a: ClaimsReport) -> str:
+    ties = [f"{b}: {i['k']}" for b, i in a.benchmarks.items() if i["k"] > 1]
     lines = ["# Samples to the optimum: the seed papers' protocol", "",
              "Each trial ends at the first evaluation of the benchmark's optimum or is censored at its cap: samples to "
              "the optimum are censored time-to-event data. Every comparison censors both sides at a common horizon h "
@@ -92,12 +94,12 @@ def markdown(a: dict[str, Any]) -> str:
              "tests, Holm-adjusted over all claims (definitions below the claims table). Random search is its exact "
              "law, with K the architectures that share the optimum's true score "
              f"(1{', except where they tie: ' + ', '.join(ties) if ties else ''}).", ""]
-    if a["verdicts"]:
+    if a.verdicts:
         lines += ["## The claims at a glance", "",
                   "Measured ratio at the common horizon [BCa 95%] and verdict, per claim and benchmark; * marks fewer "
                   f"than {MIN_SUCCESSES} successes on a side within the horizon. The claims table below gives each "
                   "cell's horizon, successes, aRTs and p-values (also in `tables/claims.csv`).",
-                  "", *glance(a["verdicts"]), ""]
+                  "", *glance(a.verdicts), ""]
     lines += ["## The benchmarks", "",
               "How each differs from the papers' full NAS-Bench-101 (423,624 cells; LaNAS and AlphaX search on "
               "the mean test accuracy of its 3 runs and stop at its maximum; SemiNAS searches on the validation "
@@ -105,57 +107,57 @@ def markdown(a: dict[str, Any]) -> str:
               "what the optimum is judged by.", "",
               "| benchmark | N | K | the search sees | the optimum by |", "|---|---|---|---|---|",
               *(f"| {b} | {i['n']:,} | {i['k']} | {i['metric']} | {i['truth_metric']} |"
-                for b, i in a["benchmarks"].items()), ""]
+                for b, i in a.benchmarks.items()), ""]
     lines += ["## Samples to the optimum", "",
               "Each row at its own cap: aRT with its BCa 95% interval, the median where more than half succeeded, "
               "random search's exact aRT without a cap and at this cap, and the ratio of the latter to the row's aRT.", "",
               "| benchmark | strategy | successes | cap | mean (aRT) [95%] | median | RS exact (N+1)/(K+1) | RS aRT at cap | ratio to RS at cap [95%] | random picks | s per trial |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in a["rows"]:
+    for r in a.rows:
         lines.append(f"| {r['benchmark']} | {r['strategy']} | {r['successes']}/{r['trials']} | {r['cap']} | "
                      f"{_fmt(r['art'])} [{_fmt(r['art_low'])}, {_fmt(r['art_high'])}] | {_fmt(r['median'])} | "
                      f"{_fmt(r['rs_exact'])} | {_fmt(r['rs_at_cap'])} | "
                      f"{_fmt(r['ratio_rs'])} [{_fmt(r['ratio_rs_low'])}, {_fmt(r['ratio_rs_high'])}] | {r['random_share']:.1%} | "
                      f"{_fmt(r['s_per_trial'])} |")
     low: dict[tuple[str, int], list[str]] = {}  # rows capped below the benchmark's N/2 (the protocol's default cap), by strategy and cap
-    for r in a["rows"]:
-        if r["cap"] < a["sizes"][r["benchmark"]] // 2:
+    for r in a.rows:
+        if r["cap"] < a.sizes[r["benchmark"]] // 2:
             low.setdefault((r["strategy"], r["cap"]), []).append(r["benchmark"])
     if low:
         lines += ["", "Capped below N/2, what this machine affords (a censored trial is a failure charged its cap, so "
                   "such a row's successes and ratios are bounded by its cap): " + "; ".join(
                       f"{s} at {c:,} ({', '.join(bs)})" for (s, c), bs in sorted(low.items())) + "."]
-    if a.get("not_run"):
+    if a.not_run:
         lines += ["", "Not (fully) run here, of the suite in `meta.json`: " + "; ".join(
-            f"{m['strategy']} on {m['benchmark']} ({m['trials']} of {m['of']} trials)" for m in a["not_run"])
+            f"{m['strategy']} on {m['benchmark']} ({m['trials']} of {m['of']} trials)" for m in a.not_run)
                   + ". Claims against them are left out or rest on the trials shown."]
-    if a.get("baseline_ratios"):
-        bases = [x for x in BASELINES if any(r["baseline"] == x for r in a["baseline_ratios"])]
-        cell = {(r["benchmark"], r["strategy"], r["baseline"]): r for r in a["baseline_ratios"]}
+    if a.baseline_ratios:
+        bases = [x for x in BASELINES if any(r["baseline"] == x for r in a.baseline_ratios)]
+        cell = {(r["benchmark"], r["strategy"], r["baseline"]): r for r in a.baseline_ratios}
         lines += ["", "## Ratios to the measured baselines", "",
                   "aRT(baseline, h) / aRT(strategy, h) on their common seeds at the common horizon h (given in "
                   "parentheses), BCa 95% paired by seed; above 1 the strategy is faster. * marks fewer than "
                   f"{MIN_SUCCESSES} successes on a side within h.", "",
                   "| benchmark | strategy | " + " | ".join(f"vs {x}" for x in bases) + " |",
                   "|---|---|" + "---|" * len(bases)]
-        for b, s in sorted({(r["benchmark"], r["strategy"]) for r in a["baseline_ratios"]}):
+        for b, s in sorted({(r["benchmark"], r["strategy"]) for r in a.baseline_ratios}):
             cells = []
             for x in bases:
-                r = cell.get((b, s, x))
-                few = r is not None and min(r["successes"], r["base_successes"]) < MIN_SUCCESSES
-                cells.append("–" if r is None else f"{_ratio(r)}{'*' if few else ''} (h {r['horizon']:,})")
+                c = cell.get((b, s, x))
+                few = c is not None and min(c["successes"], c["base_successes"]) < MIN_SUCCESSES
+                cells.append("–" if c is None else f"{_ratio(c)}{'*' if few else ''} (h {c['horizon']:,})")
             lines.append(f"| {b} | {s} | " + " | ".join(cells) + " |")
     lines += ["", "## The claims", "",
               "| claim | benchmark | published | horizon | successes (strategy, baseline) | aRT at h (strategy, baseline) "
               "| ratio [95%] | p paper, opposite | Holm p | verdict |",
               "|---|---|---|---|---|---|---|---|---|---|"]
-    for v in a["verdicts"]:
+    for v in a.verdicts:
         note = f" ({v['note']})" if v["note"] else ""
         base = "exact" if v["successes_baseline"] is None else f"{v['successes_baseline']}/{v['seeds']}"
         lines.append(f"| {v['claim']}{note} | {v['benchmark']} | {v['published']}x | {v['horizon']:,} | "
                      f"{v['successes_strategy']}/{v['seeds']}, {base} | {_fmt(v['art_strategy'])}, {_fmt(v['art_baseline'])} | "
                      f"{_ratio(v, 'x')} | {v['p_paper']:.2g}, {v['p_opposite']:.2g} | {v['p_holm']:.2g} | **{v['verdict']}** |")
-    few = [v for v in a["verdicts"] if v["verdict"] == "direction shown, size not estimable"]
+    few = [v for v in a.verdicts if v["verdict"] == "direction shown, size not estimable"]
     if few:
         lines += ["", "Not estimable at these caps (fewer than "
                   f"{MIN_SUCCESSES} successes within the horizon on a side): " + "; ".join(
@@ -163,7 +165,7 @@ def markdown(a: dict[str, Any]) -> str:
                       f"{v['successes_strategy']} and {'exact' if v['successes_baseline'] is None else v['successes_baseline']} successes)"
                       for v in few) + ". A higher cap on the side with few successes (and on the other, where its "
                   "cap sets the horizon) would make the size estimable."]
-    lines += ["", _definitions(a["family"]),
+    lines += ["", _definitions(a.family),
               "", "The papers' benchmark is the full NAS-Bench-101; ours differ (the benchmarks table above), so "
               "the published ratios are a reference, not the same experiment. Seconds per "
               "trial: the mean wall time of a trial on the machine that ran it (see `meta.json`). Random picks: the share "
@@ -182,31 +184,31 @@ def write_report(root: str | Path, figures: bool = True) -> Path:
     trials = load_trials(root)
     a = analyse(root, trials=trials)
     (root / "tables").mkdir(exist_ok=True)
-    atomic_write_text(root / "tables" / "claims.json", dumps(a, indent=2, sort_keys=True) + "\n")
-    atomic_write_text(root / "tables" / "claims.csv", claims_csv(a["verdicts"]))
-    atomic_write_text(root / "tables" / "glance.md", "\n".join(glance(a["verdicts"])) + "\n")  # the README's copy
+    atomic_write_text(root / "tables" / "claims.json", dumps(dataclasses.asdict(a), indent=2, sort_keys=True) + "\n")
+    atomic_write_text(root / "tables" / "claims.csv", claims_csv(a.verdicts))
+    atomic_write_text(root / "tables" / "glance.md", "\n".join(glance(a.verdicts)) + "\n")  # the README's copy
     # one line per trial: what every number above is computed from, small enough to commit
     atomic_write_text(root / "tables" / "trials.csv", trials_csv(trials))
     text = markdown(a)
     if figures:
         text += "\n" + "\n".join(f"![samples to the optimum on {b}](figures/ecdf-{b}.png)" for b in _figures(root, a, samples(trials))) + "\n"
-        if a["verdicts"]:
+        if a.verdicts:
             text += "\n![published against measured ratios](figures/claims-forest.png)\n"
     readme = root / "README.md"
     atomic_write_text(readme, text)
     return readme
 
 
-def _figures(root: Path, a: dict[str, Any], recs: dict[tuple[str, str], dict[int, tuple[int, bool]]]) -> list[str]:
+def _figures(root: Path, a: ClaimsReport, recs: dict[tuple[str, str], dict[int, tuple[int, bool]]]) -> list[str]:
 
     out = root / "figures"
     out.mkdir(exist_ok=True)
     names = []
-    for b, n in sorted(a["sizes"].items()):
+    for b, n in sorted(a.sizes.items()):
         fig = Figure(figsize=(6, 4))
         ax = fig.subplots()
         x = np.unique(np.geomspace(1, n, 200).astype(int))
-        ax.plot(x, rs_ecdf(n, x, a["benchmarks"][b]["k"]), "k--", label="random search (exact)")
+        ax.plot(x, rs_ecdf(n, x, a.benchmarks[b]["k"]), "k--", label="random search (exact)")
         for (bb, s), trials in sorted(recs.items()):
             if bb != b:
                 continue
@@ -217,8 +219,8 @@ def _figures(root: Path, a: dict[str, Any], recs: dict[tuple[str, str], dict[int
         fig.tight_layout()
         plots.write_figure(fig, out / f"ecdf-{b}.png", dpi=110, metadata={"Software": None})
         names.append(b)
-    if a["verdicts"]:
-        _forest(a["verdicts"], out / "claims-forest.png")
+    if a.verdicts:
+        _forest(a.verdicts, out / "claims-forest.png")
     return names
 
 

@@ -51,7 +51,7 @@ def test_stopped_records_are_complete_on_resume(tmp_path, toy, register):
     assert run_suite(suite, out, progress=False)["ran"] == 0  # a stopped record is finished, not short
     claims_report.write_report(out, figures=True)
     a = json.loads((out / "tables" / "claims.json").read_text())
-    rows = {r["strategy"]: r for r in a.rows}
+    rows = {r["strategy"]: r for r in a["rows"]}
     assert rows["random-search"]["rs_exact"] == (256 + 1) / 2 and rows["lanas"]["cap"] == 100
     # 100 is below N/2 = 128 (random search's 200 is not): the report says which rows were capped
     assert "Capped below N/2, what this machine affords (" in (out / "README.md").read_text()
@@ -196,7 +196,7 @@ def test_a_label_with_more_seeds_is_counted_against_its_own_seeds(tmp_path, toy,
     assert len(list((out / "data" / "synthetic" / "random-search").glob("seed-*.json"))) == 5
     assert "Not (fully) run" not in (out / "README.md").read_text()
     a = json.loads((out / "tables" / "claims.json").read_text())
-    assert {r["strategy"]: r["trials"] for r in a.rows} == {"random-search": 5, "regularized-evolution": 2}
+    assert {r["strategy"]: r["trials"] for r in a["rows"]} == {"random-search": 5, "regularized-evolution": 2}
     (out / "data" / "synthetic" / "random-search" / "seed-0004.json").unlink()
     claims_report.write_report(out, figures=False)
     assert "random-search on synthetic (4 of 5 trials)" in (out / "README.md").read_text()

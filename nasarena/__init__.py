@@ -26,7 +26,7 @@ import pandas as pd
 
 from experiments.analysis import metrics, stats
 from experiments.analysis.metrics import TARGETS
-from experiments.analysis.trials import named_rng
+from experiments.analysis.survival import rng_for
 from experiments.harness.runner import run_trial, run_vectorized
 from experiments.harness.spec import TrialSpec, make_strategy
 from experiments.studies.reports import write_report
@@ -129,7 +129,7 @@ def gain(trials: Sequence[Trial], target: str = "top-0.1%", seed: int = 0) -> Ga
     first = trials[0]
     art_rs = metrics.art_random_exact(first.n, first.targets[target][1])
     est = stats.bootstrap_gain([t.samples_to[target] for t in trials], [len(t.truth) for t in trials], art_rs,
-                               seed=named_rng(seed, first.benchmark, first.strategy, target))
+                               seed=rng_for(seed, first.benchmark, first.strategy, target))
     return Gain(target, est.n_trials, est.successes, est.art, art_rs, est.gain, est.gain_low, est.gain_high)
 
 

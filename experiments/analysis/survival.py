@@ -101,7 +101,7 @@ def _ratio_from_sums(sum_b, hits_b, sum_a, hits_a):
 def rng_for(seed: int, *names: str) -> np.random.Generator:
     """A generator seeded by ``seed`` and ``names`` (a cell's interval does not depend on which other
     cells a report holds)."""
-    return np.random.default_rng([seed, zlib.crc32("|".join(names).encode())])
+    return np.random.default_rng([seed, *(zlib.crc32(n.encode()) for n in names)])
 
 
 def _bca(data: tuple[np.ndarray, ...], statistic, paired: bool, rng: np.random.Generator,

@@ -9,7 +9,7 @@ Reads what the runner writes (see :mod:`experiments.harness.execute`)::
 and computes from ``DIR`` alone the gains with bootstrap intervals (:func:`gain_rows`, :func:`summary`),
 the paired per-benchmark comparisons (ranks, Friedman, Nemenyi, Wilcoxon against random search) and
 the comparison across benchmarks (:func:`analyse`). Bootstrap intervals use a numpy generator seeded
-from ``seed`` and the names of the benchmark, strategy and target (:func:`named_rng`), so a number does
+from ``seed`` and the names of the benchmark, strategy and target (:func:`experiments.analysis.survival.rng_for`), so a number does
 not change when another strategy is added. :mod:`experiments.studies.report` turns an :class:`Analysis` into
 figures, tables and ``README.md``.
 """
@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments.analysis import metrics, stats
+from experiments.analysis import metrics, stats, survival
 
 log = logging.getLogger(__name__)
 
@@ -175,12 +174,6 @@ def trajectories(trials: pd.DataFrame) -> dict[str, dict[str, Runs]]:
 
 
 # ----------------------------------------------------------------------------- analysis
-def named_rng(seed: int, *names: str) -> np.random.Generator:
-    """The bootstrap generator of one row (benchmark, strategy, target, ...): seeded by ``seed`` and the
-    names, so a row's interval does not change when other rows are added to the folder."""
-    return np.random.default_rng([seed, *(zlib.crc32(n.encode()) for n in names)])
-
-
 def json_safe(x: Any) -> Any:
     """``inf``/``nan`` -> ``None``; numpy scalars -> Python numbers (recursively)."""
     if isinstance(x, dict):
@@ -208,7 +201,7 @@ def gain_rows(
                 hits = metrics.samples_to_target(r.truth, float(t["threshold"]))
                 art_rs = metrics.art_random_exact(n, k)
                 budget = int(r.lengths.max())
-                est = stats.bootstrap_gain(hits, r.lengths, art_rs, seed=named_rng(seed, bench, strat, target))
+                est = stats.bootstrap_gain(hits, r.lengths, art_rs, seed=survival.rng_for(seed, bench, strat, target))
                 rows.append({
                     "benchmark": bench, "strategy": strat, "target": target,
                     "n_trials": est.n_trials, "successes": est.successes, "art": est.art,

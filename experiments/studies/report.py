@@ -26,8 +26,9 @@ import numpy as np
 
 from experiments.analysis import metrics, plots, stats, survival
 from experiments.analysis.metrics import GAIN_DEFINITION
+from experiments.analysis.survival import rng_for
 from experiments.analysis.tables import Cell, Table, fmt, fmt_ci, fmt_p, fmt_score
-from experiments.analysis.trials import RANDOM_SEARCH, Analysis, analyse, named_rng
+from experiments.analysis.trials import RANDOM_SEARCH, Analysis, analyse
 from experiments.studies import reproduction
 from nasbench.data import atomic_write_text
 
@@ -285,7 +286,7 @@ def write_figures(a: Analysis, logx: bool = True) -> dict[str, dict[str, Path]]:
         budget = max(int(r.lengths.max()) for r in by_strat.values())
         steps = curve_steps(budget)
         bands = {s: stats.median_band(r.best[:, steps[steps <= r.best.shape[1]] - 1], n_boot=min(a.n_boot, 1000),
-                                      seed=named_rng(a.seed, bench, s, "curve"))
+                                      seed=rng_for(a.seed, bench, s, "curve"))
                  for s, r in by_strat.items()}
         metric = b.get("metric", "score")
         figs["best-so-far"] = plots.curves_figure(

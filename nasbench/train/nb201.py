@@ -1,4 +1,4 @@
-"""The NAS-Bench-201 network in Flax (linen): one cell per architecture, or one masked supernet.
+"""The NAS-Bench-201 network in Flax (linen): one cell per architecture, or one supernet (masked or switched).
 
 Follows the official ``xautodl`` code (Dong & Yang, ICLR 2020: ``models/cell_infers/tiny_network.py``,
 ``cells.py`` and ``cell_operations.py``):

@@ -3,11 +3,15 @@ scipy's own rank correlations."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from experiments.studies import zero_cost as zc
+from nasbench.registry import get_benchmark
 from nasbench.zerocost import PROXIES
 
 
@@ -44,3 +48,14 @@ def test_outside_names_the_published_figures_our_interval_excludes():
         {"proxy": "fisher", "spearman": -0.3, "spearman_lo": -0.45, "spearman_hi": -0.2},  # |rho| in [0.2, 0.45]: 0.36 inside
     ])
     assert zc.outside(corr) == [("synflow", "abdelfattah2021_test", 0.737), ("synflow", "suite_zero_valid", 0.73)]
+
+
+def test_the_committed_report_is_what_the_committed_table_gives():
+    """results/zero-cost/README.md regenerates to the byte from the committed table and its json
+    (the NB-201 benchmark installs from PyPI, so this runs on a fresh clone)."""
+    root = Path(__file__).resolve().parent.parent / "results" / "zero-cost"
+    table = pd.read_csv(root / "nb201-cifar10.csv")
+    meta = json.loads((root / "nb201-cifar10.json").read_text())
+    assert meta["cells_done"] == len(table) and table["index"].is_unique
+    corr = zc.correlations(table, get_benchmark("nb201-cifar10").truth.truth)
+    assert zc.render(corr, meta) == (root / "README.md").read_text()

@@ -33,7 +33,6 @@ from typing import Any
 
 import numpy as np
 
-from experiments.analysis import metrics
 from experiments.harness.records import build_record
 from experiments.harness.spec import StrategyError, TrialSpec, make_strategy, trial_keys
 from nasbench.benchmark import Benchmark, Status
@@ -151,9 +150,3 @@ def time_to_target(finish: np.ndarray, truth: np.ndarray, threshold: float) -> f
     """Simulated time at which a trial's first evaluation reaching ``threshold`` finished (``inf``)."""
     hit = np.flatnonzero(np.asarray(truth) >= threshold)
     return float(np.asarray(finish)[hit[0]]) if hit.size else float("inf")
-
-
-def time_art(times: np.ndarray, budget: float) -> float:
-    """COCO's aRT (:func:`experiments.analysis.metrics.art`) in simulated seconds: every trial's time
-    to the target, a failure charged the whole budget, over the successes (``inf`` without one)."""
-    return metrics.art(np.asarray(times, dtype=np.float64), budget)

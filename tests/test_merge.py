@@ -55,9 +55,9 @@ def test_merged_folder_holds_what_one_folder_running_everything_holds(tmp_path, 
 
     assert results(into) == results(whole) and len(results(into)) == 8
     a, b = (claims.analyse(f) for f in (into, whole))
-    assert [{k: v for k, v in r.items() if k != "s_per_trial"} for r in a["rows"]] == \
-        [{k: v for k, v in r.items() if k != "s_per_trial"} for r in b["rows"]]
-    assert a["not_run"] == [] and '"label_seeds"' in (into / "meta.json").read_text()
+    assert [{k: v for k, v in r.items() if k != "s_per_trial"} for r in a.rows] == \
+        [{k: v for k, v in r.items() if k != "s_per_trial"} for r in b.rows]
+    assert a.not_run == [] and '"label_seeds"' in (into / "meta.json").read_text()
 
 
 def test_a_trial_of_another_setting_is_refused_and_nothing_is_written(tmp_path, toy, register):

@@ -11,8 +11,9 @@ augmentation on; no data needed):
   is up to ~2x ``steps_per_cpu_s``), ``params``.
 * ``nb201_compile_ways``: the NB-201 CPU proxy (:func:`~nasbench.train.trainer.nb201_proxy_config`:
   C = 8, N = 1, 3 stages, batch 64, SGD Nesterov) trained for ``steps`` steps on each of ``cells``
-  different cells, once per way: ``per_arch`` (one compile per cell) and ``masked`` (one compile
-  for all; every edge computes all 5 ops). Per way: compile seconds (the per-arch one averaged
+  different cells, once per way: ``per_arch`` (one compile per cell), ``masked`` (one compile
+  for all; every edge computes all 5 ops) and ``switched`` (one compile for all; each edge runs
+  only its chosen op). Per way: compile seconds (the per-arch one averaged
   over the cells; the masked one paid once), parameter-initialisation seconds (eager, per cell),
   seconds per step (mean over cells), wall and CPU. Then the break-even number of training steps
   per architecture, from ``compile_arch + S * t_arch = compile_masked / n + init_masked + S *
@@ -22,8 +23,9 @@ augmentation on; no data needed):
   per-architecture way is cheaper at every one), ``break_even_steps_20`` and
   ``break_even_steps_search`` (n -> infinity). Below ``S*`` steps per architecture the masked
   network is cheaper; the
-  proxy trains ``proxy_steps_per_arch`` (1 epoch of 5,000 images at batch 64), and ``choice`` is
-  the way the measurement favours for it (CPU seconds).
+  proxy trains ``proxy_steps_per_arch`` (1 epoch of 5,000 images at batch 64);
+  ``cpu_s_per_arch_search`` is each way's CPU seconds per architecture of a long search at that
+  many steps, and ``choice`` the cheapest.
 * ``compile_counts_20_cells``: a search of 20 different NB-201 cells with a tiny network (C = 2,
   1 stage of 1 cell, 8x8 inputs, 1 step): :func:`~nasbench.train.trainer.compile_count` increments
   and XLA backend compiles of the train step (JAX's monitoring events,
@@ -129,7 +131,7 @@ def nb201_compile_ways(cells: int = 4, steps: int = 20, batch: int = 64) -> dict
         trainer.init_state(
             trainer.build_network(g, warm), trainer.make_optimizer(warm, 1), jax.random.key(0), (32, 32, 3)
         )
-    for mode in ("per_arch", "masked"):
+    for mode in ("per_arch", "masked", "switched"):
         cfg = trainer.nb201_proxy_config(steps=steps, batch_size=batch, dtype="float32", compile_mode=mode)
         rows = []
         for g in genotypes:
@@ -160,9 +162,15 @@ def nb201_compile_ways(cells: int = 4, steps: int = 20, batch: int = 64) -> dict
             "masked_step_cost_ratio": round(t_masked / t_arch, 2),
         }
     proxy_steps = trainer.nb201_proxy_config().total_steps(5000)
-    s_star = out["break_even_cpu"]["break_even_steps_search"]
     out["proxy_steps_per_arch"] = proxy_steps
-    out["choice"] = "masked" if s_star is not None and proxy_steps < s_star else "per_arch"
+    # CPU seconds per architecture of a long search at the proxy's steps: a new architecture pays its
+    # compile and init per_arch; one-program modes pay their init and nothing for the compile
+    out["cpu_s_per_arch_search"] = {
+        "per_arch": round(pa["compile_cpu_s"] + pa["init_s"] + proxy_steps * pa["step_cpu_s"], 2),
+        **{m: round(out[m]["init_s"] + proxy_steps * out[m]["step_cpu_s"], 2) for m in ("masked", "switched")},
+    }
+    out["switched_step_cost_ratio"] = round(out["switched"]["step_cpu_s"] / pa["step_cpu_s"], 2)
+    out["choice"] = min(out["cpu_s_per_arch_search"], key=out["cpu_s_per_arch_search"].get)
     return out
 
 

@@ -231,6 +231,22 @@ def test_masked_and_per_arch_training_of_an_nb201_cell_agree():
     assert per["compile_time"] > 0 and np.isfinite(per["losses"]).all()
 
 
+def test_switched_and_per_arch_training_of_an_nb201_cell_agree():
+    # the switched supernet runs only each edge's chosen op: the same model as the per-architecture
+    # network, its convolutions' gradients summed in another order (nasbench.train.same_conv)
+    data = _toy()
+    cfg = _tiny("switched", steps=6, learning_rate=0.05)
+    key = jax.random.key(_VMAP_KEYS[0])
+    switched = trainer.train_and_evaluate(G_MIXED, data, cfg, key)
+    per = trainer.train_and_evaluate(G_MIXED, data, dataclasses.replace(cfg, compile_mode="per_arch"), key)
+    np.testing.assert_allclose(per["losses"], switched["losses"], rtol=2e-4, atol=1e-5)
+    assert per["val_acc"] == pytest.approx(switched["val_acc"], abs=1 / 16 + 1e-9)
+    other = trainer.train_and_evaluate((1, 3, 0, 2, 3, 1), data, cfg, key)  # another cell, the same program
+    assert other["compile_time"] == 0 and not np.allclose(other["losses"], switched["losses"])
+    with pytest.raises(ValueError, match="nb201 only"):
+        dataclasses.replace(cfg, space="nb101")
+
+
 def test_nb201_presets_and_optimizer():
     full = trainer.nb201_config()
     assert (full.epochs, full.batch_size, full.learning_rate, full.optimizer, full.nesterov, full.weight_decay) == (

@@ -29,7 +29,7 @@ CIFAR_MEAN = (125.307, 122.950, 113.865)
 CIFAR_STD = (62.993, 62.089, 66.705)
 
 SPACES = ("nb101", "nb201")
-COMPILE_MODES = ("per_arch", "masked")
+COMPILE_MODES = ("per_arch", "masked", "switched")
 #: The compile mode of :func:`nb201_proxy_config`, chosen by the break-even measurement of
 #: ``bench/bench_train.py`` on a 2-core CPU: the masked step costs ~2.4x the per-architecture one
 #: and a per-architecture compile ~10 CPU s, so per-architecture compiles win above ~37 steps per
@@ -59,13 +59,15 @@ class TrainConfig:
     dtype: str | None = None  # "float32", "bfloat16" or None: bf16 on accelerators, f32 on CPU
     eval_batch_size: int = 500
     space: str = "nb101"  # which network family: "nb101" or "nb201"
-    compile_mode: str = "per_arch"  # "per_arch" or "masked" (see the module docstring)
+    compile_mode: str = "per_arch"  # "per_arch", "masked" or "switched" (NB-201 only; see nasbench.train.steps)
 
     def __post_init__(self) -> None:
         if self.space not in SPACES:
             raise ValueError(f"TrainConfig.space must be one of {SPACES}, got {self.space!r}")
         if self.compile_mode not in COMPILE_MODES:
             raise ValueError(f"TrainConfig.compile_mode must be one of {COMPILE_MODES}, got {self.compile_mode!r}")
+        if self.compile_mode == "switched" and self.space != "nb201":
+            raise ValueError("TrainConfig.compile_mode 'switched' exists for space nb201 only")
 
     def total_steps(self, n_train: int) -> int:
         if self.steps is not None:

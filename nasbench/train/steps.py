@@ -16,6 +16,11 @@ the jitted step, so the host only draws the permutation indices.
   compile per config serves every architecture; each step costs more. For NB-201 the masked
   network computes exactly the per-architecture network (same initial weights for the same key,
   same outputs), so the two modes train the same model.
+* ``"switched"`` (NB-201 only): the same one compile per config, but each edge runs only its chosen
+  op (``lax.switch``, the switched supernet of :mod:`nasbench.train.nb201`), so a step costs about
+  what the per-architecture one does. The chosen ops' weights follow the per-architecture training
+  up to the order of floating-point sums; the others get zero gradients (weight decay still shrinks
+  them, and they never reach the output).
 
 Compiled steps are kept per process (:func:`compile_count`, :func:`count_xla_compiles`).
 """
@@ -138,7 +143,8 @@ class _NB201:
 
     @staticmethod
     def masked_network(c: TrainConfig) -> Any:
-        return nb201_net.nb201_network(None, c.channels, c.stacks, c.cells_per_stack, c.num_classes, _dtype(c))
+        return nb201_net.nb201_network(None, c.channels, c.stacks, c.cells_per_stack, c.num_classes, _dtype(c),
+                                       switched=c.compile_mode == "switched")
 
     @staticmethod
     def arch_arrays(cell: Any) -> Any:

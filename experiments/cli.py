@@ -225,12 +225,14 @@ def _report(args: argparse.Namespace) -> int:
 def _proxies(args: argparse.Namespace) -> int:
     from experiments.studies import zero_cost
     from nasbench.zerocost import ZeroCostConfig
-    from nasbench.zerocost_table import compute_table, sample_cells
+    from nasbench.zerocost_table import check_groups, compute_table, default_out, sample_cells
 
     config = ZeroCostConfig(seed=args.seed, supernet=not args.per_arch)
-    compute_table(sample_cells(args.sample, args.seed), config, args.out, args.chunk, args.data_dir,
-                  progress=lambda line: print(line, file=sys.stderr, flush=True))
-    return zero_cost.main(["--table", args.out])
+    groups = check_groups(args.groups)
+    out = args.out or str(default_out(groups))
+    compute_table(sample_cells(args.sample, args.seed), config, out, args.chunk, args.data_dir,
+                  progress=lambda line: print(line, file=sys.stderr, flush=True), groups=groups)
+    return zero_cost.main(["--table", out])
 
 
 def _readme(args: argparse.Namespace) -> int:
@@ -302,7 +304,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sample", type=int, default=None, help="a uniform sample of this many cells (default: all 15,625)")
     p.add_argument("--seed", type=int, default=0, help="sample, initialisation and batch seed")
     p.add_argument("--chunk", type=int, default=20, help="cells per chunk file (the unit of resumption)")
-    p.add_argument("--out", default="results/zero-cost/nb201-cifar10.csv")
+    p.add_argument("--out", default=None, help="default: results/zero-cost/nb201-cifar10[-GROUPS].csv")
+    p.add_argument("--groups", nargs="+", default=None, metavar="GROUP",
+                   help="only these proxy groups (loss, grasp, jacov, synflow; default: all)")
     p.add_argument("--per-arch", action="store_true", help="one compile per cell instead of the switched supernet")
     p.set_defaults(fn=_proxies)
     p = sub.add_parser("readme", help="copy the leaderboard and the claims at a glance from the committed reports "

@@ -487,10 +487,13 @@ def score_all(score: Scorer, key: jax.Array, x: jax.Array, y: jax.Array, arch: A
 
 
 def finish_scores(raw: Mapping[str, Any]) -> dict[str, float]:
-    """The proxies of one cell from :func:`nb201_scorer`'s arrays (host side, float64)."""
-    out = {k: float(raw[k]) for k in ("synflow", "snip", "grad_norm", "fisher", "grasp")}
-    out["jacov"] = jacov_score(np.asarray(raw["jacobian"]))
-    out["nwot"] = nwot_score(np.asarray(raw["kernel"]))
+    """The proxies of one cell from :func:`nb201_scorer`'s arrays (host side, float64): those of the
+    groups that ran."""
+    out = {k: float(raw[k]) for k in ("synflow", "snip", "grad_norm", "fisher", "grasp") if k in raw}
+    if "jacobian" in raw:
+        out["jacov"] = jacov_score(np.asarray(raw["jacobian"]))
+    if "kernel" in raw:
+        out["nwot"] = nwot_score(np.asarray(raw["kernel"]))
     return out
 
 

@@ -51,7 +51,6 @@ from nasbench.zerocost import (
 log = logging.getLogger(__name__)
 
 DEFAULT_OUT = Path("results") / "zero-cost" / "nb201-cifar10.csv"
-SECONDS = tuple(f"sec_{g}" for g in GROUPS)
 
 
 def sample_cells(n: int | None, seed: int = 0) -> np.ndarray:
@@ -64,9 +63,29 @@ def sample_cells(n: int | None, seed: int = 0) -> np.ndarray:
     return np.asarray(jax.random.permutation(jax.random.key(seed), N_ARCHS)[:n])
 
 
-def chunk_folder(config: ZeroCostConfig, data_checksum: str) -> Path:
-    """Where the chunks of ``config`` on the data file with ``data_checksum`` live."""
-    return cache_dir() / "zerocost" / f"{config.key()}-{data_checksum[:16]}"
+def _groups_tag(groups: Sequence[str]) -> str:
+    """``""`` for every group of :data:`GROUPS`, else ``"-synflow"``, ``"-loss+jacov"``, ..."""
+    return "" if tuple(groups) == tuple(GROUPS) else "-" + "+".join(groups)
+
+
+def check_groups(groups: Sequence[str] | None) -> tuple[str, ...]:
+    """``groups`` in :data:`GROUPS` order (all when ``None``); ``ValueError`` names an unknown one."""
+    if groups is None:
+        return tuple(GROUPS)
+    unknown = sorted(set(groups) - set(GROUPS))
+    if unknown or not groups:
+        raise ValueError(f"unknown proxy groups {unknown or '(none given)'}; known: {', '.join(GROUPS)}")
+    return tuple(g for g in GROUPS if g in groups)
+
+
+def chunk_folder(config: ZeroCostConfig, data_checksum: str, groups: Sequence[str] = tuple(GROUPS)) -> Path:
+    """Where the chunks of ``config`` (and ``groups``) on the data file with ``data_checksum`` live."""
+    return cache_dir() / "zerocost" / f"{config.key()}{_groups_tag(groups)}-{data_checksum[:16]}"
+
+
+def default_out(groups: Sequence[str] = tuple(GROUPS)) -> Path:
+    """``results/zero-cost/nb201-cifar10.csv``, or ``nb201-cifar10-synflow.csv`` for a subset of groups."""
+    return DEFAULT_OUT.with_name(f"nb201-cifar10{_groups_tag(groups)}.csv")
 
 
 def cell_keys(seed: int, index: int) -> tuple[jax.Array, jax.Array]:
@@ -78,9 +97,10 @@ def cell_keys(seed: int, index: int) -> tuple[jax.Array, jax.Array]:
 
 
 def score_cells(
-    indices: Sequence[int] | np.ndarray, config: ZeroCostConfig, images: jax.Array, labels: jax.Array, scorer: Callable | None = None
+    indices: Sequence[int] | np.ndarray, config: ZeroCostConfig, images: jax.Array, labels: jax.Array,
+    scorer: Callable | None = None, groups: Sequence[str] = tuple(GROUPS),
 ) -> pd.DataFrame:
-    """The pass proxies and per-group seconds of ``indices`` (one row each)."""
+    """The pass proxies of ``groups`` and their per-group seconds for ``indices`` (one row each)."""
     score = scorer or nb201_scorer(config)
     rows = []
     for i in indices:
@@ -89,13 +109,15 @@ def score_cells(
         x, y = draw_batch(k_data, images, labels, config.batch_size, config.augment)
         raw: dict[str, Any] = {}
         row: dict[str, Any] = {"index": int(i), "arch": arch_string(g)}
-        for group in GROUPS:
+        for group in groups:
             t = time.perf_counter()
             raw.update(jax.block_until_ready(score(group, k_init, x, y, nb201.onehot(g))))
             row[f"sec_{group}"] = time.perf_counter() - t
         row.update(finish_scores(raw))
         rows.append(row)
-    return pd.DataFrame(rows, columns=["index", "arch", *PASS_PROXIES, *SECONDS])
+    names = [p for g in groups for p in GROUPS[g]]
+    return pd.DataFrame(rows, columns=["index", "arch", *[p for p in PASS_PROXIES if p in names],
+                                       *(f"sec_{g}" for g in groups)])
 
 
 def _read_chunk(path: Path, expected: np.ndarray) -> pd.DataFrame | None:
@@ -122,15 +144,18 @@ def compute_table(
     data_dir: str | os.PathLike[str] | None = None,
     warmup: bool = True,
     progress: Callable[[str], None] = print,
+    groups: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Every proxy of the NB-201 cells ``indices`` on CIFAR-10 (see the module docstring); returns
-    the table of the finished cells (all of them unless interrupted)."""
+    """Every proxy of ``groups`` (default: all of :data:`GROUPS`) of the NB-201 cells ``indices`` on
+    CIFAR-10 (see the module docstring), plus ``params`` and ``flops``; returns the table of the
+    finished cells (all of them unless interrupted)."""
+    groups = check_groups(groups)
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}")
     idx = np.asarray(list(dict.fromkeys(int(i) for i in indices)), np.int64)  # in the given order
     source = cifar_source(data_dir)
     checksum = source_checksum(source)
-    folder = chunk_folder(config, checksum)
+    folder = chunk_folder(config, checksum, groups)
     out = Path(out)
     parts: list[pd.DataFrame] = []
     todo: list[tuple[Path, np.ndarray]] = []
@@ -142,43 +167,45 @@ def compute_table(
             todo.append((path, cells))
         else:
             parts.append(done)
-    progress(f"zero-cost {config.key()}: {len(idx)} cells, {sum(len(p) for p in parts)} done, chunks in {folder}")
+    progress(f"zero-cost {config.key()}{_groups_tag(groups)}: {len(idx)} cells, {sum(len(p) for p in parts)} done, chunks in {folder}")
     if todo:
         data = cifar.load_cifar10(data_dir)
         images, labels = jnp.asarray(data["train_x"]), jnp.asarray(data["train_y"])
         scorer = nb201_scorer(config)
         if warmup:  # compile every group once, outside the timings
             t = time.perf_counter()
-            score_cells(todo[0][1][:1], config, images, labels, scorer)
+            score_cells(todo[0][1][:1], config, images, labels, scorer, groups)
             progress(f"compiled in {time.perf_counter() - t:.0f} s")
         t0, n0 = time.perf_counter(), 0
         for path, cells in todo:
-            df = score_cells(cells, config, images, labels, scorer)
+            df = score_cells(cells, config, images, labels, scorer, groups)
             atomic_write_text(path, _to_csv(df))
             parts.append(df)
             n0 += len(cells)
             rate = (time.perf_counter() - t0) / n0
             left = len(idx) - sum(len(p) for p in parts)
             progress(f"{len(idx) - left}/{len(idx)} cells, {rate:.1f} s/cell, ETA {left * rate / 3600:.1f} h")
-            _write(out, parts, config, source, checksum, idx)
-    return _write(out, parts, config, source, checksum, idx)
+            _write(out, parts, config, source, checksum, idx, groups)
+    return _write(out, parts, config, source, checksum, idx, groups)
 
 
 def _write(
-    out: Path, parts: list[pd.DataFrame], config: ZeroCostConfig, source: Path, checksum: str, idx: np.ndarray
+    out: Path, parts: list[pd.DataFrame], config: ZeroCostConfig, source: Path, checksum: str, idx: np.ndarray,
+    groups: Sequence[str] = tuple(GROUPS),
 ) -> pd.DataFrame:
     df = pd.concat(parts, ignore_index=True).sort_values("index", ignore_index=True)
     p, f = params_flops(index_to_genotype(df["index"].to_numpy()), config)
     df["params"], df["flops"] = p, f
-    atomic_write_text(out, _to_csv(df[["index", "arch", *PROXIES]]))
+    names = [p for g in groups for p in GROUPS[g]]
+    atomic_write_text(out, _to_csv(df[["index", "arch", *[p for p in PROXIES if p in names or p in ("params", "flops")]]]))
     meta = {
         "config": dataclasses.asdict(config),
         "config_key": config.key(),
         "data": {"file": source.name, "sha256": checksum},
         "cells_requested": int(len(idx)),
         "cells_done": int(len(df)),
-        "seconds_per_cell": {g: float(df[f"sec_{g}"].mean()) for g in GROUPS},
-        "groups": {g: list(v) for g, v in GROUPS.items()},
+        "seconds_per_cell": {g: float(df[f"sec_{g}"].mean()) for g in groups},
+        "groups": {g: list(GROUPS[g]) for g in groups},
         "device": jax.devices()[0].device_kind,
     }
     atomic_write_text(out.with_suffix(".json"), json.dumps(meta, indent=1) + "\n")
@@ -190,13 +217,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--sample", type=int, default=None, help="a uniform sample of this many cells (default: all)")
     ap.add_argument("--seed", type=int, default=0, help="sample, initialisation and batch seed")
     ap.add_argument("--chunk", type=int, default=20, help="cells per chunk file")
-    ap.add_argument("--out", default=str(DEFAULT_OUT))
+    ap.add_argument("--out", default=None, help="default: results/zero-cost/nb201-cifar10[-GROUPS].csv")
+    ap.add_argument("--groups", nargs="+", choices=list(GROUPS), default=None, help="only these proxy groups")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--per-arch", action="store_true", help="one compile per cell instead of the switched supernet")
     a = ap.parse_args(argv)
     config = ZeroCostConfig(seed=a.seed, supernet=not a.per_arch)
     compute_table(
-        sample_cells(a.sample, a.seed), config, a.out, a.chunk, a.data_dir, progress=lambda s: print(s, flush=True)
+        sample_cells(a.sample, a.seed), config, a.out or default_out(check_groups(a.groups)), a.chunk, a.data_dir,
+        progress=lambda s: print(s, flush=True), groups=a.groups,
     )
     return 0
 

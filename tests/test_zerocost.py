@@ -251,3 +251,19 @@ def test_sample_cells_is_a_prefix_of_one_permutation():
     np.testing.assert_array_equal(big[:100], small)
     assert sorted(sample_cells(None, seed=1).tolist()) == list(range(N_ARCHS))
     assert not np.array_equal(big[:100], np.sort(big[:100]))  # drawn order, not index order
+
+
+def test_a_table_of_some_groups_holds_only_their_proxies():
+    from nasbench.zerocost_table import check_groups, chunk_folder, default_out, score_cells
+
+    cfg = zc.ZeroCostConfig(channels=2, cells_per_stage=1, num_classes=3, batch_size=4, image_size=8)
+    images = jax.random.uniform(jax.random.key(1), (16, 8, 8, 3), maxval=255.0)
+    labels = jnp.arange(16) % 3
+    df = score_cells([3906, 15624], cfg, images, labels, groups=("synflow",))  # no "none" edge: flow reaches the logits
+    assert list(df.columns) == ["index", "arch", "synflow", "sec_synflow"]
+    assert (df["synflow"] > 0).all() and df["synflow"].nunique() == 2
+    assert check_groups(["synflow", "loss"]) == ("loss", "synflow") and check_groups(None) == tuple(zc.GROUPS)
+    with pytest.raises(ValueError, match="unknown proxy groups"):
+        check_groups(["synflo"])
+    assert default_out(("synflow",)).name == "nb201-cifar10-synflow.csv" and default_out().name == "nb201-cifar10.csv"
+    assert chunk_folder(cfg, "ab" * 32, ("synflow",)) != chunk_folder(cfg, "ab" * 32)  # never mixed with full chunks

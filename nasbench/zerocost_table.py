@@ -139,7 +139,7 @@ def _to_csv(df: pd.DataFrame) -> str:
 def compute_table(
     indices: Sequence[int] | np.ndarray,
     config: ZeroCostConfig = ZeroCostConfig(),
-    out: str | os.PathLike[str] = DEFAULT_OUT,
+    out: str | os.PathLike[str] | None = None,
     chunk: int = 20,
     data_dir: str | os.PathLike[str] | None = None,
     warmup: bool = True,
@@ -150,13 +150,13 @@ def compute_table(
     CIFAR-10 (see the module docstring), plus ``params`` and ``flops``; returns the table of the
     finished cells (all of them unless interrupted)."""
     groups = check_groups(groups)
+    out = Path(out) if out is not None else default_out(groups)  # never the full table's file for a subset
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}")
     idx = np.asarray(list(dict.fromkeys(int(i) for i in indices)), np.int64)  # in the given order
     source = cifar_source(data_dir)
     checksum = source_checksum(source)
     folder = chunk_folder(config, checksum, groups)
-    out = Path(out)
     parts: list[pd.DataFrame] = []
     todo: list[tuple[Path, np.ndarray]] = []
     for c in range(0, len(idx), chunk):

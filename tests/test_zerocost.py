@@ -9,6 +9,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 import pytest
 
 from nasbench import zerocost as zc
@@ -267,3 +268,23 @@ def test_a_table_of_some_groups_holds_only_their_proxies():
         check_groups(["synflo"])
     assert default_out(("synflow",)).name == "nb201-cifar10-synflow.csv" and default_out().name == "nb201-cifar10.csv"
     assert chunk_folder(cfg, "ab" * 32, ("synflow",)) != chunk_folder(cfg, "ab" * 32)  # never mixed with full chunks
+
+
+def test_a_run_resumes_from_its_committed_table_when_the_chunk_cache_is_gone(tmp_path):
+    import json
+
+    from nasbench.zerocost_table import recovered
+
+    cfg = zc.ZeroCostConfig()
+    out = tmp_path / "nb201-cifar10.csv"
+    table = pd.DataFrame({"index": [3, 9], "arch": ["a", "b"], **{p: [1.5, 2.5] for p in zc.PROXIES}})
+    table.to_csv(out, index=False)
+    meta = {"config_key": cfg.key(), "data": {"sha256": "c" * 64}, "groups": {g: list(v) for g, v in zc.GROUPS.items()},
+            "seconds_per_cell": {"loss": 1.0, "grasp": 6.0, "jacov": 1.0, "synflow": 0.1}}
+    out.with_suffix(".json").write_text(json.dumps(meta))
+    rows = recovered(out, cfg, "c" * 64, tuple(zc.GROUPS))
+    assert list(rows["index"]) == [3, 9] and list(rows["grasp"]) == [1.5, 2.5] and (rows["sec_grasp"] == 6.0).all()
+    assert "params" not in rows  # recomputed from shapes when the table is written
+    assert recovered(out, cfg, "d" * 64, tuple(zc.GROUPS)) is None  # other data
+    assert recovered(out, zc.ZeroCostConfig(seed=1), "c" * 64, tuple(zc.GROUPS)) is None  # another config
+    assert recovered(out, cfg, "c" * 64, ("synflow",)) is None  # other groups

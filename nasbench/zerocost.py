@@ -339,8 +339,8 @@ def _cell_sites(model: nn.Module, intermediates: Mapping[str, Any], arch: jax.Ar
     genotype: tuple[int, ...] = getattr(model, "genotype", None) or ()
     out = []
     for path, value in flatten_dict(dict(intermediates)).items():
-        m = re.fullmatch(r"edge(\d)_(\d)_input", path[-1])
-        if m is None:
+        m = _EDGE_RE.fullmatch(path[-1])
+        if m is None or m.group(3) != "input":
             continue
         p = EDGES.index((int(m.group(1)), int(m.group(2))))
         w = (arch[p, _CONVS[0]] + arch[p, _CONVS[1]]) if arch is not None else float(genotype[p] in _CONVS)

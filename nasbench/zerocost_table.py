@@ -40,7 +40,6 @@ from nasbench.train.live import cifar_source
 from nasbench.zerocost import (
     GROUPS,
     PASS_PROXIES,
-    PROXIES,
     ZeroCostConfig,
     draw_batch,
     finish_scores,
@@ -76,6 +75,11 @@ def check_groups(groups: Sequence[str] | None) -> tuple[str, ...]:
     if unknown or not groups:
         raise ValueError(f"unknown proxy groups {unknown or '(none given)'}; known: {', '.join(GROUPS)}")
     return tuple(g for g in GROUPS if g in groups)
+
+
+def pass_proxies(groups: Sequence[str]) -> list[str]:
+    """The pass proxies ``groups`` yield, in :data:`~nasbench.zerocost.PASS_PROXIES` order."""
+    return [p for p in PASS_PROXIES if any(p in GROUPS[g] for g in groups)]
 
 
 def chunk_folder(config: ZeroCostConfig, data_checksum: str, groups: Sequence[str] = tuple(GROUPS)) -> Path:
@@ -115,9 +119,7 @@ def score_cells(
             row[f"sec_{group}"] = time.perf_counter() - t
         row.update(finish_scores(raw))
         rows.append(row)
-    names = [p for g in groups for p in GROUPS[g]]
-    return pd.DataFrame(rows, columns=["index", "arch", *[p for p in PASS_PROXIES if p in names],
-                                       *(f"sec_{g}" for g in groups)])
+    return pd.DataFrame(rows, columns=["index", "arch", *pass_proxies(groups), *(f"sec_{g}" for g in groups)])
 
 
 def _read_chunk(path: Path, expected: np.ndarray) -> pd.DataFrame | None:
@@ -143,8 +145,7 @@ def recovered(out: Path, config: ZeroCostConfig, checksum: str, groups: Sequence
             or list(meta.get("groups", {})) != list(groups)):
         return None
     table = pd.read_csv(out)
-    names = [p for p in PASS_PROXIES if any(p in GROUPS[g] for g in groups)]
-    rows = table[["index", "arch", *names]].copy()
+    rows = table[["index", "arch", *pass_proxies(groups)]].copy()
     for g in groups:
         rows[f"sec_{g}"] = float(meta.get("seconds_per_cell", {}).get(g, float("nan")))
     return rows
@@ -220,8 +221,7 @@ def _write(
     df = pd.concat(parts, ignore_index=True).sort_values("index", ignore_index=True)
     p, f = params_flops(index_to_genotype(df["index"].to_numpy()), config)
     df["params"], df["flops"] = p, f
-    names = [p for g in groups for p in GROUPS[g]]
-    atomic_write_text(out, _to_csv(df[["index", "arch", *[p for p in PROXIES if p in names or p in ("params", "flops")]]]))
+    atomic_write_text(out, _to_csv(df[["index", "arch", *pass_proxies(groups), "params", "flops"]]))
     meta = {
         "config": dataclasses.asdict(config),
         "config_key": config.key(),
@@ -248,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = ap.parse_args(argv)
     config = ZeroCostConfig(seed=a.seed, supernet=not a.per_arch)
     compute_table(
-        sample_cells(a.sample, a.seed), config, a.out or default_out(check_groups(a.groups)), a.chunk, a.data_dir,
+        sample_cells(a.sample, a.seed), config, a.out, a.chunk, a.data_dir,
         progress=lambda s: print(s, flush=True), groups=a.groups,
     )
     return 0

@@ -138,9 +138,14 @@ def read_manifest(path: Path) -> list[dict[str, str]]:
     return [dict(zip(cols, line.split(","))) for line in lines[1:]]
 
 
+def record_paths(root: Path) -> list[Path]:
+    """The trial records of a results folder, ``root/data/<benchmark>/<label>/seed-*.json``, sorted."""
+    return sorted((root / "data").glob("*/*/seed-*.json"))
+
+
 def has_records(root: Path) -> bool:
-    """Whether ``root/data`` holds trial records (``<benchmark>/<label>/seed-*.json``)."""
-    return any((root / "data").glob("*/*/seed-*.json"))
+    """Whether ``root/data`` holds trial records."""
+    return bool(record_paths(root))
 
 
 def records_or_table(root: Path, table: str, read_table: Callable[[Path], T], read_records: Callable[[Path], T]) -> T:
@@ -201,7 +206,7 @@ def upgrade(out: str | os.PathLike[str]) -> dict[str, int]:
     out = Path(out)
     counts = {"upgraded": 0, "already": 0}
     sums: dict[str, dict[str, str]] = {}
-    for path in sorted((out / "data").glob("*/*/seed-*.json")):
+    for path in record_paths(out):
         rec = read_record(path)
         if rec is None or isinstance(rec.get("fingerprint"), dict):
             counts["already"] += rec is not None

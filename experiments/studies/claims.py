@@ -47,7 +47,7 @@ import numpy as np
 
 from experiments.analysis import metrics, survival
 from experiments.analysis.survival import ALPHA, MIN_SUCCESSES
-from experiments.harness.records import records_or_table, short_hash
+from experiments.harness.records import record_paths, records_or_table, short_hash
 from experiments.harness.suite import runs_on, seeds_for
 from experiments.studies.published import ALPHAX_VS, LANAS_VS, SEMINAS_VS
 
@@ -109,7 +109,7 @@ CSV_HEADER = "benchmark,strategy,seed,samples,reached_optimum,cap,wall_s,random_
 
 def stopped_records(root: Path) -> list[dict[str, Any]]:
     """The trial records under ``root/data``, all run with ``stop = "optimum"`` (else ``ValueError``)."""
-    recs = [json.loads(p.read_text()) for p in sorted((root / "data").glob("*/*/seed-*.json"))]
+    recs = [json.loads(p.read_text()) for p in record_paths(root)]
     if not recs:
         raise FileNotFoundError(f"no trial records under {root / 'data'}; run a suite with stop = \"optimum\" first")
     bad = sorted({r["strategy"] for r in recs if r.get("stop") != "optimum"})

@@ -24,7 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from experiments.harness.records import dumps, resolved_config, short_hash
+from experiments.harness.records import dumps, has_records, resolved_config, short_hash
 from experiments.harness.suite import Suite, runs_on
 from experiments.studies import claims, claims_report
 from nasbench.data import atomic_write_text
@@ -55,7 +55,7 @@ def merge(into: str | Path, runs: Sequence[str | Path], suite: Suite) -> dict[st
     trial: samples, success, cap or random picks; its wall time aside), after. Raises ``ValueError`` (nothing written) where a trial does not match ``suite``."""
     into = Path(into)
     table = into / "tables" / "trials.csv"
-    if any((into / "data").glob("*/*/seed-*.json")):
+    if has_records(into):
         raise ValueError(f"{into} holds its records under data/: run the suite into it instead of merging")
     if not table.is_file():
         raise FileNotFoundError(f"{table} not found: merge adds to a claims folder's trials table")

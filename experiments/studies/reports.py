@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from experiments.harness.records import record_paths
 from experiments.harness.suite import Suite
 from experiments.studies import claims_report, report, subsets, time_protocol
 
@@ -25,7 +26,7 @@ def study_of(suite: Suite) -> str:
 def _study_from_files(folder: Path) -> str:
     """A folder without ``meta.json`` (records or a trials table copied by hand): a claims trials
     table without records, or the first record's protocol, says which study it is."""
-    first = next(iter(sorted(folder.glob("data/*/*/seed-*.json"))), None)
+    first = next(iter(record_paths(folder)), None)
     if first is None:
         for study, table in (("claims", "trials.csv"), ("time-protocol", time_protocol.TRIALS_CSV),
                              ("subsets", subsets.TRIALS_CSV)):

@@ -63,7 +63,7 @@ from experiments.analysis import plots, survival
 from experiments.analysis.metrics import TARGETS
 from experiments.analysis.survival import ALPHA, MIN_SUCCESSES
 from experiments.analysis.tables import Table, csv_number, fmt, fmt_ci, fmt_p, read_csv_number
-from experiments.harness.records import records_or_table, short_hash
+from experiments.harness.records import record_paths, records_or_table, short_hash
 from nasbench.data import atomic_write_text
 from strategies.predictor_subsets import PredictorSubsetsConfig, subset_size
 from strategies.registry import resolve
@@ -120,7 +120,7 @@ def _order(trials: Iterable[SubsetTrial]) -> list[SubsetTrial]:
 
 def trials_of(root: Path) -> list[SubsetTrial]:
     """The trials of the folder's records."""
-    paths = sorted((root / "data").glob("*/*/seed-*.json"))
+    paths = record_paths(root)
     if not paths:
         raise FileNotFoundError(f"no trial records under {root / 'data'} and no tables/{TRIALS_CSV}; "
                                 "run `nasarena run subsets` first")

@@ -41,7 +41,7 @@ from experiments.analysis import plots, survival
 from experiments.analysis.metrics import TARGETS
 from experiments.analysis.survival import ALPHA, MIN_SUCCESSES
 from experiments.analysis.tables import csv_number, fmt, fmt_ci, read_csv_number
-from experiments.harness.records import dumps, records_or_table, short_hash
+from experiments.harness.records import dumps, record_paths, records_or_table, short_hash
 from experiments.harness.timed import time_to_target
 from nasbench.data import atomic_write_text
 
@@ -89,7 +89,7 @@ def _order(trials: Iterable[TimedTrial]) -> list[TimedTrial]:
 
 def trials_of(root: Path) -> list[TimedTrial]:
     """The trials of the folder's records (``ValueError`` unless every one is timed)."""
-    recs = [json.loads(p.read_text()) for p in sorted((root / "data").glob("*/*/seed-*.json"))]
+    recs = [json.loads(p.read_text()) for p in record_paths(root)]
     if not recs or any(r.get("time_budget") is None for r in recs):
         raise ValueError(f"{root}: not a folder of timed trials (a suite with a time budget)")
     out = []

@@ -143,11 +143,11 @@ def train_and_evaluate(
     n = len(train_x)
     total = config.total_steps(n)
     fam = FAMILIES[config.space]
-    masked = config.compile_mode in ("masked", "switched")  # one program for every cell
+    one_program = config.compile_mode in ("masked", "switched")  # one compile serves every cell
     switched = config.compile_mode == "switched"
     tx = make_optimizer(config, total)
     k_init, k_train, rng = _keys(key)
-    if masked:
+    if one_program:
         model = fam.masked_network(config)
         arch = jax.tree_util.tree_map(jnp.asarray, fam.arch_arrays(cell))
         ck = (config.space, config.compile_mode, config.key(), train_x.shape, None)

@@ -18,7 +18,7 @@ Index codes returned by :meth:`Space.lookup` and stored in :attr:`Space.neighbor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +51,8 @@ class Space:
             models (NAO); ``token_types[p]`` lists the tokens allowed at position ``p``.
         graph: ``(adjacency [n, V, V] float32, node_features [n, V, F] float32)`` for graph
             predictors (GCN/GIN), or ``None``.
+        proxies: zero-cost proxy scores by name (:class:`nasbench.proxy_scores.ProxyScores`):
+            public, as a proxy needs no training; empty unless the benchmark has proxy tables.
     """
 
     name: str
@@ -62,6 +64,7 @@ class Space:
     vocab: int
     token_types: tuple[tuple[int, ...], ...]
     graph: tuple[np.ndarray, np.ndarray] | None = None
+    proxies: Mapping[str, Any] = field(default_factory=dict)
     _lookup: dict[bytes, int] = field(default_factory=dict, repr=False)
 
     # ----------------------------------------------------------------- basics

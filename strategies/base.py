@@ -38,6 +38,20 @@ class EmptyConfig:
     """A strategy with no settings."""
 
 
+def later_setting(default: Any) -> Any:
+    """A config field added after records were made, whose ``default`` does what the strategy did
+    before it existed: at that default it is left out of the trial's fingerprint
+    (:func:`fingerprint_config`), so adding it leaves every earlier record current."""
+    return dataclasses.field(default=default, metadata={"later": True})
+
+
+def fingerprint_config(config: Any) -> dict[str, Any]:
+    """``config`` as a dict for the trial's fingerprint: every field, except a
+    :func:`later_setting` at its default."""
+    return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
+            if not (f.metadata.get("later") and getattr(config, f.name) == f.default)}
+
+
 class ConfigError(ValueError):
     """A strategy config names an unknown setting or gives a bad value."""
 
@@ -113,6 +127,13 @@ class Strategy:
         mechanism proposed nothing new (a fallback, a random fill): the claims report shows their
         share of each row's samples. Default: none."""
         return {}
+
+    def overhead_seconds(self, state: Any) -> float:
+        """Compute seconds the strategy has spent so far on work that is no evaluation but is not
+        free either (scoring cells with a zero-cost proxy), as measured per unit of that work. The
+        simulated-time protocol (:mod:`experiments.harness.timed`) charges each increase to the
+        worker whose ``ask`` caused it, before that worker's training starts. Default: 0."""
+        return 0.0
 
     def settings(self, state: Any) -> dict[str, Any]:
         """Effective settings that the config does not show (e.g. a library's resolved defaults and

@@ -51,6 +51,10 @@ architectures evaluated so far):
   encoding, closed form, fitted to the same data), and the top ``M`` go to the ensemble. Cost
   ``M`` ensemble calls plus ``prefilter_factor * M`` dot products of length ``d_onehot``.
 
+* ``"zc-prefilter"`` (ours, the proxy as a smart subset): the same pool ranked instead by a
+  zero-cost proxy (``proxy``, synflow; :mod:`strategies.models.proxy`), which needs no fit. Cost
+  ``M`` ensemble calls plus the proxy on every pooled cell not scored before (``proxy_evaluations``).
+
 ``subset`` is a count when an integer and a fraction of the space when a float in ``(0, 1]``
 (``0.05`` = 5% of the space). ``candidates = "full"`` ignores it.
 
@@ -60,6 +64,14 @@ the first 40 of the 364 path bits, the official ``trunc_path`` with ``cutoff=40`
 a path encoding; the one-hot encoding elsewhere, since NB-201, Macro and Graph have no path
 encoding here). The 10 initial architectures are uniform over the table (the official code draws
 them with the NAS-Bench-101 notebook sampler, ``Cell.random_cell``, which favours some cells).
+Preset ``zc-warmup`` is ``bananas`` with Abdelfattah et al.'s zero-cost warm-up ("Zero-Cost
+Proxies for Lightweight NAS", ICLR 2021, section 5): the 10 initial architectures are the
+synflow-best distinct architectures of a pool of 3,000 drawn with replacement. Their predictor-based
+search (BRP-NAS's binary predictor) warms up differently, by pre-training the predictor on the
+pool's proxy ranking (SamsungLabs/eagle ``__main__.py:525-569``); BANANAS' ensemble regresses
+accuracies, so it gets the warm-up their random search and evolution get. Pool scoring costs no
+budget; it is counted in ``proxy_evaluations``/``proxy_seconds`` and charged in the simulated-time
+protocol.
 Preset ``bananas-neighbours`` keeps our earlier generator (``"mutation"``, single-edit
 neighbours of all evaluated architectures): on the 30k subset, where a cell has 1.38 in-table
 single-edit neighbours on average, it is a loose ball around every evaluated cell, not mutations
@@ -109,7 +121,8 @@ import numpy as np
 from nasbench.benchmark import Status
 from nasbench.space import OUT_OF_TABLE
 from nasbench.spaces.nb101 import N_EDGE_BITS, NB101Space
-from strategies.base import ConfigError, Strategy
+from strategies.base import ConfigError, Strategy, later_setting
+from strategies.models import proxy
 from strategies.models.predictors import (
     ACQUISITIONS,
     PREDICTOR_KINDS,
@@ -124,7 +137,9 @@ from strategies.registry import register
 
 log = logging.getLogger(__name__)
 
-CANDIDATE_KINDS = ("full", "random", "bananas", "bananas-evolution", "mutation", "evolution", "prefilter")
+CANDIDATE_KINDS = ("full", "random", "bananas", "bananas-evolution", "mutation", "evolution", "prefilter", "zc-prefilter")
+#: BANANAS as its official code runs it (preset ``bananas``)
+BANANAS = {"candidates": "bananas", "subset": 100, "encoding": "bananas", "epochs": 150}
 DEFAULT_HIDDEN = {"mlp": (20,) * 10, "gnn": (64, 64, 64)}
 DEFAULT_LR = {"mlp": 0.01, "gnn": 1e-3}
 DEFAULT_EPOCHS = {"mlp": 200, "gnn": 100}
@@ -153,6 +168,8 @@ class PredictorSubsetsConfig:
     parents: int = 5  # bananas: best evaluated architectures to mutate (num_arches_to_mutate x patience)
     mutations: int = 100  # bananas: mutations per parent
     table_tries: int = 100  # bananas: draws per mutation before projecting onto the table
+    proxy: str = later_setting("synflow")  # the zero-cost proxy of warmup_pool and "zc-prefilter"
+    warmup_pool: int = later_setting(0)  # > 0: the initial architectures are the proxy's best of a pool this size
 
     def __post_init__(self) -> None:
         if self.hidden is not None:
@@ -175,6 +192,8 @@ class PredictorSubsetsConfig:
             raise ConfigError("generations must be >= 0 and prefilter_factor >= 1")
         if self.parents < 1 or self.mutations < 1 or self.table_tries < 1:
             raise ConfigError("parents, mutations and table_tries must be at least 1")
+        if self.warmup_pool < 0:
+            raise ConfigError(f"warmup_pool must be >= 0, got {self.warmup_pool}")
 
     def predictor_spec(self) -> PredictorSpec:
         k = self.predictor
@@ -201,6 +220,8 @@ class PredictorSubsetsState:
     counts: tuple[tuple[str, int], ...] = ()  # diagnostics counters, as (name, count) pairs
     offers: tuple[np.ndarray, ...] = ()  # each round's candidate set (Strategy.offers)
     running: tuple[int, ...] = ()  # set_pending: training on other workers, never a candidate
+    warm: np.ndarray | None = None  # warm-up: the pool's distinct architectures, proxy-best first
+    scored: np.ndarray | None = None  # [n] bool: scored by the proxy (None: no proxy)
 
 
 COUNTERS = ("candidates_scored", "candidates_mutated", "candidates_projected", "candidates_random_fill",
@@ -361,13 +382,15 @@ class PredictorSubsets(Strategy):
     presets = {
         "test": {"initial": 4, "batch": 4, "members": 2, "hidden": (8, 8), "epochs": 5,
                  "candidates": "mutation", "subset": 16},
-        "bananas": {"candidates": "bananas", "subset": 100, "encoding": "bananas", "epochs": 150},
+        "bananas": BANANAS,
         "bananas-neighbours": {"candidates": "mutation", "subset": 100},
         "gnn": {"predictor": "gnn"},
         "random-5pct": {"candidates": "random", "subset": 0.05},
         "mutation-5pct": {"candidates": "mutation", "subset": 0.05},
         "evolution-5pct": {"candidates": "evolution", "subset": 0.05},
         "prefilter-5pct": {"candidates": "prefilter", "subset": 0.05},
+        "zc-prefilter-5pct": {"candidates": "zc-prefilter", "subset": 0.05},
+        "zc-warmup": {**BANANAS, "warmup_pool": proxy.POOL},
     }
 
     def __init__(self, space, config=None):
@@ -378,11 +401,23 @@ class PredictorSubsets(Strategy):
         self.onehot = np.asarray(space.encode("onehot"), dtype=np.float64) if self.config.candidates == "prefilter" else None
         self.m = space.n if self.config.candidates == "full" else subset_size(self.config.subset, space.n)
         self.groups = mutation_groups(space)
+        self.uses_proxy = self.config.warmup_pool > 0 or self.config.candidates == "zc-prefilter"
+        if self.uses_proxy:
+            self.proxy_ranks, self.proxy_seconds = proxy.proxy_values(space, self.config.proxy)
 
     # ------------------------------------------------------------------ protocol
     def init(self, key: jax.Array) -> PredictorSubsetsState:
-        return PredictorSubsetsState(key=key, seen=np.zeros(self.space.n, bool),
-                                     arch=np.zeros(0, np.int64), values=np.zeros(0, np.float64))
+        n = self.space.n
+        warm, scored = None, np.zeros(n, bool)
+        if self.config.warmup_pool > 0:
+            key, k_pool = jax.random.split(key)
+            pool = proxy.draw_pool(k_pool, n, self.config.warmup_pool)
+            first = np.asarray(proxy.first_distinct(proxy.ranked(pool, self.proxy_ranks), n, self.config.warmup_pool))
+            warm = first[first >= 0].astype(np.int64)
+            scored[warm] = True
+        return PredictorSubsetsState(key=key, seen=np.zeros(n, bool), arch=np.zeros(0, np.int64),
+                                     values=np.zeros(0, np.float64), warm=warm,
+                                     scored=scored if self.uses_proxy else None)
 
     def set_pending(self, state: PredictorSubsetsState, pending: np.ndarray) -> PredictorSubsetsState:
         return replace(state, running=tuple(int(i) for i in np.asarray(pending).reshape(-1)))
@@ -398,12 +433,23 @@ class PredictorSubsets(Strategy):
         rng = np.random.default_rng(np.asarray(jax.random.key_data(k_round)).ravel().tolist())
         k = max(1, min(cfg.batch, budget_left))
         if state.arch.size < cfg.initial:
-            idx = random_candidates(rng, state.seen, max(1, min(cfg.initial - state.arch.size, budget_left)))
+            want = max(1, min(cfg.initial - state.arch.size, budget_left))
+            if state.warm is not None:  # the warm-up pool's best not yet evaluated, then random
+                idx = state.warm[~state.seen[state.warm]][:want]
+                seen = state.seen.copy()
+                seen[idx] = True
+                idx = np.concatenate([idx, random_candidates(rng, seen, want - idx.size)]).astype(np.int64)
+            else:
+                idx = random_candidates(rng, state.seen, want)
             return replace(state, key=key), idx
         k_fit, k_acq = jax.random.split(k_round)
         y, _, _ = standardize(state.values)
         params = fit_predictor(k_fit, self.spec, self.inputs, state.arch, y)
-        cand, preds, found = self.counted_candidates(rng, state, params)
+        pool = None
+        if cfg.candidates == "zc-prefilter" and state.scored is not None:
+            pool = random_candidates(rng, state.seen, cfg.prefilter_factor * self.m)
+            state = replace(state, scored=state.scored | np.isin(np.arange(self.space.n), pool))
+        cand, preds, found = self.counted_candidates(rng, state, params, pool)
         score = np.asarray(acquisition(preds, cfg.acquisition, key=k_acq, beta=cfg.ucb_beta))
         order = np.argsort(-score, kind="stable")[:k]
         pick = cand[order]
@@ -422,7 +468,13 @@ class PredictorSubsets(Strategy):
 
     def diagnostics(self, state: PredictorSubsetsState) -> dict[str, float]:
         counts = dict(state.counts)
-        return {**{name: counts.get(name, 0) for name in COUNTERS}, "rounds": state.round}
+        out: dict[str, float] = {**{name: counts.get(name, 0) for name in COUNTERS}, "rounds": state.round}
+        if state.scored is not None:
+            out.update({"proxy_evaluations": int(state.scored.sum()), "proxy_seconds": self.overhead_seconds(state)})
+        return out
+
+    def overhead_seconds(self, state: PredictorSubsetsState) -> float:
+        return float(state.scored.sum()) * self.proxy_seconds if state.scored is not None else 0.0
 
     def offers(self, state: PredictorSubsetsState) -> list[np.ndarray]:
         return list(state.offers)
@@ -451,9 +503,10 @@ class PredictorSubsets(Strategy):
         cand, preds, _ = self.counted_candidates(rng, state, params)
         return cand, preds
 
-    def counted_candidates(self, rng: np.random.Generator, state: PredictorSubsetsState,
-                           params) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
-        """:meth:`candidates` and the diagnostics counters of where they came from."""
+    def counted_candidates(self, rng: np.random.Generator, state: PredictorSubsetsState, params,
+                           pool: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+        """:meth:`candidates` and the diagnostics counters of where they came from; ``pool`` is
+        the ``"zc-prefilter"`` pool when the caller drew it (to count what the proxy scored)."""
         kind, m = self.config.candidates, self.m
         counts: dict[str, int] = {}
         if kind == "full":
@@ -475,6 +528,10 @@ class PredictorSubsets(Strategy):
             pool = random_candidates(rng, state.seen, self.config.prefilter_factor * m)
             s = ridge_scores(self.onehot[state.arch], state.values, self.onehot[pool], self.config.ridge)
             cand = pool[np.argsort(-s, kind="stable")[:m]]
+        elif kind == "zc-prefilter":
+            if pool is None:
+                pool = random_candidates(rng, state.seen, self.config.prefilter_factor * m)
+            cand = pool[np.argsort(-self.proxy_ranks[pool], kind="stable")[:m]]
         elif kind == "bananas-evolution":
             return self._evolve_bananas(rng, state, params)
         else:

@@ -9,6 +9,25 @@ best, evaluate the child, append it and remove the *oldest* member.
 
 Defaults: population 50, tournament 10 (the NAS-Bench-101 colab; nas_benchmarks uses 100/10).
 
+Zero-cost presets (Abdelfattah et al., "Zero-Cost Proxies for Lightweight NAS", ICLR 2021, section
+5, as their notebook runs aging evolution: :mod:`strategies.models.proxy`), each differing from the
+unsuffixed strategy only in the proxy's use, so that the two compare the proxy alone:
+
+* ``zc-warmup``: the first ``population`` members are the synflow-best distinct architectures of a
+  pool of 3,000 drawn with replacement (the notebook seeds its population of 64 with the top 64,
+  nas_examples.ipynb:159-162, duplicates kept; we keep the population of 50 and take distinct
+  architectures, since a repeat costs nothing here). Pool scoring costs no budget.
+* ``zc-move``: each child is the synflow-best of the parent's single-edit neighbours with
+  probability 0.75, else a uniformly random neighbour (``mutate_spec_zero_cost``, :108-120); every
+  neighbour is scored. The notebook's tournament draws without replacement from its population
+  of 64; ours keeps the colab's draw with replacement from 50.
+
+Both count the distinct architectures scored (``proxy_evaluations``, ``proxy_seconds`` in the
+record's diagnostics; charged in the simulated-time protocol) and the random children taken after
+``max_tries`` (``random_picks``: a proxy-best child is often one already evaluated, which re-enters
+the population for free and the step is drawn again) and refuse a benchmark without a
+complete proxy table (only NAS-Bench-201 CIFAR-10 has one: ``results/zero-cost/``).
+
 Departures, and why:
 
 * Mutation is one uniformly chosen single mutation among the space's valid neighbours (one edge
@@ -38,7 +57,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from nasbench.space import INVALID, OUT_OF_TABLE
-from strategies.base import JaxStrategy
+from strategies.base import JaxStrategy, later_setting
+from strategies.models import proxy
 from strategies.registry import register
 
 
@@ -47,6 +67,9 @@ class REConfig:
     population: int = 50
     tournament: int = 10
     max_tries: int = 1000
+    proxy: str = later_setting("synflow")  # the zero-cost proxy of the warm-up and the move proposal
+    warmup_pool: int = later_setting(0)  # > 0: the first members are the proxy's best of a pool this size
+    move_prob: float = later_setting(0.0)  # > 0: mutate to the proxy's best neighbour with this probability
 
 
 def _random_unseen(key, seen):
@@ -75,6 +98,10 @@ class REState(NamedTuple):
     size: jax.Array  # int32: members so far (<= population)
     head: jax.Array  # int32: slot of the oldest member once full
     t: jax.Array  # int32: architectures evaluated
+    warm: jax.Array  # [population] int32: the warm-up's members to ask, best first (-1 pads; [0] without)
+    w: jax.Array  # int32: warm-up members asked so far
+    scored: jax.Array  # [N] bool: architectures scored by the proxy ([0] without a proxy)
+    fallbacks: jax.Array  # int32: children taken at random after max_tries (reported with a proxy)
 
 
 @register
@@ -83,26 +110,58 @@ class RegularizedEvolution(JaxStrategy):
     paper = "Real et al., Regularized Evolution for Image Classifier Architecture Search, AAAI 2019"
     summary = "Aging evolution: tournament selection, one mutation per child, oldest dies."
     Config = REConfig
-    presets = {"nas-benchmarks": {"population": 100, "tournament": 10}}
+    presets = {
+        "nas-benchmarks": {"population": 100, "tournament": 10},
+        "zc-warmup": {"warmup_pool": proxy.POOL},
+        "zc-move": {"move_prob": proxy.MOVE_PROB},
+    }
+
+    @property
+    def uses_proxy(self) -> bool:
+        return self.config.warmup_pool > 0 or self.config.move_prob > 0
 
     def space_arrays(self):
         nb = np.asarray(self.space.neighbors)
         # valid neighbours first, INVALID (-2) padding last, order otherwise kept
         order = np.argsort(nb == INVALID, axis=1, kind="stable")
         nb = np.take_along_axis(nb, order, axis=1)
-        return {
+        arrays = {
             "neighbors": jnp.asarray(nb, dtype=jnp.int32),
             "n_valid": jnp.asarray((nb != INVALID).sum(axis=1), dtype=jnp.int32),
         }
+        if self.uses_proxy:
+            scores, self.proxy_seconds = proxy.proxy_values(self.space, self.config.proxy)
+            arrays["scores"] = jnp.asarray(scores)
+        return arrays
 
     def init_fn(self, arrays, key, budget):
-        p = self.config.population
-        if p < 1 or self.config.tournament < 1:
+        cfg = self.config
+        p = cfg.population
+        if p < 1 or cfg.tournament < 1:
             raise ValueError("population and tournament must be at least 1")
+        if cfg.warmup_pool < 0 or not 0 <= cfg.move_prob <= 1:
+            raise ValueError("warmup_pool must be >= 0 and move_prob in [0, 1]")
         n = self.space.n
         zero = jnp.asarray(0, jnp.int32)
+        warm, scored = jnp.full(1, -1, jnp.int32), jnp.zeros(n if self.uses_proxy else 0, bool)
+        if cfg.warmup_pool > 0:  # the proxy's best `population` distinct architectures of the pool
+            key, k_pool = jax.random.split(key)
+            pool = proxy.draw_pool(k_pool, n, cfg.warmup_pool)
+            warm = proxy.first_distinct(proxy.ranked(pool, arrays["scores"]), n, p)
+            scored = proxy.mark_scored(scored, pool)
         return REState(key=key, seen=jnp.zeros(n, bool), value=jnp.zeros(n, jnp.float32), pop=jnp.zeros(p, jnp.int32),
-                       pop_val=jnp.full(p, -jnp.inf, jnp.float32), size=zero, head=zero, t=zero)
+                       pop_val=jnp.full(p, -jnp.inf, jnp.float32), size=zero, head=zero, t=zero,
+                       warm=warm, w=zero, scored=scored, fallbacks=zero)
+
+    def diagnostics_fn(self, state: REState):
+        if not self.uses_proxy:
+            return {}
+        evaluations = state.scored.sum()
+        return {"proxy_evaluations": evaluations, "proxy_seconds": evaluations * self.proxy_seconds,
+                "random_picks": state.fallbacks}
+
+    def overhead_seconds(self, state: REState) -> float:
+        return float(state.scored.sum()) * self.proxy_seconds if self.uses_proxy else 0.0
 
     # -- population as a ring buffer: appending when full overwrites the oldest
     def _append(self, state: REState, idx, val) -> REState:
@@ -127,9 +186,14 @@ class RegularizedEvolution(JaxStrategy):
                 members = jax.random.randint(k_t, (cfg.tournament,), 0, st.size)
                 parent = st.pop[members[jnp.argmax(st.pop_val[members])]]
                 nv = arrays["n_valid"][parent]
-                j = jax.random.randint(k_m, (), 0, jnp.maximum(nv, 1))
                 # valid neighbours are stored first, INVALID (-2) padding last
-                child = jnp.where(nv > 0, arrays["neighbors"][parent, j], OUT_OF_TABLE)
+                if cfg.move_prob > 0:  # the proxy's move proposal, every neighbour scored
+                    row = arrays["neighbors"][parent]
+                    child = jnp.where(nv > 0, proxy.move(k_m, row, nv, arrays["scores"], cfg.move_prob), OUT_OF_TABLE)
+                    st = st._replace(scored=proxy.mark_scored(st.scored, row))
+                else:
+                    j = jax.random.randint(k_m, (), 0, jnp.maximum(nv, 1))
+                    child = jnp.where(nv > 0, arrays["neighbors"][parent, j], OUT_OF_TABLE)
                 st = st._replace(key=k)
                 in_table = child >= 0
                 cached = in_table & st.seen[jnp.maximum(child, 0)]
@@ -146,13 +210,20 @@ class RegularizedEvolution(JaxStrategy):
             )
             k, sub = jax.random.split(st.key)
             child = jnp.where(done, child, _random_unseen(sub, st.seen))
-            return st._replace(key=k), child
+            return st._replace(key=k, fallbacks=st.fallbacks + (~done).astype(jnp.int32)), child
 
         def random_member(state):
             return state._replace(key=key), _random_unseen(k_init, state.seen).astype(jnp.int32)
 
+        def warm_member(state):  # the warm-up's next member while it has one not yet evaluated
+            i = state.warm[jnp.minimum(state.w, state.warm.shape[0] - 1)]
+            take = (state.w < state.warm.shape[0]) & (i >= 0)
+            take &= ~state.seen[jnp.maximum(i, 0)]
+            return jax.lax.cond(take, lambda s: (s._replace(w=s.w + 1), i.astype(jnp.int32)), random_member, state)
+
         # the first `population` evaluations are random; evolution afterwards
-        state, idx = jax.lax.cond(state.t < cfg.population, random_member, mutate_loop, state)
+        first = warm_member if cfg.warmup_pool > 0 else random_member
+        state, idx = jax.lax.cond(state.t < cfg.population, first, mutate_loop, state)
         return state, idx.astype(jnp.int32)
 
     def tell_fn(self, arrays, state: REState, idx, value) -> REState:

@@ -15,7 +15,6 @@ every JSON written here is strict (non-finite numbers become ``null``).
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
@@ -31,7 +30,7 @@ from experiments.analysis.metrics import TARGETS
 from experiments.harness.spec import TrialSpec, stop_threshold
 from nasbench.benchmark import Benchmark
 from nasbench.data import atomic_write_text
-from strategies.base import Strategy, make_config
+from strategies.base import Strategy, fingerprint_config, make_config
 from strategies.registry import resolve
 
 log = logging.getLogger(__name__)
@@ -63,10 +62,10 @@ def dumps(obj: Any, **kw: Any) -> str:
 
 
 def resolved_config(strategy_spec: str, overrides: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """``(every config field after preset and overrides, the strategy's version)``."""
+    """``(every config field after preset and overrides, as fingerprinted, the strategy's version)``."""
     cls, values = resolve(strategy_spec, overrides)
     cfg = make_config(cls.Config, values)
-    return json.loads(dumps(dataclasses.asdict(cfg))), int(cls.version)
+    return json.loads(dumps(fingerprint_config(cfg))), int(cls.version)
 
 
 def short_hash(obj: Any) -> str:

@@ -14,6 +14,9 @@ NB-101's 108-epoch training seconds; 1 where a table records none):
   proposes a pending one anyway is simply asked again (after ``max_idle_asks`` in a row, a uniformly
   random unevaluated architecture is taken, counted as ``sim_random_fallbacks``). A batch a
   strategy asks for is queued and handed to the next free workers before it is asked again;
+* a strategy's own compute that is no evaluation (scoring cells with a zero-cost proxy:
+  :meth:`strategies.base.Strategy.overhead_seconds`) delays the start of the training its ``ask``
+  proposed, on the worker that asked;
 * an evaluation counts only if it finishes within the budget. One still running at the budget is
   *cut*: recorded as cut, never told to the strategy, never in the metrics. ``budget`` stays a cap
   on the architectures started.
@@ -72,9 +75,10 @@ def run_trial_timed(spec: TrialSpec, bench: Benchmark, max_idle_asks: int = 100)
     cut: list[dict[str, Any]] = []
     starts = asks = fallbacks = 0
     now = 0.0
+    overhead = strategy.overhead_seconds(state)  # strategy compute (proxy scoring) not yet charged to a worker
 
     def propose() -> int | None:
-        nonlocal state, asks, fallbacks
+        nonlocal state, asks, fallbacks, overhead
         idle = 0
         while True:
             while queue:
@@ -88,7 +92,9 @@ def run_trial_timed(spec: TrialSpec, bench: Benchmark, max_idle_asks: int = 100)
                 fallbacks += 1
                 return int(free_idx[rng.integers(free_idx.size)])
             state = strategy.set_pending(state, np.asarray(sorted(pending), dtype=np.int64))
+            spent = strategy.overhead_seconds(state)
             state, asked = strategy.ask(state, max(1, cap - starts))
+            overhead += strategy.overhead_seconds(state) - spent
             asks += 1
             idx = [int(i) for i in np.asarray(asked, dtype=np.int64).reshape(-1)]
             if not idx:
@@ -111,13 +117,15 @@ def run_trial_timed(spec: TrialSpec, bench: Benchmark, max_idle_asks: int = 100)
             res = oracle.query([i])
             assert res.status[0] == Status.NEW
             worker = free.pop(0)
-            finish = now + float(cost[i])
+            start = now + overhead  # the proposing worker first pays for the strategy's proxy scoring
+            overhead = 0.0
+            finish = start + float(cost[i])
             starts += 1
             if finish > T:  # still running at the budget: cut, never told, never counted
-                cut.append({"arch": i, "start": now, "worker": worker})
+                cut.append({"arch": i, "start": start, "worker": worker})
                 continue
             pending.add(i)
-            heapq.heappush(running, (finish, starts, worker, i, float(res.values[0]), now))
+            heapq.heappush(running, (finish, starts, worker, i, float(res.values[0]), start))
         if not running:
             break
         finish, _, worker, i, value, start = heapq.heappop(running)

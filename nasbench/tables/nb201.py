@@ -21,6 +21,7 @@ Optima of the ground truth (seed mean): 91.6067 (CIFAR-10), 73.4933 (CIFAR-100),
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import pickle
@@ -37,6 +38,7 @@ from nasbench.data import (
     source_checksum,
 )
 from nasbench.errors import UnknownName
+from nasbench.proxy_scores import CommittedProxies
 from nasbench.registry import register
 from nasbench.spaces.nb201 import N_ARCHS, N_EDGES, N_OPS, nb201_space
 
@@ -117,9 +119,11 @@ def load(dataset: str, data_dir: str | os.PathLike[str] | None = None) -> Benchm
     arrays = cached_arrays(f"nb201-{dataset}", path, convert, version=TABLE_VERSION)
     values = arrays["values"]
     truth = np.nanmean(values, axis=1)
+    space = dataclasses.replace(nb201_space())  # its own copy: the proxies are the dataset's
+    space.proxies = CommittedProxies(f"nb201-{dataset}", space)
     return Benchmark(
         name=f"nb201-{dataset}",
-        space=nb201_space(),
+        space=space,
         metric=METRIC,
         values=values,
         cost=arrays["cost"],

@@ -150,13 +150,13 @@ def test_time_to_target_is_censored_at_the_time_budget():
 
 
 def test_time_verdicts():
-    from experiments.studies import time_protocol as timed
+    from experiments.analysis import survival
 
-    assert timed.verdict(0.01, 0.9, few=False) == "faster"
-    assert timed.verdict(0.01, 0.9, few=True) == "faster, size not estimable"
-    assert timed.verdict(0.9, 0.01, few=False) == "slower"
-    assert timed.verdict(0.9, 0.04, few=True) == "slower, size not estimable"
-    assert timed.verdict(0.06, 0.5, few=False) == "no difference shown"
+    assert survival.direction(0.01, 0.9, few=False) == "faster"
+    assert survival.direction(0.01, 0.9, few=True) == "faster, size not estimable"
+    assert survival.direction(0.9, 0.01, few=False) == "slower"
+    assert survival.direction(0.9, 0.04, few=True) == "slower, size not estimable"
+    assert survival.direction(0.06, 0.5, few=False) == "no difference shown"
 
 
 @pytest.mark.parametrize("strategy", ["lanas", "predictor-subsets:test", "nao:test", "alphax:test"])

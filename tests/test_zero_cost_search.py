@@ -227,3 +227,107 @@ def test_committed_proxies_refuse_a_table_of_another_enumeration(tmp_path):
     (tmp_path / "bench.json").write_text("{}")
     with pytest.raises(CorruptData, match="cell 0"):
         list(CommittedProxies("bench", space, tmp_path))
+
+
+# ------------------------------------------------------------------ the study and its report
+from experiments.analysis import survival  # noqa: E402
+from experiments.studies import claims  # noqa: E402
+from experiments.studies import zero_cost_search as zcs  # noqa: E402
+
+
+def _study_root(tmp_path):
+    (tmp_path / "benchmarks").mkdir()
+    targets = {"optimum": {"threshold": 9.0, "K": 1}, "top-0.1%": {"threshold": 8.0, "K": 2},
+               "top-1%": {"threshold": 7.0, "K": 5}}
+    (tmp_path / "benchmarks" / "b.json").write_text(json.dumps({"n": 99, "targets": targets}))
+    return tmp_path
+
+
+def _trial(label, seed, hits, cap=50, proxy=0, train=100.0):
+    return zcs.ZCTrial("b", label, seed, cap, hits, proxy, proxy * 0.5, train, 0, 1.0, 1, "h")
+
+
+def test_trials_are_read_from_records_with_each_targets_first_hit(tmp_path):
+    root = _study_root(tmp_path)
+    rec = {"benchmark": "b", "strategy": "s-zc-warmup", "seed": 3, "budget": 50, "truth": [1.0, 7.5, 6.0, 8.2, 9.0],
+           "cost": [10.0, 20.0, 30.0, 40.0, 50.0], "wall_time": 0.5, "diagnostics": {"proxy_evaluations": 7.0,
+           "proxy_seconds": 3.5, "random_picks": 1.0}, "fingerprint": {"strategy_version": 2, "config": {"a": 1}}}
+    path = root / "data" / "b" / "s-zc-warmup" / "seed-0003.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(rec))
+    (t,) = zcs.trials_of(root)
+    assert t.hits == (5, 4, 2) and t.proxy_evaluations == 7 and t.train_seconds == 150.0 and t.random_picks == 1
+    assert zcs.read_trials_csv(_write(root, [t])) == [t]  # the table round-trips
+
+
+def _write(root, trials):
+    (root / "tables").mkdir(exist_ok=True)
+    path = root / "tables" / zcs.TRIALS_CSV
+    path.write_text(zcs.trials_csv(trials))
+    return path
+
+
+def test_with_against_without_is_the_hand_computed_ratio_of_arts(tmp_path):
+    root = _study_root(tmp_path)
+    # optimum: without the proxy 3 of 6 succeed at 10, 20, 30 (the rest censored at the cap 50):
+    # aRT = (10 + 20 + 30 + 3 * 50) / 3 = 70; with it all 6 at 2 .. 7: aRT = 27 / 6 = 4.5
+    without = [_trial("s", k, (10 * (k + 1), 5, 5) if k < 3 else (0, 5, 5)) for k in range(6)]
+    with_ = [_trial("s-zc-move", k, (k + 2, 1, 1), proxy=40) for k in range(6)]
+    a = zcs.analyse(root, without + with_)
+    row = next(r for r in a.rows if r["label"] == "s" and r["target"] == "optimum")
+    assert row["art"] == 70.0 and row["successes"] == 3
+    (pair,) = [p for p in a.pairs if p["target"] == "optimum"]
+    assert pair["ratio"] == pytest.approx(70.0 / 4.5) and pair["base"] == "s" and pair["horizon"] == 50
+    # 6 early successes against 3 late ones: significant after Holm over the 6 tests, but 3 successes
+    # are fewer than MIN_SUCCESSES, so the ratio's size is not estimable
+    assert pair["verdict"] == "faster, size not estimable" and survival.MIN_SUCCESSES > 3
+    tie = next(p for p in a.pairs if p["target"] == "top-1%")
+    assert tie["ratio"] == pytest.approx(5.0) and tie["verdict"] in survival.DIRECTIONS
+    assert a.family == 2 * len(a.pairs) and a.transfer == []
+    zc_row = next(r for r in a.rows if r["label"] == "s-zc-move" and r["target"] == "optimum")
+    assert zc_row["proxy_evaluations"] == 40 and zc_row["proxy_share"] == pytest.approx(20 / 120)
+    assert zcs.base_of("s-zc-move") == "s" and zcs.base_of("bananas") is None
+
+
+def test_the_headline_transfer_gets_a_claims_verdict_against_4x(tmp_path):
+    root = _study_root(tmp_path)
+    rs = [_trial("random-search-zc-warmup", k, (0, 1, 1), proxy=10) for k in range(8)]
+    best = [_trial("bananas", k, (20, 8, 4)) for k in range(8)]
+    a = zcs.analyse(root, rs + best)
+    cells = {c["target"]: c for c in a.transfer}
+    assert set(cells) == {"optimum", "top-0.1%", "top-1%"}
+    assert all(c["published"] == 4.0 and c["verdict"] in claims.VERDICTS for c in cells.values())
+    assert cells["optimum"]["verdict"] == "reversed"  # never within the cap against 20 samples every time
+    assert cells["top-0.1%"]["ratio"] == pytest.approx(8.0)
+
+
+def test_the_report_regenerates_from_its_trials_table_alone(tmp_path):
+    root = _study_root(tmp_path)
+    trials = [_trial("s", k, (10 + k, 5, 2)) for k in range(6)] + [_trial("s-zc-warmup", k, (3 + k, 2, 1), 30) for k in range(6)]
+    _write(root, trials)
+    zcs.write_report(root, figures=False)
+    before = {f: (root / f).read_bytes() for f in ("README.md", "tables/zc-search.json", f"tables/{zcs.TRIALS_CSV}")}
+    zcs.write_report(root, figures=False)
+    assert {f: (root / f).read_bytes() for f in before} == before
+    (root / "tables" / zcs.TRIALS_CSV).write_text("benchmark,label\n")
+    with pytest.raises(ValueError, match="not a zero-cost search trials table"):
+        zcs.load_trials(root)
+
+
+COMMITTED = zcs.Path(__file__).resolve().parents[1] / "results" / "zero-cost-search"
+
+
+@pytest.mark.skipif(not (COMMITTED / "tables" / zcs.TRIALS_CSV).is_file(), reason="no committed zero-cost search")
+def test_the_committed_report_is_what_its_table_gives(tmp_path):
+    """results/zero-cost-search/README.md and its json regenerate to the byte from its committed table."""
+    import shutil
+
+    for sub in ("benchmarks", "tables"):
+        shutil.copytree(COMMITTED / sub, tmp_path / sub)
+    shutil.copy(COMMITTED / "meta.json", tmp_path / "meta.json")
+    zcs.write_report(tmp_path, figures=False)
+    got = (tmp_path / "README.md").read_text()
+    want = (COMMITTED / "README.md").read_text()
+    assert got == want[: len(got)] and want[len(got):].lstrip().startswith("![")  # the figure links follow
+    for table in ("zc-search.json", "glance.md"):
+        assert (tmp_path / "tables" / table).read_bytes() == (COMMITTED / "tables" / table).read_bytes(), table

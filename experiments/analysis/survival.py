@@ -296,6 +296,21 @@ def holm(p: list[float]) -> list[float]:
     return [float(v) for v in adj]
 
 
+#: the verdicts on the direction of one comparison of A with B, after Holm
+DIRECTIONS = ("slower", "slower, size not estimable", "no difference shown", "faster, size not estimable", "faster")
+
+
+def direction(p_faster: float, p_slower: float, few: bool) -> str:
+    """The verdict on one comparison from its Holm-adjusted one-sided p-values (:data:`DIRECTIONS`): a
+    direction is shown below :data:`ALPHA`; its size is not estimable when ``few`` (a side has fewer
+    than :data:`MIN_SUCCESSES` successes within the horizon)."""
+    if p_slower < ALPHA:
+        return "slower, size not estimable" if few else "slower"
+    if p_faster < ALPHA:
+        return "faster, size not estimable" if few else "faster"
+    return "no difference shown"
+
+
 def round_p(p: float) -> float:
     """A p-value to 6 significant digits: a report's bytes do not hang on a library's last ulp."""
     return float(f"{float(p):.6g}")

@@ -20,6 +20,7 @@ from strategies.registry import describe, strategy_class
 BLOCKS: dict[str, str] = {
     "leaderboard": "results/tables/leaderboard.md",
     "claims": "results/reproduction/tables/glance.md",
+    "zero-cost-search": "results/zero-cost-search/tables/glance.md",
     "strategies": "strategies/registry.py",  # computed from the registry, not read from this file
 }
 

@@ -1,7 +1,8 @@
 """Which study reports a results folder: the suite it ran says (``meta.json``). A suite that
 searches until the optimum is the seed papers' protocol (:mod:`experiments.studies.claims`), one
 with a time budget the time protocol (:mod:`experiments.studies.time_protocol`), the ``subsets``
-suite the subset-sampling study (:mod:`experiments.studies.subsets`), any other the default report
+suite the subset-sampling study (:mod:`experiments.studies.subsets`), the ``zero-cost-search`` suite
+the zero-cost-aided search study (:mod:`experiments.studies.zero_cost_search`), any other the default report
 (:mod:`experiments.studies.report`). Without ``meta.json``, the per-trial table a study keeps says."""
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from pathlib import Path
 
 from experiments.harness.records import record_paths
 from experiments.harness.suite import Suite
-from experiments.studies import claims_report, report, subsets, time_protocol
+from experiments.studies import claims_report, report, subsets, time_protocol, zero_cost_search
 
 
 def study_of(suite: Suite) -> str:
-    """``"claims"``, ``"time-protocol"``, ``"subsets"`` or ``"default"``."""
+    """``"zero-cost-search"``, ``"claims"``, ``"time-protocol"``, ``"subsets"`` or ``"default"``."""
+    if suite.name == zero_cost_search.SUITE:
+        return "zero-cost-search"
     if suite.stop == "optimum":
         return "claims"
     if suite.name == "subsets":
@@ -29,7 +32,7 @@ def _study_from_files(folder: Path) -> str:
     first = next(iter(record_paths(folder)), None)
     if first is None:
         for study, table in (("claims", "trials.csv"), ("time-protocol", time_protocol.TRIALS_CSV),
-                             ("subsets", subsets.TRIALS_CSV)):
+                             ("subsets", subsets.TRIALS_CSV), ("zero-cost-search", zero_cost_search.TRIALS_CSV)):
             if (folder / "tables" / table).is_file():
                 return study
         return "default"
@@ -51,4 +54,6 @@ def write_report(folder: str | Path) -> Path:
         return time_protocol.write_report(folder)
     if study == "subsets":
         return subsets.write_report(folder)
+    if study == "zero-cost-search":
+        return zero_cost_search.write_report(folder)
     return report.write_report(folder)

@@ -46,7 +46,7 @@ from experiments.harness.timed import time_to_target
 from nasbench.data import atomic_write_text
 
 #: the verdicts on one comparison of A with B (A: the strategy against random search; more workers against fewest)
-VERDICTS = ("slower", "slower, size not estimable", "no difference shown", "faster, size not estimable", "faster")
+VERDICTS = survival.DIRECTIONS
 TRIALS_CSV = "time-trials.csv"
 
 
@@ -142,15 +142,6 @@ def censored(trials: Sequence[TimedTrial], target: int) -> survival.Censored:
     return survival.Censored(np.where(hit, t, h), hit, np.array([r.seed for r in trials], np.int64))
 
 
-def verdict(p_faster: float, p_slower: float, few: bool) -> str:
-    """The verdict on one comparison from its Holm-adjusted one-sided p-values (:data:`VERDICTS`)."""
-    if p_slower < ALPHA:
-        return "slower, size not estimable" if few else "slower"
-    if p_faster < ALPHA:
-        return "faster, size not estimable" if few else "faster"
-    return "no difference shown"
-
-
 @dataclass(frozen=True)
 class TimeReport:
     """What :func:`analyse` computes: one row per benchmark x label x target (its time-aRT, its
@@ -206,7 +197,7 @@ def analyse(trials: Sequence[TimedTrial], seed: int = 0) -> TimeReport:
             comparisons.append(r["speedup"])
     adjusted = survival.holm([c["p_sooner"] for c in comparisons] + [c["p_later"] for c in comparisons])
     for c, pf, ps in zip(comparisons, adjusted[:len(comparisons)], adjusted[len(comparisons):]):
-        c["verdict"] = verdict(pf, ps, c["few"])
+        c["verdict"] = survival.direction(pf, ps, c["few"])
         c["p_holm"] = survival.round_p(ps if c["verdict"].startswith("slower") else pf)
     for r in rows:
         sp = r["speedup"]

@@ -224,14 +224,14 @@ def _report(args: argparse.Namespace) -> int:
 
 def _proxies(args: argparse.Namespace) -> int:
     from experiments.studies import zero_cost
-    from nasbench.zerocost import ZeroCostConfig
-    from nasbench.zerocost_table import check_groups, compute_table, default_out, sample_cells
+    from nasbench.zerocost_table import check_groups, compute_table, config_for, default_out, sample_cells
 
-    config = ZeroCostConfig(seed=args.seed, supernet=not args.per_arch)
+    config = config_for(args.benchmark, seed=args.seed, supernet=not args.per_arch)
     groups = check_groups(args.groups)
-    out = args.out or str(default_out(groups))
+    out = args.out or str(default_out(groups, args.benchmark))
     compute_table(sample_cells(args.sample, args.seed), config, out, args.chunk, args.data_dir,
-                  progress=lambda line: print(line, file=sys.stderr, flush=True), groups=groups)
+                  progress=lambda line: print(line, file=sys.stderr, flush=True), groups=groups,
+                  benchmark=args.benchmark)
     return zero_cost.main(["--table", out])
 
 
@@ -300,11 +300,12 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(fn=_report)
     p = sub.add_parser("proxies", help="zero-cost proxies of every cell (or a uniform sample) of a benchmark, "
                        "resumable, then their correlation report")
-    p.add_argument("benchmark", choices=["nb201-cifar10"], help="the benchmark (NAS-Bench-201 CIFAR-10 for now)")
+    p.add_argument("benchmark", help="nb201-cifar10 (every proxy), nb201-cifar100 or nb201-imagenet16 (synflow only: "
+                                     "the data folder holds CIFAR-10's images only)")
     p.add_argument("--sample", type=int, default=None, help="a uniform sample of this many cells (default: all 15,625)")
     p.add_argument("--seed", type=int, default=0, help="sample, initialisation and batch seed")
     p.add_argument("--chunk", type=int, default=20, help="cells per chunk file (the unit of resumption)")
-    p.add_argument("--out", default=None, help="default: results/zero-cost/nb201-cifar10[-GROUPS].csv")
+    p.add_argument("--out", default=None, help="default: results/zero-cost/BENCHMARK[-GROUPS].csv")
     p.add_argument("--groups", nargs="+", default=None, metavar="GROUP",
                    help="only these proxy groups (loss, grasp, jacov, synflow; default: all)")
     p.add_argument("--per-arch", action="store_true", help="one compile per cell instead of the switched supernet")
@@ -312,9 +313,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("readme", help="copy the leaderboard and the claims at a glance from the committed reports "
                        "into the project README's generated blocks")
     p.set_defaults(fn=_readme)
-    p = sub.add_parser("merge", help="fold run folders searched to the optimum into a claims folder's trials table")
-    p.add_argument("into", help="a claims folder with tables/trials.csv and no records (results/reproduction)")
-    p.add_argument("runs", nargs="+", help="run folders whose data/ holds the stopped records to merge")
+    p = sub.add_parser("merge", help="fold run folders into a results folder that keeps a trials table, not its records "
+                                     "(claims, subsets, zero-cost search)")
+    p.add_argument("into", help="a folder with its trials table and no records (results/reproduction, results/subsets)")
+    p.add_argument("runs", nargs="+", help="run folders whose data/ holds the records to merge")
     p.add_argument("--suite", required=True, help="the suite the folder holds (reproduction-cpu): every trial must match it")
     p.set_defaults(fn=_merge)
     args = parser.parse_args(argv)

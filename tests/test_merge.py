@@ -105,3 +105,42 @@ def test_committed_reproduction_folder_holds_only_trials_of_its_suite():
     # and it holds every trial the suite asks for, once
     assert sorted((t.benchmark, t.strategy, t.seed) for t in trials) == \
         sorted((s.benchmark, s.label, s.seed) for s in suite.trials())
+
+
+ZC_SUITE = ('name = "zero-cost-search"\nbenchmarks = ["synthetic"]\n'
+            'strategies = ["random-search", "random-search-zc-warmup"]\nseeds = 3\nbudget = 200\nstop = "optimum"\n'
+            '[labels]\n"random-search-zc-warmup" = "random-search:zc-warmup"\n')
+
+
+def test_a_zero_cost_search_folder_merges_its_table_and_its_fingerprints(tmp_path, toy, register):
+    """A folder that keeps a study's table and fingerprints.csv (not the claims table): the merged
+    folder holds the trials and manifest rows of one folder that ran everything."""
+    import numpy as np
+
+    from experiments.harness.records import MANIFEST, read_manifest
+    from experiments.studies import zero_cost_search as zcs
+    from nasbench.proxy_scores import ProxyScores
+
+    toy.space.proxies = {"synflow": ProxyScores("synflow", np.asarray(toy.truth.truth), 0.5, "cpu", "test")}
+    register(toy)
+    more = ZC_SUITE.replace("[labels]", "[label_seeds]\n\"random-search-zc-warmup\" = 5\n[labels]")
+    suites = {}
+    for name, text in (("into", ZC_SUITE), ("whole", more), ("run", more)):
+        (tmp_path / f"{name}.toml").write_text(text)
+        suites[name] = load_suite(str(tmp_path / f"{name}.toml"))
+        run_suite(suites[name], tmp_path / name, progress=False)
+        zcs.write_report(tmp_path / name, figures=False)
+    into = tmp_path / "into"
+    shutil.rmtree(into / "data")
+    n = merge(into, [tmp_path / "run"], suites["whole"])
+    assert n["before"] == 6 and n["after"] == 8
+
+    def trials(folder):
+        return [replace(t, wall_s=0) for t in zcs.read_trials_csv(folder / "tables" / zcs.TRIALS_CSV)]
+
+    assert trials(into) == trials(tmp_path / "whole")
+    assert read_manifest(into / MANIFEST) == read_manifest(tmp_path / "whole" / MANIFEST)
+    assert (into / "README.md").read_text().count("random-search-zc-warmup") > 0
+    with pytest.raises(ValueError, match="is not in suite"):  # a run of a label the suite lacks
+        merge(into, [tmp_path / "run"], suites["into"].__class__.from_dict(
+            {**suites["into"].as_dict(), "strategies": ["random-search"]}))

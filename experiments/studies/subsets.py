@@ -71,7 +71,7 @@ from strategies.registry import resolve
 log = logging.getLogger(__name__)
 
 STRATEGY = "predictor-subsets"
-SMART = ("bananas", "bananas-evolution", "prefilter", "mutation", "evolution")
+SMART = ("bananas", "bananas-evolution", "prefilter", "zc-prefilter", "mutation", "evolution")
 KINDS = ("random", *SMART)
 MARGIN = 1.25  # non-inferiority: a smart subset's aRT at most this many times the full space's
 OFFERED_SHARE = 0.5  # a loss is trivial where fewer than this share of trials were ever offered a target

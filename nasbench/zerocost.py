@@ -535,7 +535,7 @@ def op_costs(config: ZeroCostConfig) -> tuple[np.ndarray, np.ndarray]:
     cfg = dataclasses.replace(config, supernet=False)
     rows = []
     for g in [(0,) * N_EDGES] + [(k,) + (0,) * (N_EDGES - 1) for k in range(N_OPS)]:
-        rows.append(_counts(nb201_model(cfg, g), (1, 32, 32, 3), None))
+        rows.append(_counts(nb201_model(cfg, g), (1, config.image_size, config.image_size, 3), None))
     c = np.asarray(rows, np.float64)
     base = c[0]
     out = np.concatenate([base[None], c[1:] - base[None]])

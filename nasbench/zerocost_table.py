@@ -50,6 +50,19 @@ from nasbench.zerocost import (
 log = logging.getLogger(__name__)
 
 DEFAULT_OUT = Path("results") / "zero-cost" / "nb201-cifar10.csv"
+#: the NB-201 benchmarks a table can be computed for: (classes, image side) of their network
+BENCHMARKS: dict[str, tuple[int, int]] = {"nb201-cifar10": (10, 32), "nb201-cifar100": (100, 32),
+                                          "nb201-imagenet16": (120, 16)}
+#: groups that use no data batch (synflow's input is all ones): computable without the images
+DATA_FREE = ("synflow",)
+
+
+def config_for(benchmark: str, seed: int = 0, supernet: bool = True) -> ZeroCostConfig:
+    """The proxy network of ``benchmark``: NB-201's, with its classes and image size."""
+    if benchmark not in BENCHMARKS:
+        raise ValueError(f"no proxy network for {benchmark!r}; known: {', '.join(BENCHMARKS)}")
+    classes, side = BENCHMARKS[benchmark]
+    return ZeroCostConfig(num_classes=classes, image_size=side, seed=seed, supernet=supernet)
 
 
 def sample_cells(n: int | None, seed: int = 0) -> np.ndarray:
@@ -87,9 +100,9 @@ def chunk_folder(config: ZeroCostConfig, data_checksum: str, groups: Sequence[st
     return cache_dir() / "zerocost" / f"{config.key()}{_groups_tag(groups)}-{data_checksum[:16]}"
 
 
-def default_out(groups: Sequence[str] = tuple(GROUPS)) -> Path:
-    """``results/zero-cost/nb201-cifar10.csv``, or ``nb201-cifar10-synflow.csv`` for a subset of groups."""
-    return DEFAULT_OUT.with_name(f"nb201-cifar10{_groups_tag(groups)}.csv")
+def default_out(groups: Sequence[str] = tuple(GROUPS), benchmark: str = "nb201-cifar10") -> Path:
+    """``results/zero-cost/<benchmark>.csv``, or ``<benchmark>-synflow.csv`` for a subset of groups."""
+    return DEFAULT_OUT.with_name(f"{benchmark}{_groups_tag(groups)}.csv")
 
 
 def cell_keys(seed: int, index: int) -> tuple[jax.Array, jax.Array]:
@@ -166,17 +179,23 @@ def compute_table(
     warmup: bool = True,
     progress: Callable[[str], None] = print,
     groups: Sequence[str] | None = None,
+    benchmark: str = "nb201-cifar10",
 ) -> pd.DataFrame:
-    """Every proxy of ``groups`` (default: all of :data:`GROUPS`) of the NB-201 cells ``indices`` on
-    CIFAR-10 (see the module docstring), plus ``params`` and ``flops``; returns the table of the
-    finished cells (all of them unless interrupted)."""
+    """Every proxy of ``groups`` (default: all of :data:`GROUPS`) of the NB-201 cells ``indices`` of
+    ``benchmark`` (see the module docstring), plus ``params`` and ``flops``; returns the table of the
+    finished cells (all of them unless interrupted). Only CIFAR-10's images are at hand: on the
+    other benchmarks only the :data:`DATA_FREE` groups can be computed."""
     groups = check_groups(groups)
-    out = Path(out) if out is not None else default_out(groups)  # never the full table's file for a subset
+    out = Path(out) if out is not None else default_out(groups, benchmark)  # never the full table's file for a subset
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}")
+    needs_data = any(g not in DATA_FREE for g in groups)
+    if needs_data and benchmark != "nb201-cifar10":
+        raise ValueError(f"{benchmark}: only the groups that use no images ({', '.join(DATA_FREE)}) can be computed; "
+                         "the data folder holds CIFAR-10's images only")
     idx = np.asarray(list(dict.fromkeys(int(i) for i in indices)), np.int64)  # in the given order
-    source = cifar_source(data_dir)
-    checksum = source_checksum(source)
+    source = cifar_source(data_dir) if needs_data else None
+    checksum = source_checksum(source) if source is not None else "no-data"
     folder = chunk_folder(config, checksum, groups)
     parts: list[pd.DataFrame] = []
     todo: list[tuple[Path, np.ndarray]] = []
@@ -194,8 +213,12 @@ def compute_table(
             parts.append(done)
     progress(f"zero-cost {config.key()}{_groups_tag(groups)}: {len(idx)} cells, {sum(len(p) for p in parts)} done, chunks in {folder}")
     if todo:
-        data = cifar.load_cifar10(data_dir)
-        images, labels = jnp.asarray(data["train_x"]), jnp.asarray(data["train_y"])
+        if source is not None:
+            data = cifar.load_cifar10(data_dir)
+            images, labels = jnp.asarray(data["train_x"]), jnp.asarray(data["train_y"])
+        else:  # a data-free group reads the batch's shape only
+            side = config.image_size
+            images, labels = jnp.zeros((config.batch_size, side, side, 3)), jnp.zeros(config.batch_size, jnp.int32)
         scorer = nb201_scorer(config)
         if warmup:  # compile every group once, outside the timings
             t = time.perf_counter()
@@ -210,22 +233,23 @@ def compute_table(
             rate = (time.perf_counter() - t0) / n0
             left = len(idx) - sum(len(p) for p in parts)
             progress(f"{len(idx) - left}/{len(idx)} cells, {rate:.1f} s/cell, ETA {left * rate / 3600:.1f} h")
-            _write(out, parts, config, source, checksum, idx, groups)
-    return _write(out, parts, config, source, checksum, idx, groups)
+            _write(out, parts, config, source, checksum, idx, groups, benchmark)
+    return _write(out, parts, config, source, checksum, idx, groups, benchmark)
 
 
 def _write(
-    out: Path, parts: list[pd.DataFrame], config: ZeroCostConfig, source: Path, checksum: str, idx: np.ndarray,
-    groups: Sequence[str] = tuple(GROUPS),
+    out: Path, parts: list[pd.DataFrame], config: ZeroCostConfig, source: Path | None, checksum: str, idx: np.ndarray,
+    groups: Sequence[str] = tuple(GROUPS), benchmark: str = "nb201-cifar10",
 ) -> pd.DataFrame:
     df = pd.concat(parts, ignore_index=True).sort_values("index", ignore_index=True)
     p, f = params_flops(index_to_genotype(df["index"].to_numpy()), config)
     df["params"], df["flops"] = p, f
     atomic_write_text(out, _to_csv(df[["index", "arch", *pass_proxies(groups), "params", "flops"]]))
     meta = {
+        "benchmark": benchmark,
         "config": dataclasses.asdict(config),
         "config_key": config.key(),
-        "data": {"file": source.name, "sha256": checksum},
+        "data": {"file": source.name if source is not None else None, "sha256": checksum},
         "cells_requested": int(len(idx)),
         "cells_done": int(len(df)),
         "seconds_per_cell": {g: float(df[f"sec_{g}"].mean()) for g in groups},
@@ -238,6 +262,7 @@ def _write(
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m nasbench.zerocost_table", description=__doc__.split("\n")[0])
+    ap.add_argument("--benchmark", default="nb201-cifar10", help=f"one of {', '.join(BENCHMARKS)}")
     ap.add_argument("--sample", type=int, default=None, help="a uniform sample of this many cells (default: all)")
     ap.add_argument("--seed", type=int, default=0, help="sample, initialisation and batch seed")
     ap.add_argument("--chunk", type=int, default=20, help="cells per chunk file")
@@ -246,10 +271,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--per-arch", action="store_true", help="one compile per cell instead of the switched supernet")
     a = ap.parse_args(argv)
-    config = ZeroCostConfig(seed=a.seed, supernet=not a.per_arch)
+    config = config_for(a.benchmark, seed=a.seed, supernet=not a.per_arch)
     compute_table(
         sample_cells(a.sample, a.seed), config, a.out, a.chunk, a.data_dir,
-        progress=lambda s: print(s, flush=True), groups=a.groups,
+        progress=lambda s: print(s, flush=True), groups=a.groups, benchmark=a.benchmark,
     )
     return 0
 

@@ -288,3 +288,26 @@ def test_a_run_resumes_from_its_committed_table_when_the_chunk_cache_is_gone(tmp
     assert recovered(out, cfg, "d" * 64, tuple(zc.GROUPS)) is None  # other data
     assert recovered(out, zc.ZeroCostConfig(seed=1), "c" * 64, tuple(zc.GROUPS)) is None  # another config
     assert recovered(out, cfg, "c" * 64, ("synflow",)) is None  # other groups
+
+
+def test_a_data_free_table_needs_no_images_and_names_its_benchmark(tmp_path, monkeypatch):
+    """synflow reads only the batch's shape: a synflow table of another NB-201 dataset is computed
+    without any image file (the data folder holds CIFAR-10 only), and its json says so."""
+    import json
+
+    from nasbench.zerocost_table import compute_table, config_for, default_out
+
+    monkeypatch.setenv("NASARENA_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("NASARENA_DATA", str(tmp_path / "no-data-here"))
+    assert config_for("nb201-imagenet16").key() == "nb201-C16-N5-k120-b64-aug1-seed0-img16-switched"
+    assert config_for("nb201-cifar100").num_classes == 100 and config_for("nb201-cifar10") == zc.ZeroCostConfig()
+    assert default_out(("synflow",), "nb201-cifar100").name == "nb201-cifar100-synflow.csv"
+    with pytest.raises(ValueError, match="only the groups that use no images"):
+        compute_table([1], config_for("nb201-cifar100"), tmp_path / "t.csv", groups=("loss",), benchmark="nb201-cifar100")
+    cfg = zc.ZeroCostConfig(channels=2, cells_per_stage=1, num_classes=100, batch_size=4, image_size=8)
+    out = tmp_path / "nb201-cifar100-synflow.csv"
+    df = compute_table([3906, 15624], cfg, out, chunk=1, progress=lambda _: None, groups=("synflow",),
+                       benchmark="nb201-cifar100")
+    assert list(df["index"]) == [3906, 15624] and (df["synflow"] > 0).all()
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["benchmark"] == "nb201-cifar100" and meta["data"] == {"file": None, "sha256": "no-data"}

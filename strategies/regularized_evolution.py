@@ -26,7 +26,7 @@ Both count the distinct architectures scored (``proxy_evaluations``, ``proxy_sec
 record's diagnostics; charged in the simulated-time protocol) and the random children taken after
 ``max_tries`` (``random_picks``: a proxy-best child is often one already evaluated, which re-enters
 the population for free and the step is drawn again) and refuse a benchmark without a
-complete proxy table (only NAS-Bench-201 CIFAR-10 has one: ``results/zero-cost/``).
+complete proxy table (NAS-Bench-201's three datasets have synflow tables: ``results/zero-cost/``).
 
 Departures, and why:
 

@@ -11,7 +11,6 @@ import pandas as pd
 from scipy import stats
 
 from experiments.studies import zero_cost as zc
-from nasbench.registry import get_benchmark
 from nasbench.zerocost import PROXIES
 
 
@@ -54,11 +53,11 @@ def test_the_committed_reports_are_what_the_committed_tables_give():
     """Every results/zero-cost/*.csv's report regenerates to the byte from the table and its json
     (the NB-201 benchmark installs from PyPI, so this runs on a fresh clone)."""
     root = Path(__file__).resolve().parent.parent / "results" / "zero-cost"
-    truth = get_benchmark("nb201-cifar10").truth.truth
     tables = sorted(root.glob("*.csv"))
-    assert tables
+    assert {p.name for p in tables} >= {"nb201-cifar10.csv", "nb201-cifar10-synflow.csv", "nb201-cifar100-synflow.csv",
+                                        "nb201-imagenet16-synflow.csv"}
     for path in tables:
         table = pd.read_csv(path)
         meta = json.loads(path.with_suffix(".json").read_text())
         assert meta["cells_done"] == len(table) and table["index"].is_unique
-        assert zc.render(zc.correlations(table, truth), meta, path.name) == zc.report_path(path).read_text(), path
+        assert zc.report_text(path) == zc.report_path(path).read_text(), path

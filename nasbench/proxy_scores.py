@@ -5,7 +5,7 @@ public: a strategy may read it as it reads the space's encodings, which is how A
 ("Zero-Cost Proxies for Lightweight NAS", ICLR 2021, section 5) use synflow to warm up and steer a
 search. What a proxy costs to compute is not free, though: :class:`ProxyScores` carries the
 measured seconds per cell, and a strategy that scores cells reports them (see
-``strategies/zero_cost.py``).
+``strategies/models/proxy.py``).
 
 The scores come from the proxy tables committed under ``results/zero-cost/``
 (:mod:`nasbench.zerocost_table` computes them): ``<benchmark>.csv`` and ``<benchmark>-<groups>.csv``,
@@ -114,7 +114,8 @@ class CommittedProxies(Mapping[str, ProxyScores]):
         if name not in scores:
             have = ", ".join(f"{k} ({v.coverage} cells)" for k, v in sorted(scores.items())) or "none"
             raise UnknownName(f"no {name!r} proxy scores for {self.benchmark} in {self.folder} (have: {have}); "
-                              f"compute them with: nasarena proxies {self.benchmark}")
+                              f"compute them with: nasarena proxies {self.benchmark} --groups <group> "
+                              "(synflow needs no images)")
         return scores[name]
 
     def __iter__(self) -> Iterator[str]:
@@ -132,5 +133,5 @@ def require_full(scores: ProxyScores, needed: np.ndarray | None = None) -> np.nd
     missing = int((need & np.isnan(v)).sum())  # -inf is a score (jacov, nwot of a dead cell): it ranks last
     if missing:
         raise UnknownName(f"{scores.name} scores ({scores.source}) miss {missing} of the {int(need.sum())} cells "
-                          f"a search needs; compute the whole space with: nasarena proxies --groups <group>")
+                          f"a search needs; compute the whole space with: nasarena proxies <benchmark> --groups <group>")
     return v

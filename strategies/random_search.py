@@ -38,6 +38,8 @@ class RSState(NamedTuple):
     order: jax.Array  # [budget] int32: the trial's architectures, drawn at init without replacement
     t: jax.Array  # int32: architectures evaluated so far
     scored: jax.Array  # int32: architectures the proxy scored (the warm-up pool's distinct ones)
+    asked: jax.Array  # int32: asks so far (the warm-up walks its ranking by asks, so that parallel workers
+    #                   each take the next cell; without a warm-up the order is walked by evaluations, as before)
 
 
 @register
@@ -64,7 +66,8 @@ class RandomSearch(JaxStrategy):
             raise ValueError(f"warmup_pool must be >= 0, got {pool_size}")
         if pool_size == 0:
             order = jax.random.choice(key, n, (budget,), replace=False)
-            return RSState(order.astype(jnp.int32), jnp.asarray(0, jnp.int32), jnp.asarray(0, jnp.int32))
+            zero = jnp.asarray(0, jnp.int32)
+            return RSState(order.astype(jnp.int32), zero, zero, zero)
         k_pool, k_rest = jax.random.split(key)
         pool = proxy.ranked(proxy.draw_pool(k_pool, n, pool_size), arrays["scores"])
         # the pool's cells at their first place in its ranking, then every other cell in random order
@@ -72,7 +75,8 @@ class RandomSearch(JaxStrategy):
         perm = jax.random.permutation(k_rest, n)
         place = jnp.where(first < pool_size, first, pool_size + jnp.argsort(perm))
         order = jnp.argsort(place)[:budget]
-        return RSState(order.astype(jnp.int32), jnp.asarray(0, jnp.int32), (first < pool_size).sum().astype(jnp.int32))
+        zero = jnp.asarray(0, jnp.int32)
+        return RSState(order.astype(jnp.int32), zero, (first < pool_size).sum().astype(jnp.int32), zero)
 
     def diagnostics_fn(self, state: RSState):
         if self.config.warmup_pool == 0:
@@ -83,8 +87,9 @@ class RandomSearch(JaxStrategy):
         return float(state.scored) * self.proxy_seconds if self.config.warmup_pool > 0 else 0.0
 
     def ask_fn(self, arrays, state: RSState):
-        idx = state.order[jnp.minimum(state.t, state.order.shape[0] - 1)]
-        return state, idx
+        step = state.asked if self.config.warmup_pool > 0 else state.t
+        idx = state.order[jnp.minimum(step, state.order.shape[0] - 1)]
+        return state._replace(asked=state.asked + 1), idx
 
     def tell_fn(self, arrays, state: RSState, idx, value) -> RSState:
         return state._replace(t=state.t + 1)

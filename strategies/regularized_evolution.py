@@ -215,11 +215,12 @@ class RegularizedEvolution(JaxStrategy):
         def random_member(state):
             return state._replace(key=key), _random_unseen(k_init, state.seen).astype(jnp.int32)
 
-        def warm_member(state):  # the warm-up's next member while it has one not yet evaluated
-            i = state.warm[jnp.minimum(state.w, state.warm.shape[0] - 1)]
-            take = (state.w < state.warm.shape[0]) & (i >= 0)
-            take &= ~state.seen[jnp.maximum(i, 0)]
-            return jax.lax.cond(take, lambda s: (s._replace(w=s.w + 1), i.astype(jnp.int32)), random_member, state)
+        def warm_member(state):  # the warm-up's next member not yet evaluated, while it has one
+            slots = jnp.arange(state.warm.shape[0])
+            free = (slots >= state.w) & (state.warm >= 0) & ~state.seen[jnp.maximum(state.warm, 0)]
+            j = jnp.argmax(free)
+            return jax.lax.cond(free.any(), lambda s: (s._replace(w=j + 1), s.warm[j].astype(jnp.int32)),
+                                random_member, state)
 
         # the first `population` evaluations are random; evolution afterwards
         first = warm_member if cfg.warmup_pool > 0 else random_member

@@ -78,7 +78,7 @@ def test_proxy_values_are_ranks_of_the_raw_scores():
 
 def test_a_benchmark_without_a_complete_table_is_refused_in_one_line():
     bench = synthetic_benchmark(positions=2, choices=3, repeats=1)
-    with pytest.raises(ConfigError, match="zero-cost proxy 'synflow' on synthetic"):
+    with pytest.raises(ConfigError, match="zero-cost proxy 'synflow': synthetic has no proxy tables"):
         make_strategy(TrialSpec(bench.name, "regularized-evolution:zc-move", 0, 5), bench)
     values = np.arange(9.0)
     values[4] = np.nan
@@ -196,6 +196,13 @@ def test_the_timed_protocol_charges_proxy_scoring_before_the_training_it_propose
     assert rec["start"][1] == pytest.approx(rec["finish"][0])  # nothing more to charge after
     plain = run_trial(TrialSpec(bench.name, "random-search", 0, 5, time_budget=1e9, workers_sim=1), bench)
     assert plain["start"][0] == 0.0
+    # three workers: no training starts before the pool is scored, and they take the ranking in order
+    for strategy in ("random-search:zc-warmup", "regularized-evolution:zc-warmup"):
+        config = {"warmup_pool": 20 * n} | ({"population": 10} if "evolution" in strategy else {})
+        rec = run_trial(TrialSpec(bench.name, strategy, 0, 6, config=config, time_budget=1e9, workers_sim=3), bench)
+        assert min(rec["start"]) == pytest.approx(n * SECONDS), strategy
+        order = np.argsort(-bench.space.proxies["synflow"].values, kind="stable")
+        assert sorted(rec["arch"][:3]) == sorted(order[:3].tolist()), strategy
 
 
 # ------------------------------------------------------------------ the committed tables
@@ -249,7 +256,8 @@ def _trial(label, seed, hits, cap=50, proxy=0, train=100.0):
 
 def test_trials_are_read_from_records_with_each_targets_first_hit(tmp_path):
     root = _study_root(tmp_path)
-    rec = {"benchmark": "b", "strategy": "s-zc-warmup", "seed": 3, "budget": 50, "truth": [1.0, 7.5, 6.0, 8.2, 9.0],
+    rec = {"benchmark": "b", "strategy": "s-zc-warmup", "seed": 3, "budget": 50, "stop": "optimum",
+           "truth": [1.0, 7.5, 6.0, 8.2, 9.0],
            "cost": [10.0, 20.0, 30.0, 40.0, 50.0], "wall_time": 0.5, "diagnostics": {"proxy_evaluations": 7.0,
            "proxy_seconds": 3.5, "random_picks": 1.0}, "fingerprint": {"strategy_version": 2, "config": {"a": 1}}}
     path = root / "data" / "b" / "s-zc-warmup" / "seed-0003.json"
@@ -258,6 +266,9 @@ def test_trials_are_read_from_records_with_each_targets_first_hit(tmp_path):
     (t,) = zcs.trials_of(root)
     assert t.hits == (5, 4, 2) and t.proxy_evaluations == 7 and t.train_seconds == 150.0 and t.random_picks == 1
     assert zcs.read_trials_csv(_write(root, [t])) == [t]  # the table round-trips
+    path.write_text(json.dumps(rec | {"stop": None}))
+    with pytest.raises(ValueError, match="not run with stop"):  # a run to the budget is another protocol
+        zcs.trials_of(root)
 
 
 def _write(root, trials):

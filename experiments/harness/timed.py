@@ -15,8 +15,9 @@ NB-101's 108-epoch training seconds; 1 where a table records none):
   random unevaluated architecture is taken, counted as ``sim_random_fallbacks``). A batch a
   strategy asks for is queued and handed to the next free workers before it is asked again;
 * a strategy's own compute that is no evaluation (scoring cells with a zero-cost proxy:
-  :meth:`strategies.base.Strategy.overhead_seconds`) delays the start of the training its ``ask``
-  proposed, on the worker that asked;
+  :meth:`strategies.base.Strategy.overhead_seconds`) runs before what it proposes: an ``ask`` whose
+  scoring took ``s`` seconds makes its proposals, and every later one, start no earlier than
+  ``s`` after the ask (the scoring at ``init`` counts from time 0);
 * an evaluation counts only if it finishes within the budget. One still running at the budget is
   *cut*: recorded as cut, never told to the strategy, never in the metrics. ``budget`` stays a cap
   on the architectures started.
@@ -75,10 +76,10 @@ def run_trial_timed(spec: TrialSpec, bench: Benchmark, max_idle_asks: int = 100)
     cut: list[dict[str, Any]] = []
     starts = asks = fallbacks = 0
     now = 0.0
-    overhead = strategy.overhead_seconds(state)  # strategy compute (proxy scoring) not yet charged to a worker
+    ready = strategy.overhead_seconds(state)  # no training starts before the strategy's scoring is done
 
     def propose() -> int | None:
-        nonlocal state, asks, fallbacks, overhead
+        nonlocal state, asks, fallbacks, ready
         idle = 0
         while True:
             while queue:
@@ -94,7 +95,9 @@ def run_trial_timed(spec: TrialSpec, bench: Benchmark, max_idle_asks: int = 100)
             state = strategy.set_pending(state, np.asarray(sorted(pending), dtype=np.int64))
             spent = strategy.overhead_seconds(state)
             state, asked = strategy.ask(state, max(1, cap - starts))
-            overhead += strategy.overhead_seconds(state) - spent
+            spent = strategy.overhead_seconds(state) - spent
+            if spent > 0:
+                ready = max(ready, now) + spent
             asks += 1
             idx = [int(i) for i in np.asarray(asked, dtype=np.int64).reshape(-1)]
             if not idx:
@@ -117,8 +120,7 @@ def run_trial_timed(spec: TrialSpec, bench: Benchmark, max_idle_asks: int = 100)
             res = oracle.query([i])
             assert res.status[0] == Status.NEW
             worker = free.pop(0)
-            start = now + overhead  # the proposing worker first pays for the strategy's proxy scoring
-            overhead = 0.0
+            start = max(now, ready)  # after the proxy scoring it depends on
             finish = start + float(cost[i])
             starts += 1
             if finish > T:  # still running at the budget: cut, never told, never counted

@@ -115,6 +115,8 @@ def merge(into: str | Path, runs: Sequence[str | Path], suite: Suite) -> dict[st
     new: dict[tuple[str, str, int], Any] = {}
     rows = {_manifest_key(r): r for r in read_manifest(into / MANIFEST)} if kept.manifest else {}
     for run in runs:
+        if kept.manifest and not (Path(run) / MANIFEST).is_file():
+            raise ValueError(f"{run}: no {MANIFEST}; merge folds only runs the runner finished")
         run_rows = {_manifest_key(r): r for r in read_manifest(Path(run) / MANIFEST)} if kept.manifest else {}
         for t in kept.of_run(Path(run)):
             if (why := mismatch(t, suite, kept)) is not None:
@@ -122,6 +124,9 @@ def merge(into: str | Path, runs: Sequence[str | Path], suite: Suite) -> dict[st
             key = (t.benchmark, kept.label(t), t.seed)
             new[key] = t
             if kept.manifest:
+                if key not in run_rows:
+                    raise ValueError(f"{run}: {key[1]} on {key[0]} seed {key[2]} has a record but no row in its "
+                                     f"{MANIFEST} (a failed or stale trial): rerun it before merging")
                 rows[key] = run_rows[key]
     merged = {**old, **new}
     # the new trials match the suite (checked above); the old ones kept beside them must too

@@ -69,6 +69,7 @@ HEADLINE = {
 }
 #: the transfer of the headline to this suite: (with the proxy, best search without one)
 TRANSFER = ("random-search-zc-warmup", "bananas")
+OPTIMUM = list(TARGETS).index("optimum")  # a trial's samples: to the optimum, where it stopped
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ class ZCTrial:
     proxy_evaluations: int
     proxy_seconds: float
     train_seconds: float  # the table's training seconds of the trial's evaluations (its simulated compute)
-    random_picks: int
+    random_picks: int  # -1: the strategy does not count them
     wall_s: float
     strategy_version: int
     config_hash: str
@@ -107,6 +108,8 @@ def trials_of(root: Path) -> list[ZCTrial]:
     out, thresholds = [], {}
     for p in record_paths(root):
         r = json.loads(p.read_text())
+        if r.get("stop") != "optimum":
+            raise ValueError(f"{p}: not run with stop = \"optimum\"; the {SUITE} study reads searches to the optimum")
         b = r["benchmark"]
         if b not in thresholds:
             thresholds[b] = _thresholds(root, b)
@@ -116,7 +119,7 @@ def trials_of(root: Path) -> list[ZCTrial]:
         out.append(ZCTrial(b, r["strategy"], int(r["seed"]), int(r["budget"]),
                            tuple(int(f) if math.isfinite(f) else 0 for f in first),
                            int(d.get("proxy_evaluations", 0)), round(float(d.get("proxy_seconds", 0.0)), 3),
-                           round(float(np.sum(r["cost"])), 3), int(d.get("random_picks", 0)), round(float(r["wall_time"]), 2),
+                           round(float(np.sum(r["cost"])), 3), int(d.get("random_picks", -1)), round(float(r["wall_time"]), 2),
                            int(r["fingerprint"]["strategy_version"]), short_hash(r["fingerprint"]["config"])))
     if not out:
         raise FileNotFoundError(f"no trial records under {root / 'data'}; run the {SUITE} suite first")
@@ -212,7 +215,8 @@ def analyse(root: str | Path, trials: Sequence[ZCTrial] | None = None, seed: int
                          "proxy_seconds": float(np.mean([t.proxy_seconds for t in ts])),
                          "proxy_share": sum(t.proxy_seconds for t in ts)
                          / max(1e-12, sum(t.proxy_seconds + t.train_seconds for t in ts)),
-                         "random_share": sum(t.random_picks for t in ts) / max(1, sum(t.hits[0] or t.cap for t in ts)),
+                         "random_share": None if any(t.random_picks < 0 for t in ts) else
+                         sum(t.random_picks for t in ts) / max(1, sum(t.hits[OPTIMUM] or t.cap for t in ts)),
                          "s_per_trial": float(np.median([t.wall_s for t in ts]))})
     pairs: list[dict[str, Any]] = []
     for (b, label) in sorted(groups):
@@ -223,9 +227,10 @@ def analyse(root: str | Path, trials: Sequence[ZCTrial] | None = None, seed: int
         for k, target in enumerate(TARGETS):
             cmp = survival.compare(cens[(b, label, k)], cens[(b, base, k)], h,
                                    survival.rng_for(seed, b, label, base, target))
-            a, w = cens[(b, label, k)].at(h), cens[(b, base, k)].at(h)
+            common = np.intersect1d(cens[(b, label, k)].seeds, cens[(b, base, k)].seeds)
+            a, w = cens[(b, label, k)].only(common).at(h), cens[(b, base, k)].only(common).at(h)
             pairs.append({"benchmark": b, "label": label, "base": base, "target": target, "horizon": h,
-                          "seeds": int(np.intersect1d(a.seeds, w.seeds).size), "successes": int(a.events.sum()),
+                          "seeds": int(common.size), "successes": int(a.events.sum()),
                           "base_successes": int(w.events.sum()), "art": survival.art(a), "art_base": survival.art(w),
                           **cmp})
     transfer: list[dict[str, Any]] = []
@@ -291,7 +296,9 @@ def markdown(a: ZCReport) -> str:
         "right-censored at the cap. *aRT*: COCO's aRT (all samples over the successes) with its BCa 95% interval "
         f"(scipy.stats.bootstrap, {survival.N_RESAMPLES:,} resamples); *vs RS*: random search's exact aRT at the same "
         "cap over the row's. *With against without*: aRT without the proxy over aRT with it at the common horizon "
-        "(> 1: the proxy saves samples), BCa 95% paired by seed, one-sided log-rank tests at the horizon both ways "
+        "(> 1: the proxy saves samples), on the seeds both sides ran, BCa 95% paired by seed (the warm-up presets draw "
+        "their pool from the seed's stream, so a pair shares the seed, not every draw), one-sided log-rank tests at "
+        "the horizon both ways "
         f"(scipy.stats.logrank), Holm-adjusted over the family of every test of this report ({a.family} tests). "
         f"*faster* / *slower*: that direction's Holm-adjusted p-value is below {ALPHA:g}, with at least "
         f"{MIN_SUCCESSES} successes within the horizon on both sides (else *size not estimable*); *no difference "
@@ -331,13 +338,16 @@ def markdown(a: ZCReport) -> str:
         lines.append(f"| {r['benchmark']} | {r['label']} | {r['target']} | {r['successes']}/{r['trials']} | "
                      f"{r['cap']:,} | {_ci(r['art'], r['art_low'], r['art_high'])} | "
                      f"{_ci(r['ratio_rs'], r['ratio_rs_low'], r['ratio_rs_high'])} | {r['proxy_evaluations']:,.0f} | "
-                     f"{fmt(r['proxy_seconds'])} | {r['proxy_share']:.2%} | {r['random_share']:.1%} | "
+                     f"{fmt(r['proxy_seconds'])} | {r['proxy_share']:.2%} | "
+                     f"{'–' if r['random_share'] is None else format(r['random_share'], '.1%')} | "
                      f"{r['s_per_trial']:.1f} |")
     lines += ["", "*proxy cells*, *proxy s*: mean distinct cells the proxy scored per trial and their seconds at the "
               "proxy table's measured rate on this CPU; *proxy share*: those seconds over all the row's compute, proxy "
               "plus the table's training seconds of every evaluation (until the optimum or the cap; the simulated-time "
-              "protocol charges the same seconds); "
-              "*random picks*: share of the samples taken at random for want of the strategy's own proposal; "
+              "protocol charges the same seconds; the training seconds were measured on the benchmark authors' GPUs, "
+              "so a GPU's proxy seconds would make the share smaller still); "
+              "*random picks*: share of the samples taken at random for want of the strategy's own proposal (– where "
+              "the strategy does not count them); "
               f"*s/trial*: median wall time of a trial on one CPU core. Every number above is computed from "
               f"`tables/{TRIALS_CSV}` (one line per trial)."]
     return "\n".join(lines) + "\n"

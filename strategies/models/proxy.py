@@ -43,6 +43,8 @@ def proxy_values(space, name: str) -> tuple[np.ndarray, float]:
     (1 = worst, ties share their mean rank), which order the cells as the raw scores do and fit
     float32 (raw synflow reaches 1e49); one clear line (:class:`~strategies.base.ConfigError`) when
     the benchmark has no complete table of it."""
+    if not space.proxies:
+        raise ConfigError(f"zero-cost proxy {name!r}: {space.name} has no proxy tables (NB-201's benchmarks have them)")
     try:
         scores = space.proxies[name]
         values = require_full(scores)

@@ -120,12 +120,17 @@ def write_manifest(out: Path, trials: list[tuple[str, dict[str, Any]]]) -> None:
     and seed. A folder whose records are not committed (``results/*/data/`` is ignored) keeps this
     file, so ``tests/test_results_current.py`` can tell, without the records or the data, whether
     today's code would compute the same trials."""
-    rows = sorted((manifest_row(label, fp) for label, fp in trials),
-                  key=lambda r: (r["benchmark"], r["label"], int(r["seed"])))
-    text = "\n".join([MANIFEST_HEADER] + [",".join(r[c] for c in MANIFEST_HEADER.split(",")) for r in rows]) + "\n"
+    text = manifest_text([manifest_row(label, fp) for label, fp in trials])
     path = Path(out) / MANIFEST
     if not path.is_file() or path.read_text() != text:
         atomic_write_text(path, text)
+
+
+def manifest_text(rows: list[dict[str, str]]) -> str:
+    """A ``fingerprints.csv``'s text: its header, then ``rows`` by benchmark, label and seed."""
+    cols = MANIFEST_HEADER.split(",")
+    rows = sorted(rows, key=lambda r: (r["benchmark"], r["label"], int(r["seed"])))
+    return "\n".join([MANIFEST_HEADER] + [",".join(r[c] for c in cols) for r in rows]) + "\n"
 
 
 def read_manifest(path: Path) -> list[dict[str, str]]:

@@ -29,9 +29,9 @@ from typing import Any
 
 from experiments.harness.records import (
     MANIFEST,
-    MANIFEST_HEADER,
     dumps,
     has_records,
+    manifest_text,
     read_manifest,
     resolved_config,
     short_hash,
@@ -137,9 +137,7 @@ def merge(into: str | Path, runs: Sequence[str | Path], suite: Suite) -> dict[st
                          "rerun those rows' seeds at the suite's cap and merge them too")
     atomic_write_text(table, kept.write(merged.values()))
     if kept.manifest:
-        cols = MANIFEST_HEADER.split(",")
-        atomic_write_text(into / MANIFEST, "\n".join([MANIFEST_HEADER] + [",".join(rows[k][c] for c in cols)
-                                                                        for k in sorted(rows)]) + "\n")
+        atomic_write_text(into / MANIFEST, manifest_text(list(rows.values())))
     meta_path = into / "meta.json"
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     atomic_write_text(meta_path, dumps({**meta, "suite": suite.as_dict()}, indent=2) + "\n")

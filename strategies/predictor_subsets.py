@@ -448,7 +448,9 @@ class PredictorSubsets(Strategy):
         pool = None
         if cfg.candidates == "zc-prefilter" and state.scored is not None:
             pool = random_candidates(rng, state.seen, cfg.prefilter_factor * self.m)
-            state = replace(state, scored=state.scored | np.isin(np.arange(self.space.n), pool))
+            scored = state.scored.copy()
+            scored[pool] = True
+            state = replace(state, scored=scored)
         cand, preds, found = self.counted_candidates(rng, state, params, pool)
         score = np.asarray(acquisition(preds, cfg.acquisition, key=k_acq, beta=cfg.ucb_beta))
         order = np.argsort(-score, kind="stable")[:k]

@@ -156,8 +156,9 @@ def load_trials(root: Path) -> list[Trial]:
     return records_or_table(root, "trials.csv", read_trials_csv, lambda r: trials_of(stopped_records(r)))
 
 
-def one_setting(bench: str, strat: str, trials: Sequence[Trial]) -> None:
-    """Raise ``ValueError`` unless the row's trials share one cap and each seed appears once: a row
+def one_setting(bench: str, strat: str, trials: Sequence[Trial | Any]) -> None:
+    """Raise ``ValueError`` unless the row's trials (anything with a ``cap`` and a ``seed``) share one
+    cap and each seed appears once: a row
     of mixed caps has no single aRT (a trial censored at 400 beside ones run to 2,313), and a
     repeated seed would be counted twice. A merged ``trials.csv`` is where either could creep in."""
     caps = sorted({t.cap for t in trials})

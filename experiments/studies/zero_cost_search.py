@@ -48,7 +48,7 @@ from experiments.analysis.survival import ALPHA, MIN_SUCCESSES
 from experiments.analysis.tables import fmt, fmt_ci
 from experiments.harness.records import dumps, record_paths, records_or_table, short_hash
 from experiments.studies.claims import VERDICTS as CLAIM_VERDICTS
-from experiments.studies.claims import Claim, claim_cell, verdict
+from experiments.studies.claims import Claim, claim_cell, one_setting, verdict
 from nasbench.data import atomic_write_text
 
 SUITE = "zero-cost-search"
@@ -98,9 +98,12 @@ def _in_order(trials: Iterable[ZCTrial]) -> list[ZCTrial]:
     return sorted(trials, key=lambda t: (t.benchmark, t.label, t.seed))
 
 
-def _thresholds(root: Path, bench: str) -> list[float]:
+def _targets(root: Path, bench: str) -> dict[str, Any]:
+    """``{"n", "threshold": [...], "k": [...]}`` of ``bench``, per target of TARGETS, from the folder's
+    ``benchmarks/<bench>.json``."""
     info = json.loads((root / "benchmarks" / f"{bench}.json").read_text())
-    return [float(info["targets"][t]["threshold"]) for t in TARGETS]
+    return {"n": int(info["n"]), "threshold": [float(info["targets"][t]["threshold"]) for t in TARGETS],
+            "k": [int(info["targets"][t]["K"]) for t in TARGETS]}
 
 
 def trials_of(root: Path) -> list[ZCTrial]:
@@ -112,7 +115,7 @@ def trials_of(root: Path) -> list[ZCTrial]:
             raise ValueError(f"{p}: not run with stop = \"optimum\"; the {SUITE} study reads searches to the optimum")
         b = r["benchmark"]
         if b not in thresholds:
-            thresholds[b] = _thresholds(root, b)
+            thresholds[b] = _targets(root, b)["threshold"]
         truth = np.asarray(r["truth"], np.float64)
         first = [float(metrics.samples_to_target(truth, thr)[0]) for thr in thresholds[b]]
         d = r.get("diagnostics", {})
@@ -180,14 +183,6 @@ class ZCReport:
     benchmarks: dict[str, dict[str, Any]]
 
 
-def _benchmarks(root: Path, benches: Iterable[str]) -> dict[str, dict[str, Any]]:
-    out = {}
-    for b in sorted(set(benches)):
-        info = json.loads((root / "benchmarks" / f"{b}.json").read_text())
-        out[b] = {"n": int(info["n"]), "k": [int(info["targets"][t]["K"]) for t in TARGETS]}
-    return out
-
-
 def analyse(root: str | Path, trials: Sequence[ZCTrial] | None = None, seed: int = 0) -> ZCReport:
     """Every row, comparison and transfer cell of the report (``seed``: the bootstrap's)."""
     root = Path(root)
@@ -196,9 +191,8 @@ def analyse(root: str | Path, trials: Sequence[ZCTrial] | None = None, seed: int
     for t in trials:
         groups.setdefault((t.benchmark, t.label), []).append(t)
     for (b, label), ts in groups.items():
-        if len({t.cap for t in ts}) > 1 or len({t.seed for t in ts}) < len(ts):
-            raise ValueError(f"{label} on {b}: trials of different caps or a repeated seed")
-    info = _benchmarks(root, (b for b, _ in groups))
+        one_setting(b, label, ts)  # one cap, each seed once
+    info = {b: _targets(root, b) for b in sorted({b for b, _ in groups})}
     cens = {(b, label, k): censored(ts, k) for (b, label), ts in groups.items() for k in range(len(TARGETS))}
     cap = {key: ts[0].cap for key, ts in groups.items()}
     rows = []

@@ -35,6 +35,10 @@ lint:
 bench:
     {{python}} -m bench.run
 
+# what `just run-all` costs from scratch: the default suite into an empty folder, cold caches (over an hour on 2 cores; needs the data); writes bench/results.json
+bench-run-all:
+    {{python}} -m bench.run --only bench_run_all
+
 # the GPU check (issue 24): JAX vs PyTorch throughput, 4-epoch accuracy vs NB-101; writes bench/gpu_train.json (< 8 min, one H100)
 gpu-check *ARGS:
     env -u JAX_PLATFORMS {{python}} -m bench.gpu_train {{ARGS}}

@@ -5,8 +5,11 @@ with), and must give the committed trajectory exactly.
 
 A sample, not the whole suite (that is ``just run-all`` from scratch, about an hour): it catches a
 model-based strategy whose floating point takes another path on another CPU (GP-BO on graph-cora
-did on 9 of 30 seeds before its rows were regenerated on 2026-12-07). Slow (minutes); needs the
-data of every benchmark of the default suite, skipped without it."""
+did on 9 of 30 seeds before its rows were regenerated on 2026-12-07, and on 41 of the 90 seeds of
+NB-201 and Macro before the whole suite was regenerated on 2026-12-08). Slow (minutes); needs the
+data of every benchmark of the default suite, skipped without it. One fast test runs in-process a
+GP-BO trial that leaves its path early under XLA's default threading (seed 7 on nb201-cifar10, at
+evaluation 38; checked 2026-12-08)."""
 
 from __future__ import annotations
 
@@ -18,6 +21,8 @@ import pytest
 
 from experiments.harness.execute import run_suite
 from experiments.harness.records import trial_path
+from experiments.harness.runner import run_trial
+from experiments.harness.spec import TrialSpec
 from experiments.harness.suite import load_suite
 from nasbench.data import DataNotFound
 from nasbench.registry import get_benchmark
@@ -42,3 +47,16 @@ def test_seed_zero_of_every_default_row_reproduces_its_committed_record(tmp_path
             step = next((i for i, (x, y) in enumerate(zip(got["arch"], want["arch"])) if x != y), None)
             differ.append(f"{spec.name} on {spec.benchmark} (first difference at evaluation {step})")
     assert not differ, "trials that no longer reproduce their committed records: " + "; ".join(differ)
+
+
+def test_gp_bo_follows_its_committed_path_in_process():
+    """The committed records come from the process pool; the same seed in this process (the
+    executor ``nasarena.run`` and ``--executor inprocess`` use) must take the same path: importing
+    nasbench sets XLA's threading for both (``nasbench.XLA_FLAGS``)."""
+    try:
+        bench = get_benchmark("nb201-cifar10")
+    except DataNotFound as exc:
+        pytest.skip(f"nb201-cifar10: data not found ({str(exc).splitlines()[0]})")
+    want = json.loads((RESULTS / "data" / "nb201-cifar10" / "bayesian-optimization" / "seed-0007.json").read_text())
+    got = run_trial(TrialSpec("nb201-cifar10", "bayesian-optimization", 7, 45), bench)
+    assert got["arch"] == want["arch"][:45]

@@ -17,14 +17,13 @@ default ``$NASARENA_CACHE/jax``), so the model-based strategies compile once per
 than once per process and run: a pool worker or a resumed run loads them from disk (BO's first
 trial on NB-201 drops from about 29 s to 10 s).
 
-Trajectories are reproducible for a given machine, executor and XLA configuration. XLA's CPU
-results depend on how it threads its kernels, so a model-based strategy (the GP of BO above all,
-whose Cholesky amplifies the last bits) can take a different path under another executor or thread
-setting. ``process`` workers therefore always run with the same XLA setting,
-:data:`experiments.harness.executors.local.POOL_XLA_FLAGS`
-(as ``XLA_FLAGS``, unless that variable is set), the setting the committed ``results/`` were
-computed with: without it BO took a different path on 5
-of 8 Macro seeds. (Pinning each worker to one CPU changed trajectories too, and was 1.7x slower.)
+Trajectories are the same with every executor. XLA's CPU results depend on how it threads its
+kernels, so a model-based strategy (the GP of BO above all, whose Cholesky amplifies the last bits)
+would take another path under another thread setting: importing :mod:`nasbench` sets one,
+:data:`nasbench.XLA_FLAGS` (one thread per Eigen kernel), which pool workers inherit. (Checked on
+2026-12-08: under XLA's default threading, GP-BO's nb201-cifar10 seed 1 left the pool's path; with
+the setting, in-process and pool records are equal. Pinning each worker to one CPU changed
+trajectories too, and was 1.7x slower.)
 """
 
 from __future__ import annotations
@@ -332,7 +331,7 @@ def _run_suite_locked(suite, out, executor, workers, data_dir, progress, ray_add
 
     def expected(s: TrialSpec) -> dict[str, Any] | None:
         if s.benchmark in benches:
-            return fingerprint(s, benches[s.benchmark].checksums, noises[s.benchmark])
+            return fingerprint(s, benches[s.benchmark].checksums, noises[s.benchmark], benches[s.benchmark].space.proxies)
         if s.benchmark in recorded:
             return fingerprint(s, recorded[s.benchmark].get("checksums", {}), recorded[s.benchmark].get("noise"))
         return None

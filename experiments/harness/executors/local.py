@@ -4,8 +4,9 @@
   a pure-JAX strategy runs go :data:`VECTOR_CHUNK` seeds at a time through one compiled, vmapped
   program (:func:`experiments.harness.runner.run_vectorized`);
 * :func:`run_pool`: a pool of spawned worker processes, one trial per task (:func:`pool_worker`),
-  each worker with the XLA setting :data:`POOL_XLA_FLAGS` (see :mod:`experiments.harness.execute`
-  on why) and ended by :func:`watch_parent` when the driver is gone.
+  each computing with the driver's XLA setting (:data:`nasbench.XLA_FLAGS`, inherited through
+  ``$XLA_FLAGS``, so a worker's records equal the in-process ones) and ended by :func:`watch_parent`
+  when the driver is gone.
 
 The driver writes every record as it arrives (:func:`experiments.harness.records.write_record`),
 so an interrupted run resumes from its finished trials with any executor.
@@ -32,7 +33,6 @@ from nasbench.registry import get_benchmark
 from strategies.base import JaxStrategy
 
 VECTOR_CHUNK = 50  # seeds per vmapped call (resume granularity)
-POOL_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 
 def watch_parent(parent: int) -> None:
@@ -86,16 +86,9 @@ def run_inprocess(todo: list[TrialSpec], benches: dict[str, Benchmark], out: Pat
 def run_pool(todo: list[TrialSpec], out: Path, bar: Progress, workers: int, data_dir: str | None) -> None:
     if not todo:
         return
-    saved = os.environ.get("XLA_FLAGS")
-    if saved is None:  # workers are spawned at submit and inherit the environment then
-        os.environ["XLA_FLAGS"] = POOL_XLA_FLAGS
-    try:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                                   initializer=watch_parent, initargs=(os.getpid(),))
-        pending = {pool.submit(pool_worker, s, data_dir): s for s in todo}
-    finally:
-        if saved is None:
-            del os.environ["XLA_FLAGS"]
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                               initializer=watch_parent, initargs=(os.getpid(),))
+    pending = {pool.submit(pool_worker, s, data_dir): s for s in todo}
     with pool:
         try:
             while pending:

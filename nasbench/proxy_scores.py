@@ -12,11 +12,13 @@ The scores come from the proxy tables committed under ``results/zero-cost/``
 each with its ``.json``. For each proxy the table holding the most cells is used; a cell no table
 holds is NaN. Every row's architecture string is checked against the space's own
 (:meth:`~nasbench.space.Space.describe`): a table written for another enumeration is refused.
-Tables are read on first use, once per process.
+A :class:`CommittedProxies` reads its tables on first use and keeps what it read; a trial's
+fingerprint names the scores it read (:attr:`ProxyScores.checksum`, :func:`scores_checksum`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -58,15 +60,23 @@ class ProxyScores:
         """Cells with a score."""
         return int((~np.isnan(self.values)).sum())
 
+    @property
+    def checksum(self) -> str:
+        """:func:`checksum` of these scores: what a trial that reads them carries in its fingerprint."""
+        return checksum(self.values, self.seconds_per_cell)
 
-def _group_of(proxy: str, groups: Mapping[str, list[str]]) -> str | None:
-    return next((g for g, members in groups.items() if proxy in members), None)
+
+def _seconds_per_cell(meta: Mapping, proxy: str) -> float:
+    """The measured seconds per cell of the group that computed ``proxy`` (0 outside any group:
+    ``params`` and ``flops`` are closed forms)."""
+    group = next((g for g, members in meta.get("groups", {}).items() if proxy in members), None)
+    return float(meta.get("seconds_per_cell", {}).get(group, 0.0)) if group else 0.0
 
 
 def read_table(path: Path, space) -> dict[str, ProxyScores]:
     """Every proxy column of one committed table, checked against ``space``'s architecture strings."""
     meta = json.loads(path.with_suffix(".json").read_text())
-    df = pd.read_csv(path)
+    df = _table(path)[0]
     idx = df["index"].to_numpy(np.int64)
     if idx.size and (idx.min() < 0 or idx.max() >= space.n):
         raise CorruptData(f"{path}: cell index outside the {space.n} cells of {space.name}")
@@ -74,15 +84,13 @@ def read_table(path: Path, space) -> dict[str, ProxyScores]:
     if wrong:
         raise CorruptData(f"{path}: cell {wrong[0]} is {space.describe(int(wrong[0]))!r} in {space.name}, "
                           f"the table says {df['arch'][np.flatnonzero(idx == wrong[0])[0]]!r}")
-    seconds = meta.get("seconds_per_cell", {})
     out = {}
     for col in df.columns:
         if col in NOT_PROXIES:
             continue
         values = np.full(space.n, np.nan)
         values[idx] = df[col].to_numpy(np.float64)
-        group = _group_of(col, meta.get("groups", {}))
-        out[col] = ProxyScores(col, values, float(seconds.get(group, 0.0)) if group else 0.0,
+        out[col] = ProxyScores(col, values, _seconds_per_cell(meta, col),
                                str(meta.get("device", "")), path.name)
     return out
 
@@ -94,19 +102,11 @@ class CommittedProxies(Mapping[str, ProxyScores]):
         self.benchmark, self._space, self.folder = benchmark, space, folder
         self._scores: dict[str, ProxyScores] | None = None
 
-    def tables(self) -> list[Path]:
-        """The committed tables of this benchmark (with their ``.json``), in name order."""
-        found = [self.folder / f"{self.benchmark}.csv", *sorted(self.folder.glob(f"{self.benchmark}-*.csv"))]
-        return [p for p in found if p.is_file() and p.with_suffix(".json").is_file()]
-
     def _load(self) -> dict[str, ProxyScores]:
         if self._scores is None:
-            best: dict[str, ProxyScores] = {}
-            for path in self.tables():
-                for name, s in read_table(path, self._space).items():
-                    if name not in best or s.coverage > best[name].coverage:
-                        best[name] = s
-            self._scores = best
+            tables = {path: read_table(path, self._space) for path in _tables(self.benchmark, self.folder)}
+            chosen = sources(self.benchmark, self.folder)
+            self._scores = {name: tables[path][name] for name, path in chosen.items()}
         return self._scores
 
     def __getitem__(self, name: str) -> ProxyScores:
@@ -123,6 +123,73 @@ class CommittedProxies(Mapping[str, ProxyScores]):
 
     def __len__(self) -> int:
         return len(self._load())
+
+
+def _tables(benchmark: str, folder: Path) -> list[Path]:
+    """The committed tables of ``benchmark`` in ``folder`` (each with its ``.json``), in name order."""
+    found = [folder / f"{benchmark}.csv", *sorted(folder.glob(f"{benchmark}-*.csv"))]
+    return [p for p in found if p.is_file() and p.with_suffix(".json").is_file()]
+
+
+def _version(path: Path) -> tuple:
+    """A file's version: its inode, size and times (the tables are written atomically, by rename)."""
+    st = path.stat()
+    return str(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+_PARSED: dict[tuple, tuple[pd.DataFrame, dict[str, int]]] = {}
+_CHECKSUMS: dict[tuple, str] = {}
+
+
+def _table(path: Path) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The table at ``path`` and its scored cells per proxy column, parsed once per version of the file."""
+    version = _version(path)
+    if version not in _PARSED:
+        frame = pd.read_csv(path)
+        _PARSED[version] = frame, {str(c): int(n) for c, n in frame.drop(columns=list(NOT_PROXIES)).notna().sum().items()}
+    return _PARSED[version]
+
+
+def sources(benchmark: str, folder: Path = TABLES) -> dict[str, Path]:
+    """For each proxy, the table of ``benchmark`` that scores the most cells (the first in name
+    order on a tie): where :class:`CommittedProxies` reads it from."""
+    best: dict[str, tuple[int, Path]] = {}
+    for path in _tables(benchmark, folder):
+        for col, n in _table(path)[1].items():
+            if col not in best or n > best[col][0]:
+                best[col] = (n, path)
+    return {name: path for name, (_, path) in sorted(best.items())}
+
+
+def scores_checksum(benchmark: str, proxy: str, folder: Path = TABLES) -> str:
+    """:func:`checksum` of what a search reads of ``proxy`` on ``benchmark`` from the committed tables
+    (``"absent"`` where none has it), without loading the benchmark: a trial that reads a proxy
+    carries it in its fingerprint, so a table that changes the scores (more cells, a recomputation)
+    makes its records stale and one that does not leaves them current. Kept per version of the
+    benchmark's tables (fingerprints ask for it per trial)."""
+    tables = _tables(benchmark, folder)
+    key = (proxy, *(_version(p) for t in tables for p in (t, t.with_suffix(".json"))))
+    if key not in _CHECKSUMS:
+        path = sources(benchmark, folder).get(proxy)
+        if path is None:
+            return "absent"
+        frame = _table(path)[0]
+        idx = frame["index"].to_numpy(np.int64)
+        values = np.full(int(idx.max()) + 1 if idx.size else 0, np.nan)
+        values[idx] = frame[proxy].to_numpy(np.float64)  # as read_table places them
+        seconds = _seconds_per_cell(json.loads(path.with_suffix(".json").read_text()), proxy)
+        _CHECKSUMS[key] = checksum(values, seconds)
+    return _CHECKSUMS[key]
+
+
+def checksum(values: np.ndarray, seconds_per_cell: float) -> str:
+    """SHA-256 (16 hex digits) of a proxy's scores (float64 by cell index, NaN where unscored: the
+    scored cells and their scores) and the seconds per cell a search is charged."""
+    idx = np.flatnonzero(~np.isnan(values))
+    h = hashlib.sha256(idx.astype("<i8").tobytes())
+    h.update(np.asarray(values, np.float64)[idx].astype("<f8").tobytes())
+    h.update(repr(float(seconds_per_cell)).encode())
+    return h.hexdigest()[:16]
 
 
 def require_full(scores: ProxyScores, needed: np.ndarray | None = None) -> np.ndarray:

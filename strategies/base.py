@@ -52,6 +52,14 @@ def fingerprint_config(config: Any) -> dict[str, Any]:
             if not (f.metadata.get("later") and getattr(config, f.name) == f.default)}
 
 
+def proxies_used(config: Any) -> tuple[str, ...]:
+    """The zero-cost proxies a strategy run with ``config`` reads: the config's own
+    ``proxies_used()``, none for a config without one. Their scores are data, so a trial's
+    fingerprint names them (:func:`nasbench.proxy_scores.scores_checksum`)."""
+    method = getattr(config, "proxies_used", None)
+    return tuple(method()) if method is not None else ()
+
+
 class ConfigError(ValueError):
     """A strategy config names an unknown setting or gives a bad value."""
 

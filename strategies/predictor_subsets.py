@@ -171,6 +171,9 @@ class PredictorSubsetsConfig:
     proxy: str = later_setting("synflow")  # the zero-cost proxy of warmup_pool and "zc-prefilter"
     warmup_pool: int = later_setting(0)  # > 0: the initial architectures are the proxy's best of a pool this size
 
+    def proxies_used(self) -> tuple[str, ...]:
+        return (self.proxy,) if self.warmup_pool > 0 or self.candidates == "zc-prefilter" else ()
+
     def __post_init__(self) -> None:
         if self.hidden is not None:
             object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -401,7 +404,7 @@ class PredictorSubsets(Strategy):
         self.onehot = np.asarray(space.encode("onehot"), dtype=np.float64) if self.config.candidates == "prefilter" else None
         self.m = space.n if self.config.candidates == "full" else subset_size(self.config.subset, space.n)
         self.groups = mutation_groups(space)
-        self.uses_proxy = self.config.warmup_pool > 0 or self.config.candidates == "zc-prefilter"
+        self.uses_proxy = bool(self.config.proxies_used())
         if self.uses_proxy:
             self.proxy_ranks, self.proxy_seconds = proxy.proxy_values(space, self.config.proxy)
 

@@ -33,6 +33,9 @@ class RSConfig:
     proxy: str = later_setting("synflow")  # the zero-cost proxy of the warm-up
     warmup_pool: int = later_setting(0)  # > 0: first the proxy's ranking of a pool this size
 
+    def proxies_used(self) -> tuple[str, ...]:
+        return (self.proxy,) if self.warmup_pool > 0 else ()
+
 
 class RSState(NamedTuple):
     order: jax.Array  # [budget] int32: the trial's architectures, drawn at init without replacement

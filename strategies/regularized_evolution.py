@@ -71,6 +71,9 @@ class REConfig:
     warmup_pool: int = later_setting(0)  # > 0: the first members are the proxy's best of a pool this size
     move_prob: float = later_setting(0.0)  # > 0: mutate to the proxy's best neighbour with this probability
 
+    def proxies_used(self) -> tuple[str, ...]:
+        return (self.proxy,) if self.warmup_pool > 0 or self.move_prob > 0 else ()
+
 
 def _random_unseen(key, seen):
     """A uniformly random index with ``seen[i] == False`` (rejection sampling)."""
@@ -118,7 +121,7 @@ class RegularizedEvolution(JaxStrategy):
 
     @property
     def uses_proxy(self) -> bool:
-        return self.config.warmup_pool > 0 or self.config.move_prob > 0
+        return bool(self.config.proxies_used())
 
     def space_arrays(self):
         nb = np.asarray(self.space.neighbors)

@@ -11,11 +11,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments.harness.records import resolved_config
+from experiments.harness.records import fingerprint, resolved_config
 from experiments.harness.runner import run_trial, run_vectorized
 from experiments.harness.spec import TrialSpec, make_strategy
-from nasbench.data import CorruptData
-from nasbench.proxy_scores import CommittedProxies, ProxyScores
+from nasbench.data import CorruptData, DataNotFound
+from nasbench.proxy_scores import CommittedProxies, ProxyScores, scores_checksum, sources
+from nasbench.registry import get_benchmark
 from nasbench.synthetic import synthetic_benchmark
 from strategies.base import ConfigError
 from strategies.models import proxy
@@ -226,6 +227,50 @@ def test_committed_proxies_take_each_proxy_from_the_table_with_most_cells(tmp_pa
     assert got["snip"].coverage == 2 and got["snip"].values[4] == 3.0 and np.isnan(got["snip"].values[1])
     with pytest.raises(KeyError, match="no 'jacov' proxy scores for bench"):
         got["jacov"]
+
+
+def test_scores_checksum_follows_the_scores_a_search_reads(tmp_path):
+    space = synthetic_benchmark(positions=2, choices=3, repeats=1).space
+    _table(tmp_path, "bench", [(0, (1.0, 2.0))], ("snip", "synflow"), {"snip": 0.5, "synflow": 0.5}, space)
+    _table(tmp_path, "bench-synflow", [(i, (10.0 + i,)) for i in range(9)], ("synflow",), {"synflow": 0.07}, space)
+    assert sources("bench", tmp_path) == {"snip": tmp_path / "bench.csv", "synflow": tmp_path / "bench-synflow.csv"}
+    synflow, snip = scores_checksum("bench", "synflow", tmp_path), scores_checksum("bench", "snip", tmp_path)
+    # the sample table grows: its snip scores change, the synflow a search reads does not
+    _table(tmp_path, "bench", [(0, (1.0, 2.0)), (5, (3.0, 4.0))], ("snip", "synflow"), {"snip": 0.5, "synflow": 0.5}, space)
+    assert scores_checksum("bench", "synflow", tmp_path) == synflow
+    assert scores_checksum("bench", "snip", tmp_path) != snip
+    # one score or the charged seconds per cell change: the checksum changes
+    _table(tmp_path, "bench-synflow", [(i, (10.0 + i + 0.5 * (i == 8),)) for i in range(9)], ("synflow",), {"synflow": 0.07}, space)
+    changed = scores_checksum("bench", "synflow", tmp_path)
+    _table(tmp_path, "bench-synflow", [(i, (10.0 + i,)) for i in range(9)], ("synflow",), {"synflow": 0.08}, space)
+    assert len({synflow, changed, scores_checksum("bench", "synflow", tmp_path)}) == 3
+    assert scores_checksum("bench", "jacov", tmp_path) == "absent"
+
+
+def test_a_proxy_search_names_its_scores_in_the_fingerprint():
+    """The zc presets' fingerprints carry the synflow table's checksum; the unsuffixed ones do not
+    (their fingerprints, and so the committed records, are unchanged)."""
+    want = {"synflow": scores_checksum("nb201-cifar10", "synflow")}
+    for strategy in ("regularized-evolution:zc-warmup", "regularized-evolution:zc-move", "random-search:zc-warmup",
+                     "predictor-subsets:zc-warmup", "predictor-subsets:zc-prefilter-5pct"):
+        assert fingerprint(TrialSpec("nb201-cifar10", strategy, 0, 10), {}, None)["proxy_scores"] == want, strategy
+    for strategy in ("regularized-evolution", "random-search", "predictor-subsets:bananas"):
+        assert "proxy_scores" not in fingerprint(TrialSpec("nb201-cifar10", strategy, 0, 10), {}, None), strategy
+
+
+def test_a_record_names_the_scores_its_search_read(tmp_path):
+    """A record's fingerprint carries the checksum of the scores the benchmark held when it ran
+    (here in memory), and the committed NB-201 space's scores checksum as the tables on disk do."""
+    bench = bench_with_proxy()
+    rec = run_trial(TrialSpec(bench.name, "random-search:zc-warmup", 0, 5, config={"warmup_pool": 30}), bench)
+    assert rec["fingerprint"]["proxy_scores"] == {"synflow": bench.space.proxies["synflow"].checksum}
+    changed = ProxyScores("synflow", bench.space.proxies["synflow"].values + 1.0, SECONDS, "cpu", "x")
+    assert changed.checksum != bench.space.proxies["synflow"].checksum
+    try:
+        nb201 = get_benchmark("nb201-cifar10")
+    except DataNotFound as exc:
+        pytest.skip(f"nb201-cifar10 unavailable: {exc}")
+    assert nb201.space.proxies["synflow"].checksum == scores_checksum("nb201-cifar10", "synflow")
 
 
 def test_committed_proxies_refuse_a_table_of_another_enumeration(tmp_path):

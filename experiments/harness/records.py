@@ -30,7 +30,8 @@ from experiments.analysis.metrics import TARGETS
 from experiments.harness.spec import TrialSpec, stop_threshold
 from nasbench.benchmark import Benchmark
 from nasbench.data import atomic_write_text
-from strategies.base import Strategy, fingerprint_config, make_config
+from nasbench.proxy_scores import scores_checksum
+from strategies.base import Strategy, fingerprint_config, make_config, proxies_used
 from strategies.registry import resolve
 
 log = logging.getLogger(__name__)
@@ -61,11 +62,21 @@ def dumps(obj: Any, **kw: Any) -> str:
     return json.dumps(strict(obj), allow_nan=False, **kw)
 
 
+def _config(strategy_spec: str, overrides: dict[str, Any]) -> tuple[Any, int]:
+    """``(the config object after preset and overrides, the strategy's version)``."""
+    cls, values = resolve(strategy_spec, overrides)
+    return make_config(cls.Config, values), int(cls.version)
+
+
 def resolved_config(strategy_spec: str, overrides: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """``(every config field after preset and overrides, as fingerprinted, the strategy's version)``."""
-    cls, values = resolve(strategy_spec, overrides)
-    cfg = make_config(cls.Config, values)
-    return json.loads(dumps(fingerprint_config(cfg))), int(cls.version)
+    cfg, version = _config(strategy_spec, overrides)
+    return _fingerprinted(cfg), version
+
+
+def _fingerprinted(cfg: Any) -> dict[str, Any]:
+    """The config's fields as a fingerprint holds them (strict JSON values)."""
+    return json.loads(dumps(fingerprint_config(cfg)))
 
 
 def short_hash(obj: Any) -> str:
@@ -81,17 +92,19 @@ def fingerprint_hash(fp: dict[str, Any]) -> str:
     return short_hash({k: v for k, v in fp.items() if k != "data"})
 
 
-def fingerprint(spec: Any, checksums: dict[str, str], noise: str | None) -> dict[str, Any]:
+def fingerprint(spec: Any, checksums: dict[str, str], noise: str | None, proxies: Any = None) -> dict[str, Any]:
     """Everything that determines the trial ``spec`` (a :class:`~experiments.harness.spec.TrialSpec`) on a
-    benchmark whose data files have ``checksums`` and whose effective noise model is ``noise``."""
-    config, version = resolved_config(spec.strategy, spec.config)
-    return {
+    benchmark whose data files have ``checksums`` and whose effective noise model is ``noise``; for a
+    search that reads zero-cost proxy scores, their checksums: of the scores the benchmark's space
+    holds (``proxies``, ``space.proxies``) where given, else of the committed tables'."""
+    cfg, version = _config(spec.strategy, spec.config)
+    fp = {
         "format": RECORD_FORMAT,
         "benchmark": spec.benchmark,
         "data": dict(sorted(checksums.items())),
         "strategy": spec.strategy,
         "strategy_version": version,
-        "config": config,
+        "config": _fingerprinted(cfg),
         "seed": spec.seed,
         "budget": spec.budget,
         "stop": getattr(spec, "stop", None),
@@ -102,6 +115,11 @@ def fingerprint(spec: Any, checksums: dict[str, str], noise: str | None) -> dict
         "workers_sim": (getattr(spec, "workers_sim", None) or 1) if getattr(spec, "timed", False) else None,
         "timed_protocol": TIMED_PROTOCOL if getattr(spec, "timed", False) else None,
     }
+    used = proxies_used(cfg)
+    if used:  # a search that reads zero-cost scores depends on them (other fingerprints stay as they were)
+        fp["proxy_scores"] = {name: scores_checksum(spec.benchmark, name) if proxies is None
+                              else proxies[name].checksum if name in proxies else "absent" for name in used}
+    return fp
 
 
 MANIFEST = "fingerprints.csv"
@@ -266,7 +284,7 @@ def build_record(spec: TrialSpec, bench: Benchmark, arch: np.ndarray, observed: 
     if offers is not None:
         diagnostics = {**diagnostics, **offer_diagnostics(offers, bench)}
     return {
-        "fingerprint": fingerprint(spec, bench.checksums, bench.noise),
+        "fingerprint": fingerprint(spec, bench.checksums, bench.noise, bench.space.proxies),
         "benchmark": spec.benchmark,
         "strategy": spec.name,
         "strategy_spec": spec.strategy,

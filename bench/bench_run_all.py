@@ -39,14 +39,13 @@ def summarize(out: Path, wall_s: float, cpu_s: float, committed: Path = COMMITTE
     """The entry for a finished from-scratch run in ``out`` (wall and CPU seconds as measured)."""
     minutes: dict[str, float] = defaultdict(float)
     slowest: dict[str, float] = defaultdict(float)
-    trials: dict[str, int] = defaultdict(int)
     same, differ, absent = 0, [], 0
-    for path in record_paths(out):
+    paths = record_paths(out)
+    for path in paths:
         rec = json.loads(path.read_text())
         label = path.parent.name
         minutes[label] += rec["wall_time"] / 60
         slowest[label] = max(slowest[label], rec["wall_time"])
-        trials[label] += 1
         ref = committed / path.relative_to(out)
         if not ref.is_file():
             absent += 1
@@ -58,7 +57,7 @@ def summarize(out: Path, wall_s: float, cpu_s: float, committed: Path = COMMITTE
             differ.append(str(path.relative_to(out / "data")))
     order = sorted(minutes, key=lambda k: -minutes[k])
     return {
-        "trials": sum(trials.values()),
+        "trials": len(paths),
         "wall_min": round(wall_s / 60, 1),
         "cpu_min": round(cpu_s / 60, 1),
         "trial_minutes_by_label": {k: round(minutes[k], 1) for k in order},

@@ -84,15 +84,15 @@ def read_table(path: Path, space) -> dict[str, ProxyScores]:
     if wrong:
         raise CorruptData(f"{path}: cell {wrong[0]} is {space.describe(int(wrong[0]))!r} in {space.name}, "
                           f"the table says {df['arch'][np.flatnonzero(idx == wrong[0])[0]]!r}")
-    out = {}
-    for col in df.columns:
-        if col in NOT_PROXIES:
-            continue
-        values = np.full(space.n, np.nan)
-        values[idx] = df[col].to_numpy(np.float64)
-        out[col] = ProxyScores(col, values, _seconds_per_cell(meta, col),
-                               str(meta.get("device", "")), path.name)
-    return out
+    return {col: ProxyScores(col, _placed(df, col, space.n), _seconds_per_cell(meta, col), str(meta.get("device", "")),
+                             path.name) for col in df.columns if col not in NOT_PROXIES}
+
+
+def _placed(frame: pd.DataFrame, proxy: str, n: int) -> np.ndarray:
+    """``[n]`` float64: the table's ``proxy`` score at each cell's index, NaN where it has none."""
+    values = np.full(n, np.nan)
+    values[frame["index"].to_numpy(np.int64)] = frame[proxy].to_numpy(np.float64)
+    return values
 
 
 class CommittedProxies(Mapping[str, ProxyScores]):
@@ -132,7 +132,8 @@ def _tables(benchmark: str, folder: Path) -> list[Path]:
 
 
 def _version(path: Path) -> tuple:
-    """A file's version: its inode, size and times (the tables are written atomically, by rename)."""
+    """A table's version: its inode, size and times (the tables are written atomically, by rename;
+    their small ``.json`` is compared by content)."""
     st = path.stat()
     return str(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
@@ -168,17 +169,14 @@ def scores_checksum(benchmark: str, proxy: str, folder: Path = TABLES) -> str:
     makes its records stale and one that does not leaves them current. Kept per version of the
     benchmark's tables (fingerprints ask for it per trial)."""
     tables = _tables(benchmark, folder)
-    key = (proxy, *(_version(p) for t in tables for p in (t, t.with_suffix(".json"))))
+    key = (proxy, *((_version(t), t.with_suffix(".json").read_text()) for t in tables))
     if key not in _CHECKSUMS:
         path = sources(benchmark, folder).get(proxy)
         if path is None:
             return "absent"
         frame = _table(path)[0]
-        idx = frame["index"].to_numpy(np.int64)
-        values = np.full(int(idx.max()) + 1 if idx.size else 0, np.nan)
-        values[idx] = frame[proxy].to_numpy(np.float64)  # as read_table places them
         seconds = _seconds_per_cell(json.loads(path.with_suffix(".json").read_text()), proxy)
-        _CHECKSUMS[key] = checksum(values, seconds)
+        _CHECKSUMS[key] = checksum(_placed(frame, proxy, int(frame["index"].max()) + 1 if len(frame) else 0), seconds)
     return _CHECKSUMS[key]
 
 

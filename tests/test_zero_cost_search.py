@@ -240,7 +240,7 @@ def test_scores_checksum_follows_the_scores_a_search_reads(tmp_path):
     assert scores_checksum("bench", "synflow", tmp_path) == synflow
     assert scores_checksum("bench", "snip", tmp_path) != snip
     # one score or the charged seconds per cell change: the checksum changes
-    _table(tmp_path, "bench-synflow", [(i, (10.0 + i + 0.5 * (i == 8),)) for i in range(9)], ("synflow",), {"synflow": 0.07}, space)
+    _table(tmp_path, "bench-synflow", [(i, (10.0 + i + 0.25 * (i == 8),)) for i in range(9)], ("synflow",), {"synflow": 0.07}, space)
     changed = scores_checksum("bench", "synflow", tmp_path)
     _table(tmp_path, "bench-synflow", [(i, (10.0 + i,)) for i in range(9)], ("synflow",), {"synflow": 0.08}, space)
     assert len({synflow, changed, scores_checksum("bench", "synflow", tmp_path)}) == 3
